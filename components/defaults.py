@@ -1,0 +1,41 @@
+"""Named default values, each with where it comes from (see shared/reference/defaults.md)."""
+
+# Image build
+GO_BUILD_LDFLAGS = "-s -w"  # strips symbol table and DWARF: usually 25-30% smaller
+DISTROLESS_STATIC = "gcr.io/distroless/static-debian12:nonroot"  # ~2 MiB, has CA certs and tzdata
+ALPINE_PINNED = "alpine:3.22.2"  # when a shell is needed; ships ca-certificates-bundle
+GO_BUILDER_VARIANT = "bookworm"
+NONROOT_UID = 65532  # distroless `nonroot` user and group
+DEFAULT_PLATFORM = "linux/amd64"
+
+# Ports the sample service (app/) listens on
+HTTP_PORT = 8080
+METRICS_PORT = 9090
+ADMIN_PORT = 6060  # pprof, bound to loopback inside the pod; reached by port-forward only
+SERVICE_HTTP_PORT = 80
+
+# Graceful shutdown: preStop sleep lets endpoints drain before SIGTERM reaches the app
+SHUTDOWN_TIMEOUT_SECONDS = 25
+PRE_STOP_SLEEP_SECONDS = 5
+TERMINATION_GRACE_MARGIN_SECONDS = 5
+
+# Resources
+CPU_REQUEST = "100m"
+CPU_LIMIT = "1"
+MEMORY_REQUEST = "128Mi"
+GOMEMLIMIT_PERCENT = 90  # leaves headroom for non-heap memory under the container limit
+TMP_SIZE_LIMIT = "64Mi"
+
+# Autoscaling
+HPA_MIN_REPLICAS = 2
+HPA_MAX_REPLICAS = 4
+HPA_CPU_UTILIZATION = 70
+HPA_SCALE_DOWN_STABILIZATION_SECONDS = 300
+
+# Namespaces
+NAMESPACE = "gosvc"
+MONITORING_NAMESPACE = "monitoring"
+
+# Labels
+PART_OF = "gosvc"
+MANAGED_BY = "pulumi"

@@ -1,0 +1,1 @@
+"""Pure builders of Kubernetes building blocks shared by every component: metadata, security, resources."""

@@ -1,0 +1,37 @@
+"""Container resource requirements and the Go runtime settings derived from them."""
+
+from __future__ import annotations
+
+from components.config import ResourcesSpec, quantity
+
+MIB = 1024 * 1024
+
+
+def requirements(spec: ResourcesSpec) -> dict:
+    requests = {"cpu": spec.cpu_request, "memory": spec.memory_request}
+    limits = {"memory": spec.effective_memory_limit}
+    if spec.cpu_limit is not None:
+        limits["cpu"] = spec.cpu_limit
+    return {"requests": requests, "limits": limits}
+
+
+def gomemlimit(memory_limit: str, percent: int) -> str:
+    """GOMEMLIMIT as whole MiB at `percent` of the container limit, so the GC works harder before the OOM killer acts."""
+    limit_bytes = quantity(memory_limit)
+    mib = int(limit_bytes * percent / 100 // MIB)
+    if mib < 1:
+        raise ValueError(f"memory limit {memory_limit} is too small for a GOMEMLIMIT")
+    return f"{mib}MiB"
+
+
+def go_runtime_env(container: str, spec: ResourcesSpec, percent: int) -> list[dict]:
+    """GOMEMLIMIT from the memory limit, and GOMAXPROCS from the CPU limit through the downward API."""
+    env = [{"name": "GOMEMLIMIT", "value": gomemlimit(spec.effective_memory_limit, percent)}]
+    if spec.cpu_limit is not None:
+        env.append(
+            {
+                "name": "GOMAXPROCS",
+                "valueFrom": {"resourceFieldRef": {"containerName": container, "resource": "limits.cpu", "divisor": "1"}},
+            }
+        )
+    return env

@@ -1,0 +1,48 @@
+"""The HorizontalPodAutoscaler (autoscaling/v2) for a GoService, as a plain dict."""
+
+from __future__ import annotations
+
+from components.config import ServiceSpec
+from components.service.workload import ServiceNames
+
+
+def cpu_metric(utilization: int) -> dict:
+    return {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": utilization}}}
+
+
+def behavior(scale_down_stabilization_seconds: int) -> dict:
+    """Scale up at once (double or +4 pods per 15 s); scale down slowly after a stable window."""
+    return {
+        "scaleUp": {
+            "stabilizationWindowSeconds": 0,
+            "selectPolicy": "Max",
+            "policies": [
+                {"type": "Percent", "value": 100, "periodSeconds": 15},
+                {"type": "Pods", "value": 4, "periodSeconds": 15},
+            ],
+        },
+        "scaleDown": {
+            "stabilizationWindowSeconds": scale_down_stabilization_seconds,
+            "selectPolicy": "Max",
+            "policies": [{"type": "Percent", "value": 50, "periodSeconds": 60}],
+        },
+    }
+
+
+def horizontal_pod_autoscaler(spec: ServiceSpec, names: ServiceNames, extra_metrics: list[dict] | None = None) -> dict | None:
+    """None when autoscaling is off; `extra_metrics` lets other concerns add e.g. a Pods metric."""
+    scaling = spec.autoscaling
+    if not scaling.enabled:
+        return None
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": names.metadata(),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": names.name},
+            "minReplicas": scaling.min_replicas,
+            "maxReplicas": scaling.max_replicas,
+            "metrics": [cpu_metric(scaling.cpu_utilization), *(extra_metrics or [])],
+            "behavior": behavior(scaling.scale_down_stabilization_seconds),
+        },
+    }

@@ -1,0 +1,246 @@
+"""The GoService ComponentResource: validates its args, builds the specs, registers them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+from typing_extensions import NotRequired
+
+from components.config import ServiceSpec, check_image_reference, resolve_service
+from components.errors import ConfigError
+from components.service import autoscaling, network, workload
+
+TYPE = "gosvc:index:GoService"
+
+
+class ResourcesArgs(TypedDict):
+    """CPU and memory of a container, as Kubernetes quantities."""
+
+    cpu_request: NotRequired[pulumi.Input[str]]
+    """CPU request, default 100m."""
+    cpu_limit: NotRequired[pulumi.Input[str]]
+    """CPU limit, default 1; also drives GOMAXPROCS. Leave unset for none."""
+    memory_request: NotRequired[pulumi.Input[str]]
+    """Memory request, default 128Mi."""
+    memory_limit: NotRequired[pulumi.Input[str]]
+    """Memory limit, default equal to the request; GOMEMLIMIT is derived from it."""
+
+
+class AutoscalingArgs(TypedDict):
+    """HorizontalPodAutoscaler settings."""
+
+    enabled: NotRequired[pulumi.Input[bool]]
+    """Run an HPA (default true); the Deployment then leaves replicas to it."""
+    min_replicas: NotRequired[pulumi.Input[int]]
+    """Minimum replicas, default 2."""
+    max_replicas: NotRequired[pulumi.Input[int]]
+    """Maximum replicas, default 4."""
+    cpu_utilization: NotRequired[pulumi.Input[int]]
+    """Target average CPU utilization in percent of the request (1-100), default 70."""
+    scale_down_stabilization_seconds: NotRequired[pulumi.Input[int]]
+    """Seconds of lower load before scaling down, default 300."""
+
+
+class SchedulingArgs(TypedDict):
+    """How replicas are spread over nodes and zones."""
+
+    anti_affinity: NotRequired[pulumi.Input[str]]
+    """'preferred' (default) or 'required' pod anti-affinity on kubernetes.io/hostname."""
+    zone_spread: NotRequired[pulumi.Input[bool]]
+    """Add a topology spread constraint across topology.kubernetes.io/zone (default false)."""
+
+
+class NetworkArgs(TypedDict):
+    """Traffic the NetworkPolicy allows."""
+
+    ingress_namespaces: NotRequired[pulumi.Input[list[str]]]
+    """Namespaces, besides the service's own, that may reach the HTTP port."""
+    monitoring_namespace: NotRequired[pulumi.Input[str]]
+    """Namespace allowed to scrape the metrics port, default 'monitoring'."""
+    egress: NotRequired[pulumi.Input[list[str]]]
+    """Egress targets besides DNS: 'CIDR:port' or 'namespace:port'."""
+
+
+class InitContainerArgs(TypedDict):
+    """An init container, run with the app's restricted security context and a shared /shared emptyDir."""
+
+    name: pulumi.Input[str]
+    """Container name."""
+    image: pulumi.Input[str]
+    """Image with a pinned tag or digest."""
+    command: NotRequired[pulumi.Input[list[str]]]
+    """Entrypoint override."""
+    args: NotRequired[pulumi.Input[list[str]]]
+    """Arguments."""
+    resources: NotRequired[pulumi.Input[ResourcesArgs]]
+    """Its own resources, default 50m CPU and 32Mi memory."""
+
+
+class GoServiceArgs(TypedDict):
+    """Arguments of GoService; everything but `image` must be known when the program runs."""
+
+    image: pulumi.Input[str]
+    """Image reference; a digest reference (GoImage.image_ref) makes deploys immutable."""
+    service_name: NotRequired[pulumi.Input[str]]
+    """Kubernetes name of the service, default the component name."""
+    namespace: NotRequired[pulumi.Input[str]]
+    """Namespace, default 'gosvc'; never 'default'."""
+    create_namespace: NotRequired[pulumi.Input[bool]]
+    """Create the namespace with Pod Security Admission 'restricted' labels (default false)."""
+    replicas: NotRequired[pulumi.Input[int]]
+    """Replicas when autoscaling is off, default 2."""
+    http_port: NotRequired[pulumi.Input[int]]
+    """Container port of the public listener, default 8080."""
+    metrics_port: NotRequired[pulumi.Input[int]]
+    """Container port of /metrics, default 9090."""
+    admin_port: NotRequired[pulumi.Input[int]]
+    """Loopback pprof port, default 6060; never in the Service or NetworkPolicy."""
+    resources: NotRequired[pulumi.Input[ResourcesArgs]]
+    """Requests and limits of the app container."""
+    go_mem_limit_percent: NotRequired[pulumi.Input[int]]
+    """GOMEMLIMIT as a percentage of the memory limit, default 90."""
+    autoscaling: NotRequired[pulumi.Input[AutoscalingArgs]]
+    """HorizontalPodAutoscaler settings."""
+    scheduling: NotRequired[pulumi.Input[SchedulingArgs]]
+    """Anti-affinity and zone spread."""
+    network: NotRequired[pulumi.Input[NetworkArgs]]
+    """NetworkPolicy settings."""
+    shutdown_timeout_seconds: NotRequired[pulumi.Input[int]]
+    """The app's graceful shutdown timeout, default 25; the grace period is derived from it."""
+    pre_stop_sleep_seconds: NotRequired[pulumi.Input[int]]
+    """preStop sleep before SIGTERM, default 5."""
+    log_level: NotRequired[pulumi.Input[str]]
+    """debug, info (default), warn or error."""
+    env: NotRequired[pulumi.Input[dict[str, str]]]
+    """Plain environment variables; names that look like secrets are refused."""
+    secret_env: NotRequired[pulumi.Input[dict[str, str]]]
+    """Environment variables from Secrets, as NAME: 'secret-name/key'."""
+    init_containers: NotRequired[pulumi.Input[list[InitContainerArgs]]]
+    """Init containers, for example to wait for a dependency."""
+
+
+def _plain(value: Any, path: str) -> Any:
+    """Rejects Outputs where the specs need a value now, naming the field."""
+    if isinstance(value, pulumi.Output):
+        raise ConfigError(path, "<Output>", "must be a plain value known when the program runs, not an Output")
+    if isinstance(value, dict):
+        return {k: _plain(v, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def resolve(name: str, args: GoServiceArgs) -> ServiceSpec:
+    """Validates GoService args into a ServiceSpec; raises ConfigError naming the field."""
+    where = f"GoService '{name}'"
+    raw = {k: _plain(v, f"{where}: {k}") for k, v in dict(args).items() if k != "image" and v is not None}
+    raw.setdefault("service_name", name)
+    image = args.get("image")
+    if image is None:
+        raise ConfigError(f"{where}: image", None, "an image reference is required")
+    if isinstance(image, str):
+        try:
+            check_image_reference(image)
+        except ValueError as err:
+            raise ConfigError(f"{where}: image", image, str(err)) from None
+    return resolve_service(raw, where)
+
+
+def image_version(image: Any) -> str | None:
+    """The tag of a plain image reference, for the version label; None for an Output or digest-only reference."""
+    if not isinstance(image, str):
+        return None
+    last = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    return last.rsplit(":", 1)[1] if ":" in last else None
+
+
+def build(name: str, spec: ServiceSpec, image: Any, hpa_metrics: list[dict] | None = None) -> dict[str, dict]:
+    """Every object of a GoService, by role; roles with no object (no HPA, no PDB) are absent."""
+    names = workload.ServiceNames(spec, name, image_version(image))
+    objects: dict[str, dict | None] = {
+        "namespace": network.namespace(spec, names) if spec.create_namespace else None,
+        "service_account": workload.service_account(spec, names),
+        "deployment": workload.deployment(spec, names, image),
+        "service": network.service(spec, names),
+        "pod_disruption_budget": workload.pod_disruption_budget(spec, names),
+        "horizontal_pod_autoscaler": autoscaling.horizontal_pod_autoscaler(spec, names, hpa_metrics),
+        "network_policy": network.network_policy(spec, names),
+    }
+    return {role: obj for role, obj in objects.items() if obj is not None}
+
+
+_RESOURCE_CLASSES = {
+    "Namespace": k8s.core.v1.Namespace,
+    "ServiceAccount": k8s.core.v1.ServiceAccount,
+    "Deployment": k8s.apps.v1.Deployment,
+    "Service": k8s.core.v1.Service,
+    "PodDisruptionBudget": k8s.policy.v1.PodDisruptionBudget,
+    "HorizontalPodAutoscaler": k8s.autoscaling.v2.HorizontalPodAutoscaler,
+    "NetworkPolicy": k8s.networking.v1.NetworkPolicy,
+}
+
+
+def _snake(key: str) -> str:
+    """Top-level fields are constructor keywords (snake_case); nested dicts pass through in camelCase."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+
+
+def register(obj: dict, logical_name: str, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    """Registers one plain Kubernetes object with its typed pulumi_kubernetes class."""
+    cls = _RESOURCE_CLASSES[obj["kind"]]
+    fields = {_snake(k): v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+    return cls(logical_name, opts=opts, **fields)
+
+
+class GoService(pulumi.ComponentResource):
+    """A Go HTTP service on Kubernetes, safe by default.
+
+    Creates a ServiceAccount without a token, a Deployment (restricted security context,
+    probes, hostname anti-affinity, zero-downtime rollouts, GOMEMLIMIT/GOMAXPROCS from the
+    limits), a ClusterIP Service, a PodDisruptionBudget when more than one replica can run,
+    an autoscaling/v2 HPA on CPU, a default-deny NetworkPolicy and optionally the Namespace.
+    """
+
+    deployment_name: pulumi.Output[str]
+    """Name of the Deployment."""
+    service_name: pulumi.Output[str]
+    """Name of the ClusterIP Service."""
+    namespace: pulumi.Output[str]
+    """Namespace of every object."""
+    url: pulumi.Output[str]
+    """In-cluster URL of the HTTP port."""
+    pprof_port_forward: pulumi.Output[str]
+    """The kubectl command that reaches the pprof admin port of one pod."""
+
+    def __init__(self, name: str, args: GoServiceArgs, opts: pulumi.ResourceOptions | None = None):
+        spec = resolve(name, args)
+        super().__init__(TYPE, name, {}, opts)
+        self.spec = spec
+        objects = build(name, spec, args["image"])
+        child = pulumi.ResourceOptions(parent=self)
+        self.resources: dict[str, pulumi.CustomResource] = {}
+        if "namespace" in objects:
+            self.resources["namespace"] = register(objects.pop("namespace"), f"{name}-ns", child)
+            child = pulumi.ResourceOptions(parent=self, depends_on=[self.resources["namespace"]])
+        for role, obj in objects.items():
+            self.resources[role] = register(obj, f"{name}-{role.replace('_', '-')}", child)
+
+        self.deployment_name = pulumi.Output.from_input(spec.service_name)
+        self.service_name = pulumi.Output.from_input(spec.service_name)
+        self.namespace = pulumi.Output.from_input(spec.namespace)
+        self.url = pulumi.Output.from_input(f"http://{spec.service_name}.{spec.namespace}.svc.cluster.local")
+        self.pprof_port_forward = pulumi.Output.from_input(
+            f"kubectl -n {spec.namespace} port-forward deploy/{spec.service_name} {spec.admin_port}:{spec.admin_port}"
+        )
+        self.register_outputs(
+            {
+                "deployment_name": self.deployment_name,
+                "service_name": self.service_name,
+                "namespace": self.namespace,
+                "url": self.url,
+                "pprof_port_forward": self.pprof_port_forward,
+            }
+        )

@@ -1,0 +1,74 @@
+"""The Service, NetworkPolicy and Namespace of a GoService, as plain dicts."""
+
+from __future__ import annotations
+
+from components import defaults
+from components.config import ServiceSpec
+from components.k8s import meta, security
+from components.service.workload import ServiceNames
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+def namespace(spec: ServiceSpec, names: ServiceNames) -> dict:
+    labels = {**meta.labels(spec.namespace, names.labels["app.kubernetes.io/instance"], "namespace"), **security.restricted_namespace_labels()}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta.metadata(spec.namespace, None, labels)}
+
+
+def service(spec: ServiceSpec, names: ServiceNames) -> dict:
+    """ClusterIP with the public and metrics ports; the pprof admin port is deliberately absent."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": names.metadata(),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": dict(names.selector),
+            "ports": [
+                {"name": "http", "port": defaults.SERVICE_HTTP_PORT, "targetPort": "http", "protocol": "TCP"},
+                {"name": "metrics", "port": spec.metrics_port, "targetPort": "metrics", "protocol": "TCP"},
+            ],
+        },
+    }
+
+
+def _namespaces(names: list[str]) -> dict:
+    return {"namespaceSelector": {"matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": sorted(set(names))}]}}
+
+
+def network_policy(spec: ServiceSpec, names: ServiceNames) -> dict:
+    """Default deny, then: HTTP from allowed namespaces, metrics from monitoring, egress to DNS and listed targets."""
+    egress = [
+        {
+            "to": [
+                {
+                    "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: "kube-system"}},
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                }
+            ],
+            "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+        }
+    ]
+    for target in spec.network.egress_targets:
+        peer = {"ipBlock": {"cidr": target.cidr}} if target.cidr else {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: target.namespace}}}
+        egress.append({"to": [peer], "ports": [{"port": target.port, "protocol": "TCP"}]})
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": names.metadata(),
+        "spec": {
+            "podSelector": {"matchLabels": dict(names.selector)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [
+                {
+                    "from": [_namespaces([spec.namespace, *spec.network.ingress_namespaces])],
+                    "ports": [{"port": spec.http_port, "protocol": "TCP"}],
+                },
+                {
+                    "from": [_namespaces([spec.network.monitoring_namespace])],
+                    "ports": [{"port": spec.metrics_port, "protocol": "TCP"}],
+                },
+            ],
+            "egress": egress,
+        },
+    }

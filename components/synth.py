@@ -1,0 +1,127 @@
+"""Offline synth: writes what `pulumi up -s <stack>` would create, with no CLI, cluster or Docker.
+
+    python -m components.synth --stack dev --out build/dev
+
+Runs `__main__.py` under Pulumi's mock engine with the stack's config, then writes each
+Kubernetes object to `k8s/<kind>-<namespace>-<name>.yaml`, each generated Dockerfile to
+`images/<component>/Dockerfile`, every registration to `resources.json`, and prints a
+summary. Exit code 2 means the stack config was rejected; nothing is written then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.engine import PLACEHOLDERS, SECRET, Registration, Run, run_project
+from components.errors import ConfigError
+
+FIRST_KEYS = ("apiVersion", "kind", "metadata")
+CLUSTER_SCOPE = "cluster"
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block-style YAML that keeps the key order it is given."""
+
+
+_Dumper.add_representer(dict, lambda d, data: d.represent_mapping("tag:yaml.org,2002:map", data.items()))
+
+
+def _ordered(value: Any) -> Any:
+    """apiVersion, kind, metadata first, then every other key sorted, at every level."""
+    if isinstance(value, dict):
+        first = [k for k in FIRST_KEYS if k in value]
+        return {k: _ordered(value[k]) for k in [*first, *sorted(k for k in value if k not in FIRST_KEYS)]}
+    if isinstance(value, list):
+        return [_ordered(v) for v in value]
+    return value
+
+
+def to_yaml(obj: dict[str, Any]) -> str:
+    return yaml.dump(_ordered(obj), Dumper=_Dumper, default_flow_style=False, sort_keys=False, width=1000)
+
+
+def _file_name(kind: str, namespace: str | None, name: str) -> str:
+    return f"{kind.lower()}-{namespace or CLUSTER_SCOPE}-{name}.yaml"
+
+
+def _kubernetes_document(reg: Registration) -> tuple[str, dict[str, Any]] | None:
+    """The file name and document for a Kubernetes registration; Helm releases keep their inputs."""
+    if not reg.type.startswith("kubernetes:") or reg.type.startswith("pulumi:providers:"):
+        return None
+    meta = reg.inputs.get("metadata") or {}
+    if "kind" in reg.inputs:
+        return _file_name(reg.inputs["kind"], meta.get("namespace"), meta.get("name", reg.name)), reg.inputs
+    kind = reg.type.rsplit(":", 1)[-1]
+    return _file_name(kind, reg.inputs.get("namespace"), reg.inputs.get("name", reg.name)), {"pulumiType": reg.type, **reg.inputs}
+
+
+def write(result: Run, out: Path) -> list[tuple[str, str, str, str]]:
+    """Writes the run to `out` (replacing what was there); returns the summary rows."""
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "k8s").mkdir(parents=True)
+    rows: list[tuple[str, str, str, str]] = []
+    for reg in result.registrations:
+        doc = _kubernetes_document(reg)
+        if doc is not None:
+            file_name, body = doc
+            path = out / "k8s" / file_name
+            if path.exists():
+                raise RuntimeError(f"two objects would be written to {path}; names must be unique per kind and namespace")
+            path.write_text(to_yaml(body))
+            rows.append((reg.type.rsplit(":", 1)[-1], (body.get("metadata") or {}).get("namespace") or body.get("namespace") or "-", reg.name, str(path.relative_to(out))))
+        elif reg.type == "gosvc:index:GoImage":
+            path = out / "images" / reg.name / "Dockerfile"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(reg.inputs["dockerfile"])
+            rows.append(("GoImage", "-", reg.name, str(path.relative_to(out))))
+        else:
+            rows.append((reg.type.rsplit(":", 1)[-1], "-", reg.name, "-"))
+    (out / "resources.json").write_text(json.dumps([r.to_json() for r in result.registrations], indent=2, sort_keys=True) + "\n")
+    (out / "outputs.json").write_text(json.dumps(result.outputs, indent=2, sort_keys=True) + "\n")
+    return rows
+
+
+def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m components.synth", description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
+    parser.add_argument("--out", type=Path, help="output directory, default build/<stack>")
+    parser.add_argument("--project-dir", type=Path, default=Path.cwd(), help="directory holding Pulumi.yaml")
+    args = parser.parse_args(argv)
+    out = args.out or args.project_dir / "build" / args.stack
+    try:
+        result = run_project(args.project_dir, args.stack)
+    except ConfigError as err:
+        print(f"error: stack '{args.stack}': {err}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    rows = write(result, out)
+    print(f"stack {args.stack}: {len(result.registrations)} resources -> {out}")
+    print(_table(rows, ("TYPE", "NAMESPACE", "NAME", "FILE")))
+    print("\noutputs:")
+    for key, value in sorted(result.outputs.items()):
+        print(f"  {key}: {value}")
+    print("\nplaceholders for values only a real engine knows:")
+    for what, text in PLACEHOLDERS.items():
+        print(f"  {what}: {text}")
+    print(f"  secrets are written as {SECRET}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
