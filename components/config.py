@@ -87,6 +87,14 @@ class AutoscalingSpec(_Model):
     max_replicas: int = Field(defaults.HPA_MAX_REPLICAS, ge=1, le=1000)
     cpu_utilization: int = Field(defaults.HPA_CPU_UTILIZATION, ge=1, le=100)
     scale_down_stabilization_seconds: int = Field(defaults.HPA_SCALE_DOWN_STABILIZATION_SECONDS, ge=0, le=3600)
+    requests_per_second: str | None = None
+
+    @field_validator("requests_per_second")
+    @classmethod
+    def _rps(cls, value: str | None) -> str | None:
+        if value is not None:
+            quantity(value)
+        return value
 
 
 class SchedulingSpec(_Model):

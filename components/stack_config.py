@@ -11,8 +11,12 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import sys
 from dataclasses import dataclass
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import yaml
 
 from components import defaults
 from components.config import ImageSpec, ServiceSpec, resolve_image, resolve_service
@@ -61,6 +65,7 @@ KEYS: tuple[ConfigKey, ...] = (
     _k("hpaMaxReplicas", "integer", defaults.HPA_MAX_REPLICAS, "HPA maximum replicas.", "service", "autoscaling", "max_replicas"),
     _k("hpaCpuUtilization", "integer", defaults.HPA_CPU_UTILIZATION, "HPA target average CPU utilization, percent of the request (1-100).", "service", "autoscaling", "cpu_utilization"),
     _k("hpaScaleDownStabilizationSeconds", "integer", defaults.HPA_SCALE_DOWN_STABILIZATION_SECONDS, "How long the HPA waits before scaling down.", "service", "autoscaling", "scale_down_stabilization_seconds"),
+    _k("hpaRequestsPerSecond", "string", "", "Per-pod requests/s target of the HPA custom metric; empty for CPU only. Needs prometheus-adapter.", "service", "autoscaling", "requests_per_second"),
     _k("ingressNamespaces", "array", [], "Namespaces allowed to reach the HTTP port, besides the service's own.", "service", "network", "ingress_namespaces"),
     _k("monitoringNamespace", "string", defaults.MONITORING_NAMESPACE, "Namespace allowed to scrape the metrics port.", "service", "network", "monitoring_namespace"),
     _k("egress", "array", [], "Extra egress targets besides DNS: 'CIDR:port' or 'namespace:port'.", "service", "network", "egress"),
@@ -82,8 +87,22 @@ KEYS_BY_TARGET = {k.target: k for k in KEYS}
 
 
 @dataclass(frozen=True)
+class Section:
+    """A group of keys that together make one component's args, and how to validate them."""
+
+    name: str
+    resolve: Callable[[dict[str, Any], str], Any]
+
+
+SECTIONS: dict[str, Section] = {
+    "image": Section("image", resolve_image),
+    "service": Section("service", resolve_service),
+}
+
+
+@dataclass(frozen=True)
 class StackConfig:
-    """The validated stack: one spec per component."""
+    """The validated stack: one spec per section."""
 
     image: ImageSpec
     service: ServiceSpec
@@ -146,7 +165,7 @@ def load(values: dict[str, Any]) -> StackConfig:
     Keys of other namespaces (`kubernetes:context`, ...) are ignored. Raises ConfigError
     on the first problem; returns a StackConfig only when every key is valid.
     """
-    trees: dict[str, dict[str, Any]] = {"image": {}, "service": {}}
+    trees: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
     for key in KEYS:
         value = key.default if key.type != "string" else (key.default or None)
         _set(trees, key.target, value)
@@ -160,15 +179,13 @@ def load(values: dict[str, Any]) -> StackConfig:
             hint = f"did you mean '{PROJECT}:{near[0]}'? " if near else ""
             raise ConfigError(f"{PROJECT}:{name}", raw, f"unknown key; {hint}known keys are listed in Pulumi.yaml")
         _set(trees, key.target, _parse(key, raw))
-    try:
-        image = resolve_image(trees["image"], "image")
-    except ConfigError as err:
-        raise _stack_error(err, "image") from None
-    try:
-        service = resolve_service(trees["service"], "service")
-    except ConfigError as err:
-        raise _stack_error(err, "service") from None
-    return StackConfig(image=image, service=service)
+    specs: dict[str, Any] = {}
+    for name, section in SECTIONS.items():
+        try:
+            specs[name] = section.resolve(trees[name], name)
+        except ConfigError as err:
+            raise _stack_error(err, name) from None
+    return StackConfig(**specs)
 
 
 def from_pulumi() -> StackConfig:
@@ -177,3 +194,25 @@ def from_pulumi() -> StackConfig:
 
     values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     return load({k: v for k, v in values.items() if k.startswith(f"{PROJECT}:")})
+
+
+def render_project_config() -> dict[str, dict[str, Any]]:
+    """The `config:` block of Pulumi.yaml, as it must read for these keys."""
+    block: dict[str, dict[str, Any]] = {}
+    for key in KEYS:
+        decl: dict[str, Any] = {"type": key.type, "description": key.description, "default": key.default}
+        if key.type == "array":
+            decl["items"] = {"type": "string"}
+        block[key.full_name] = decl
+    return block
+
+
+def write_pulumi_yaml(path: Path) -> None:
+    """Rewrites the `config:` block of a Pulumi.yaml from KEYS, keeping its other settings."""
+    project = yaml.safe_load(path.read_text())
+    project["config"] = render_project_config()
+    path.write_text(yaml.safe_dump(project, sort_keys=False, width=1000))
+
+
+if __name__ == "__main__":
+    write_pulumi_yaml(Path(sys.argv[1] if len(sys.argv) > 1 else "Pulumi.yaml"))

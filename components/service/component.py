@@ -42,6 +42,8 @@ class AutoscalingArgs(TypedDict):
     """Target average CPU utilization in percent of the request (1-100), default 70."""
     scale_down_stabilization_seconds: NotRequired[pulumi.Input[int]]
     """Seconds of lower load before scaling down, default 300."""
+    requests_per_second: NotRequired[pulumi.Input[str]]
+    """Per-pod requests-per-second target (a quantity such as '50'); adds a Pods metric served by prometheus-adapter."""
 
 
 class SchedulingArgs(TypedDict):
@@ -157,7 +159,7 @@ def image_version(image: Any) -> str | None:
     return last.rsplit(":", 1)[1] if ":" in last else None
 
 
-def build(name: str, spec: ServiceSpec, image: Any, hpa_metrics: list[dict] | None = None) -> dict[str, dict]:
+def build(name: str, spec: ServiceSpec, image: Any) -> dict[str, dict]:
     """Every object of a GoService, by role; roles with no object (no HPA, no PDB) are absent."""
     names = workload.ServiceNames(spec, name, image_version(image))
     objects: dict[str, dict | None] = {
@@ -166,7 +168,7 @@ def build(name: str, spec: ServiceSpec, image: Any, hpa_metrics: list[dict] | No
         "deployment": workload.deployment(spec, names, image),
         "service": network.service(spec, names),
         "pod_disruption_budget": workload.pod_disruption_budget(spec, names),
-        "horizontal_pod_autoscaler": autoscaling.horizontal_pod_autoscaler(spec, names, hpa_metrics),
+        "horizontal_pod_autoscaler": autoscaling.horizontal_pod_autoscaler(spec, names),
         "network_policy": network.network_policy(spec, names),
     }
     return {role: obj for role, obj in objects.items() if obj is not None}

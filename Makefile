@@ -1,0 +1,41 @@
+# gosvc developer commands. Everything runs from a fresh clone: `make test` and `make synth`
+# create the virtualenv (the one Pulumi.yaml names) and install the pinned requirements first.
+PYTHON ?= python3
+VENV   := venv
+BIN    := $(VENV)/bin
+STACK  ?= dev
+STAMP  := $(VENV)/.installed
+
+.PHONY: all venv synth synth-all test test-python test-go bench pulumi-yaml clean
+
+all: test
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(STAMP)
+
+## synth: what `pulumi up -s $(STACK)` would create, written to build/$(STACK)
+synth: venv
+	$(BIN)/python -m components.synth --stack $(STACK) --out build/$(STACK)
+
+synth-all: venv
+	for s in dev staging prod; do $(BIN)/python -m components.synth --stack $$s --out build/$$s || exit 1; done
+
+## test: the Go service's tests, then every Python test
+test: test-go test-python
+
+test-go:
+	cd app && go vet ./... && go test -count=1 ./...
+
+test-python: venv
+	$(BIN)/python -m pytest
+
+## pulumi-yaml: regenerate Pulumi.yaml's config block from components/stack_config.py
+pulumi-yaml: venv
+	$(BIN)/python -m components.stack_config Pulumi.yaml
+
+clean:
+	rm -rf build .gosvc .pytest_cache .hypothesis

@@ -1,0 +1,65 @@
+"""Shared fixtures: the project root, and each stack synthesized once per test session by the real CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+STACKS = ("dev", "staging", "prod")
+sys.path.insert(0, str(ROOT))
+
+
+@dataclass
+class Synth:
+    """One stack's synth output directory, parsed."""
+
+    stack: str
+    out: Path
+    stdout: str
+
+    def objects(self) -> list[dict[str, Any]]:
+        return [yaml.safe_load(p.read_text()) for p in sorted((self.out / "k8s").glob("*.yaml"))]
+
+    def kinds(self, kind: str) -> list[dict[str, Any]]:
+        return [o for o in self.objects() if o.get("kind") == kind]
+
+    def one(self, kind: str) -> dict[str, Any]:
+        found = self.kinds(kind)
+        assert len(found) == 1, f"{self.stack}: expected one {kind}, found {len(found)}"
+        return found[0]
+
+    def resources(self) -> list[dict[str, Any]]:
+        return json.loads((self.out / "resources.json").read_text())
+
+    def outputs(self) -> dict[str, Any]:
+        return json.loads((self.out / "outputs.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory):
+    """synth(stack) -> Synth, running `python -m components.synth` once per stack."""
+    cache: dict[str, Synth] = {}
+
+    def get(stack: str) -> Synth:
+        if stack not in cache:
+            out = tmp_path_factory.mktemp(f"synth-{stack}")
+            proc = subprocess.run(
+                [sys.executable, "-m", "components.synth", "--stack", stack, "--out", str(out)],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert proc.returncode == 0, f"synth {stack} failed:\n{proc.stdout}\n{proc.stderr}"
+            cache[stack] = Synth(stack, out, proc.stdout)
+        return cache[stack]
+
+    return get
