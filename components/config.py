@@ -25,6 +25,7 @@ IMAGE_REPOSITORY = re.compile(
     r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$"
 )
 GO_VERSION = re.compile(r"^1\.\d+(\.\d+)?$")
+MIN_APP_MEMORY_BYTES = 16 * 1024 * 1024
 PLATFORM = re.compile(r"^linux/(amd64|arm64|arm/v7|ppc64le|s390x|riscv64)$")
 
 
@@ -250,6 +251,10 @@ class ServiceSpec(_Model):
     def check(self) -> None:
         """Cross-field rules that a single field's validator cannot see."""
         self.resources.check("resources")
+        if quantity(self.resources.effective_memory_limit) < MIN_APP_MEMORY_BYTES:
+            raise ConfigError(
+                "resources.memory_limit", self.resources.effective_memory_limit, "must be at least 16Mi: a Go service needs room for its heap and runtime"
+            )
         for i, init in enumerate(self.init_containers):
             init.resources.check(f"init_containers[{i}].resources")
         scaling = self.autoscaling

@@ -127,6 +127,7 @@ class Run:
     stack: str
     registrations: list[Registration]
     outputs: dict[str, Any]
+    error: BaseException | None = None
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]
@@ -171,8 +172,13 @@ def run(
     project: str = "gosvc",
     config: dict[str, str] | None = None,
     preview: bool = False,
+    raise_errors: bool = True,
 ) -> Run:
-    """Runs `program` under the mock engine with `config`; exceptions from the program propagate."""
+    """Runs `program` under the mock engine with `config`.
+
+    An exception from the program propagates, or with `raise_errors=False` is returned in
+    `Run.error` beside whatever was registered before it, so tests can prove nothing was.
+    """
     mocks = RecordingMocks()
     monitor = RecordingMonitor(mocks)
     settings.ROOT.set(None)
@@ -188,10 +194,16 @@ def run(
         outputs = dict(getattr(root, "outputs", {}) or {})
         return pulumi.Output.all(**outputs).apply(exported.update)
 
-    _body()
+    error: BaseException | None = None
+    try:
+        _body()
+    except Exception as err:  # noqa: BLE001 handed back to the caller
+        if raise_errors:
+            raise
+        error = err
     for reg in monitor.registrations:
         reg.outputs = mocks.outputs_by_name.get((reg.type, reg.name), {})
-    return Run(stack=stack, registrations=monitor.registrations, outputs=_normalize(exported, "", []))
+    return Run(stack=stack, registrations=monitor.registrations, outputs=_normalize(exported, "", []), error=error)
 
 
 def run_project(project_dir: Path, stack: str) -> Run:

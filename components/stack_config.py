@@ -129,7 +129,7 @@ def _parse(key: ConfigKey, raw: Any) -> Any:
                 return int(raw.strip())
             except ValueError:
                 raise ConfigError(key.full_name, raw, "must be a whole number") from None
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw != int(raw):
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not float(raw).is_integer():
             raise ConfigError(key.full_name, raw, "must be a whole number")
         return int(raw)
     if isinstance(raw, bool):
@@ -150,8 +150,9 @@ def _stack_error(err: ConfigError, component: str) -> ConfigError:
     field = err.key.split(": ", 1)[-1]
     allowed = err.allowed
     for other in sorted(KEYS, key=lambda k: -len(k.target)):
-        if other.target[0] == component:
-            dotted = re.escape(".".join(other.target[1:]))
+        field_path = ".".join(other.target[1:])
+        if other.target[0] == component and ("_" in field_path or "." in field_path):  # identifiers, not prose words
+            dotted = re.escape(field_path)
             allowed = re.sub(rf"(?<![\w.]){dotted}(?![\w.])", other.full_name, allowed)
     key = KEYS_BY_TARGET.get((component, *re.sub(r"\[\d+\]", "", field).split(".")))
     if key is None:

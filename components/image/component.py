@@ -1,7 +1,5 @@
 """The GoImage ComponentResource: renders (or takes) a Dockerfile and builds it with pulumi-docker."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TypedDict
 

@@ -1,7 +1,5 @@
 """The GoService ComponentResource: validates its args, builds the specs, registers them."""
 
-from __future__ import annotations
-
 import re
 from typing import Any, TypedDict
 
