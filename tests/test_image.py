@@ -1,0 +1,172 @@
+"""The generated Dockerfile: its layer order and flags, hadolint, and a real Go build with exactly its flags."""
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from components.config import resolve_image
+from components.errors import ConfigError
+from components.image import dockerfile
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app"
+HADOLINT = Path(sys.executable).parent / "hadolint"
+
+
+def render(**overrides):
+    spec = resolve_image({"context": str(APP), "repository": "registry.example.com/gosvc/hello", "tag": "1.0.0", **overrides}, "image")
+    module = dockerfile.read_module(spec.context)
+    return spec, module, dockerfile.render(spec, module)
+
+
+def instructions(text):
+    """(INSTRUCTION, arguments) pairs with line continuations joined, comments dropped."""
+    joined = re.sub(r"\\\n\s*", " ", text)
+    return [tuple(line.split(None, 1)) for line in joined.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_go_version_comes_from_go_mod_unless_overridden():
+    go_line = re.search(r"^go (\S+)$", (APP / "go.mod").read_text(), re.M).group(1)
+    spec, module, text = render()
+    assert module.go_version == go_line
+    assert f"ARG GO_VERSION={go_line}" in text
+    _, _, text = render(go_version="1.25.1")
+    assert "ARG GO_VERSION=1.25.1" in text
+
+
+def test_layers_put_dependencies_before_sources_with_cache_mounts():
+    _, _, text = render()
+    assert text.startswith("# syntax=docker/dockerfile:1\n")
+    steps = instructions(text)
+    names = [s[0] for s in steps]
+    copy_mod = steps.index(("COPY", "go.mod go.sum ./"))
+    download = next(i for i, s in enumerate(steps) if s[0] == "RUN" and "go mod download" in s[1])
+    copy_all = steps.index(("COPY", ". ."))
+    build = next(i for i, s in enumerate(steps) if s[0] == "RUN" and "go build" in s[1])
+    assert copy_mod < download < copy_all < build
+    assert "--mount=type=cache,target=/go/pkg/mod" in steps[download][1]
+    assert "--mount=type=cache,target=/go/pkg/mod" in steps[build][1]
+    assert "--mount=type=cache,target=/root/.cache/go-build" in steps[build][1]
+    assert names.count("FROM") == 2
+    assert {"GO_VERSION", "VERSION", "TARGETOS", "TARGETARCH"} <= {s[1].split("=")[0] for s in steps if s[0] == "ARG"}
+
+
+@pytest.mark.parametrize(
+    "runtime, base",
+    [("distroless", "gcr.io/distroless/static-debian12:nonroot"), ("alpine", "alpine:3.22.2"), ("scratch", "scratch")],
+)
+def test_runtime_stage_is_minimal_nonroot_and_exec_form(runtime, base):
+    _, _, text = render(runtime=runtime)
+    steps = instructions(text)
+    froms = [s[1] for s in steps if s[0] == "FROM"]
+    assert froms[-1] == base
+    assert froms[0].endswith(" AS build")
+    last_stage = steps[max(i for i, s in enumerate(steps) if s[0] == "FROM") :]
+    assert ("USER", "65532:65532") in last_stage
+    assert last_stage[-1] == ("ENTRYPOINT", '["/app"]')
+    if runtime == "scratch":
+        assert any(s[0] == "COPY" and "ca-certificates.crt" in s[1] for s in last_stage)
+
+
+@pytest.mark.parametrize("runtime", ["distroless", "alpine", "scratch"])
+def test_hadolint_finds_nothing(runtime, tmp_path):
+    _, _, text = render(runtime=runtime)
+    path = tmp_path / "Dockerfile"
+    path.write_text(text)
+    proc = subprocess.run([str(HADOLINT), "--failure-threshold", "style", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == "", proc.stdout + proc.stderr
+
+
+def test_hadolint_is_a_real_check(tmp_path):
+    path = tmp_path / "Dockerfile"
+    path.write_text("FROM golang:latest\nRUN cd /src && go build\n")
+    proc = subprocess.run([str(HADOLINT), str(path)], capture_output=True, text=True)
+    assert proc.returncode != 0 and "DL3007" in proc.stdout
+
+
+def test_module_without_go_sum_copies_only_go_mod(tmp_path):
+    (tmp_path / "go.mod").write_text("module example.com/x\n\ngo 1.24.0\n")
+    spec = resolve_image({"context": str(tmp_path), "repository": "r.example.com/x", "tag": "1"}, "image")
+    module = dockerfile.read_module(tmp_path)
+    assert module == dockerfile.GoModule("1.24.0", False, False)
+    assert "COPY go.mod ./" in dockerfile.render(spec, module)
+
+
+def test_a_context_that_is_not_a_go_module_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="must be a directory holding a go.mod"):
+        dockerfile.read_module(tmp_path)
+    (tmp_path / "go.mod").write_text("module example.com/x\n")
+    with pytest.raises(ConfigError, match="no 'go 1.N' line"):
+        dockerfile.read_module(tmp_path)
+
+
+def parse_go_build(text, build_args):
+    """The env and argv of the Dockerfile's `go build` step, with ARG defaults and build args substituted."""
+    steps = instructions(text)
+    args = {}
+    for name, rest in steps:
+        if name == "ARG" and "=" in rest:
+            key, value = rest.split("=", 1)
+            args[key] = value
+    args.update(build_args)
+    run = next(rest for name, rest in steps if name == "RUN" and "go build" in rest)
+    run = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], run)
+    tokens = [t for t in shlex.split(run) if not t.startswith("--mount=")]
+    env = {}
+    while "=" in tokens[0]:
+        key, value = tokens.pop(0).split("=", 1)
+        env[key] = value
+    return env, tokens
+
+
+def elf_facts(path):
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        segments = {seg["p_type"] for seg in elf.iter_segments()}
+        sections = {sec.name for sec in elf.iter_sections()}
+    return segments, sections
+
+
+def test_go_build_with_the_dockerfiles_exact_flags_gives_a_static_stripped_binary(tmp_path):
+    spec, module, text = render()
+    env, argv = parse_go_build(text, dockerfile.build_args(spec, module))
+    assert env == {"CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": "amd64"}
+    assert argv[:2] == ["go", "build"]
+    assert "-trimpath" in argv
+    ldflags = argv[argv.index("-ldflags") + 1]
+    assert ldflags.split()[:2] == ["-s", "-w"] and "main.version=1.0.0" in ldflags
+    out = argv.index("-o") + 1
+    argv[out] = str(tmp_path / "app-docker-flags")
+    build_env = {**os.environ, **env, "GOFLAGS": ""}
+    subprocess.run(argv, cwd=APP, env=build_env, check=True, timeout=600)
+    subprocess.run(["go", "build", "-o", str(tmp_path / "app-plain"), "."], cwd=APP, check=True, timeout=600)
+
+    segments, sections = elf_facts(tmp_path / "app-docker-flags")
+    assert "PT_INTERP" not in segments and "PT_DYNAMIC" not in segments, "binary is dynamically linked"
+    assert ".symtab" not in sections, "symbol table not stripped"
+    assert not {s for s in sections if s.startswith((".debug", ".zdebug"))}, "DWARF not stripped"
+    _, plain_sections = elf_facts(tmp_path / "app-plain")
+    assert ".symtab" in plain_sections  # the plain build keeps them, so the check above can fail
+
+    stripped = (tmp_path / "app-docker-flags").stat().st_size
+    plain = (tmp_path / "app-plain").stat().st_size
+    print(f"\nbinary size: Dockerfile flags {stripped / 2**20:.2f} MiB, plain go build {plain / 2**20:.2f} MiB ({stripped / plain:.0%})")
+    assert stripped < plain
+
+    version = subprocess.run(["go", "version", "-m", str(tmp_path / "app-docker-flags")], capture_output=True, text=True, check=True).stdout
+    assert "CGO_ENABLED=0" in version and "-trimpath=true" in version
+
+
+def test_the_built_binary_reports_the_stamped_version(tmp_path):
+    spec, module, text = render(tag="9.9.9")
+    env, argv = parse_go_build(text, dockerfile.build_args(spec, module))
+    argv[argv.index("-o") + 1] = str(tmp_path / "app")
+    subprocess.run(argv, cwd=APP, env={**os.environ, **env}, check=True, timeout=600)
+    strings = (tmp_path / "app").read_bytes()
+    assert b"9.9.9" in strings

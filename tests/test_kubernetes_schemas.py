@@ -1,0 +1,39 @@
+"""Every synthesized Kubernetes object passes kubernetes-validate --strict, for 1.33 and the newest schema it ships."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+
+from tests.conftest import STACKS
+
+CLI = Path(sys.executable).parent / "kubernetes-validate"
+OLDEST = "1.33.0"
+
+
+def newest_version():
+    schemas = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+    versions = [m.group(1) for p in schemas.iterdir() if (m := re.fullmatch(r"v(\d+\.\d+\.\d+)-local-strict", p.name))]
+    return max(versions, key=lambda v: tuple(map(int, v.split("."))))
+
+
+@pytest.mark.parametrize("version", [OLDEST, newest_version()])
+@pytest.mark.parametrize("stack", STACKS)
+def test_strict_schema_validation(synth, stack, version):
+    files = sorted(str(p) for p in (synth(stack).out / "k8s").glob("*.yaml"))
+    core = [f for f in files if not Path(f).name.startswith(("release-", "servicemonitor-", "prometheusrule-", "podmonitor-"))]
+    assert core, "nothing to validate"
+    proc = subprocess.run([str(CLI), "--strict", "-k", version, *core], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    passed = proc.stdout.count(" passed for resource ")
+    assert passed == len(core), proc.stdout
+
+
+def test_strict_validation_catches_a_typo(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec:\n  replica: 2\n  selector: {matchLabels: {a: b}}\n  template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: i:1}]}}\n")
+    proc = subprocess.run([str(CLI), "--strict", "-k", OLDEST, str(bad)], capture_output=True, text=True)
+    assert proc.returncode != 0

@@ -1,0 +1,124 @@
+"""The real __main__.py per stack, under the mock engine, and the offline synth's output."""
+
+import runpy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from components import engine
+from components.errors import ConfigError
+from components.stack_config import render_project_config
+from tests.conftest import ROOT, STACKS
+
+
+def deployment_pod(s):
+    return s.one("Deployment")["spec"]["template"]["spec"]
+
+
+def test_dev_is_small_soft_and_not_pushed(synth):
+    s = synth("dev")
+    deploy = s.one("Deployment")
+    hpa = s.one("HorizontalPodAutoscaler")["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 4)
+    assert "replicas" not in deploy["spec"]
+    assert "preferredDuringSchedulingIgnoredDuringExecution" in deployment_pod(s)["affinity"]["podAntiAffinity"]
+    image = deployment_pod(s)["containers"][0]["image"]
+    assert image == "registry.example.com/gosvc/hello:0.1.0-dev"  # built, not pushed: the tag reference
+    (img,) = [r for r in s.resources() if r["type"] == "docker:index/image:Image"]
+    assert img["inputs"]["skipPush"] is True
+
+
+def test_staging_runs_three(synth):
+    hpa = synth("staging").one("HorizontalPodAutoscaler")["spec"]
+    assert hpa["minReplicas"] == 3
+
+
+def test_prod_is_hard_spread_and_digest_pinned(synth):
+    s = synth("prod")
+    pod = deployment_pod(s)
+    (term,) = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert pod["topologySpreadConstraints"][0]["topologyKey"] == "topology.kubernetes.io/zone"
+    hpa = s.one("HorizontalPodAutoscaler")["spec"]
+    assert hpa["minReplicas"] >= 3 and hpa["maxReplicas"] == 20
+    image = pod["containers"][0]["image"]
+    assert image.startswith("registry.example.com/gosvc/hello@sha256:"), image
+    assert s.outputs()["image"] == image
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_synth_layout_names_and_integers(synth, stack):
+    s = synth(stack)
+    for path in (s.out / "k8s").glob("*.yaml"):
+        obj = yaml.safe_load(path.read_text())
+        namespace = obj["metadata"].get("namespace", "cluster")
+        assert path.name == f"{obj['kind'].lower()}-{namespace}-{obj['metadata']['name']}.yaml"
+        assert list(obj)[:3] == ["apiVersion", "kind", "metadata"]
+        assert ": 30.0" not in path.read_text() and ".0\n" not in path.read_text()
+    assert yaml.safe_load((s.out / "k8s").glob("deployment-*.yaml").__next__().read_text())["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 35
+    dockerfile = (s.out / "images" / "hello" / "Dockerfile").read_text()
+    assert dockerfile.startswith("# syntax=docker/dockerfile:1")
+    assert "STACK" not in s.stdout and "resources ->" in s.stdout
+    assert "sha256:<digest-known-after-push>" in s.stdout  # placeholders are listed, not hidden
+
+
+def test_synth_is_deterministic(synth, tmp_path):
+    first = synth("prod")
+    out = tmp_path / "again"
+    subprocess.run([sys.executable, "-m", "components.synth", "--stack", "prod", "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
+    for path in (first.out / "k8s").glob("*.yaml"):
+        assert (out / "k8s" / path.name).read_text() == path.read_text()
+
+
+def test_bad_stack_config_exits_2_writes_nothing_and_registers_nothing(tmp_path):
+    project = tmp_path / "project"
+    (project / "stacks").mkdir(parents=True)
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (project / name).write_text((ROOT / name).read_text())
+    (project / "app").symlink_to(ROOT / "app")
+    (project / "stacks" / "Pulumi.broken.yaml").write_text(yaml.safe_dump({"config": {"gosvc:hpaMinReplicas": 9, "gosvc:hpaMaxReplicas": 3}}))
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "components.synth", "--stack", "broken", "--out", str(out), "--project-dir", str(project)],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "gosvc:hpaMinReplicas: invalid value 9; must be at most gosvc:hpaMaxReplicas (3)" in proc.stderr
+    assert not out.exists()
+    with pytest.raises(ConfigError):
+        engine.run_project(project, "broken")
+
+
+def test_program_validates_before_registering_anything(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    config = engine.stack_config(ROOT, "dev")
+    config["gosvc:imageTag"] = "latest"
+    result = engine.run(lambda: runpy.run_path(str(ROOT / "__main__.py")), config=config, raise_errors=False)
+    assert isinstance(result.error, ConfigError) and result.error.key == "gosvc:imageTag"
+    assert result.registrations == []
+    good = engine.run(lambda: runpy.run_path(str(ROOT / "__main__.py")), config=engine.stack_config(ROOT, "dev"))
+    assert good.error is None and len(good.registrations) > 5  # the same run with valid config does register
+
+
+def test_unknown_stack_is_a_clear_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "components.synth", "--stack", "nope", "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and "known stacks: dev, prod, staging" in proc.stderr
+
+
+def test_pulumi_yaml_declares_every_key_as_the_code_does():
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["name"] == "gosvc"
+    assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}
+    assert project["stackConfigDir"] == "stacks"
+    assert project["config"] == render_project_config()
+    for key, decl in project["config"].items():
+        assert decl["type"] in ("string", "integer", "boolean", "array") and decl["description"], key
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_files_only_use_declared_keys(stack):
+    declared = set(yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"])
+    used = set(yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"])
+    assert used <= declared, used - declared
