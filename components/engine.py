@@ -9,6 +9,7 @@ a real engine can know get explicit placeholders (see PLACEHOLDERS).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import runpy
 from contextlib import contextmanager
@@ -128,6 +129,11 @@ class Run:
     registrations: list[Registration]
     outputs: dict[str, Any]
     error: BaseException | None = None
+    messages: list[tuple[str, str]] = field(default_factory=list)
+    """What the program logged through pulumi.log, as (level, message)."""
+
+    def warnings(self) -> list[str]:
+        return [message for level, message in self.messages if level == "WARNING"]
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]
@@ -153,6 +159,24 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
     for key, value in (yaml.safe_load(stack_file.read_text()).get("config") or {}).items():
         values[key if ":" in key else f"{name}:{key}"] = value
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, sink: list[tuple[str, str]]) -> None:
+        super().__init__(logging.DEBUG)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append((record.levelname, record.getMessage()))
+
+
+def _collector(sink: list[tuple[str, str]]) -> logging.Logger:
+    """A logger of its own per run, so messages from one run never leak into another."""
+    logger = logging.getLogger(f"gosvc.engine.run{id(sink)}")
+    logger.handlers = [_ListHandler(sink)]
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    return logger
 
 
 @contextmanager
@@ -181,8 +205,9 @@ def run(
     """
     mocks = RecordingMocks()
     monitor = RecordingMonitor(mocks)
+    messages: list[tuple[str, str]] = []
     settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor, logger=_collector(messages))
     pulumi.runtime.set_all_config(dict(config or {}), [])
 
     exported: dict[str, Any] = {}
@@ -203,7 +228,7 @@ def run(
         error = err
     for reg in monitor.registrations:
         reg.outputs = mocks.outputs_by_name.get((reg.type, reg.name), {})
-    return Run(stack=stack, registrations=monitor.registrations, outputs=_normalize(exported, "", []), error=error)
+    return Run(stack=stack, registrations=monitor.registrations, outputs=_normalize(exported, "", []), error=error, messages=messages)
 
 
 def run_project(project_dir: Path, stack: str) -> Run:

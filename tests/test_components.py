@@ -136,3 +136,16 @@ def test_go_image_with_your_own_dockerfile(tmp_path, monkeypatch):
 def test_go_image_bad_context_registers_nothing(tmp_path):
     with pytest.raises(ConfigError, match=r"GoImage 'api': context: .*go.mod"):
         run(lambda: GoImage("api", {"context": str(tmp_path), "repository": "r.example.com/api", "tag": "1.0.0"}))
+
+
+def test_go_image_warns_when_the_context_has_no_dockerignore(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    context = tmp_path / "svc"
+    context.mkdir()
+    (context / "go.mod").write_text("module example.com/svc\n\ngo 1.24.0\n")
+    args = {"context": str(context), "repository": "r.example.com/svc", "tag": "1.0.0"}
+    result = run(lambda: GoImage("svc", args))
+    (warning,) = [w for w in result.warnings() if ".dockerignore" in w]
+    assert "GoImage 'svc'" in warning
+    (context / ".dockerignore").write_text(".git\n")
+    assert not [w for w in run(lambda: GoImage("svc", args)).warnings() if ".dockerignore" in w]
