@@ -149,3 +149,23 @@ def test_go_image_warns_when_the_context_has_no_dockerignore(tmp_path, monkeypat
     assert "GoImage 'svc'" in warning
     (context / ".dockerignore").write_text(".git\n")
     assert not [w for w in run(lambda: GoImage("svc", args)).warnings() if ".dockerignore" in w]
+
+
+@pytest.mark.parametrize("anti_affinity, zone_spread", [("preferred", False), ("required", True)])
+def test_registered_deployment_carries_scheduling_probes_and_security(anti_affinity, zone_spread):
+    args = {"image": IMAGE, "scheduling": {"anti_affinity": anti_affinity, "zone_spread": zone_spread}}
+    result = run(lambda: GoService("api", args))
+    (deploy,) = by_type(result, "apps/v1:Deployment")
+    pod = deploy.inputs["spec"]["template"]["spec"]
+    anti = pod["affinity"]["podAntiAffinity"]
+    if anti_affinity == "required":
+        assert anti["requiredDuringSchedulingIgnoredDuringExecution"][0]["topologyKey"] == "kubernetes.io/hostname"
+    else:
+        assert anti["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert ("topologySpreadConstraints" in pod) is zone_spread
+    (app,) = pod["containers"]
+    assert app["readinessProbe"]["httpGet"]["path"] != app["livenessProbe"]["httpGet"]["path"]
+    assert app["securityContext"]["readOnlyRootFilesystem"] is True
+    assert app["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    assert isinstance(pod["terminationGracePeriodSeconds"], int)  # the engine's floats are turned back into ints

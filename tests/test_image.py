@@ -133,7 +133,7 @@ def elf_facts(path):
     return segments, sections
 
 
-def test_go_build_with_the_dockerfiles_exact_flags_gives_a_static_stripped_binary(tmp_path):
+def test_go_build_with_the_dockerfiles_exact_flags_gives_a_static_stripped_binary(tmp_path, capsys):
     spec, module, text = render()
     env, argv = parse_go_build(text, dockerfile.build_args(spec, module))
     assert env == {"CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": "amd64"}
@@ -156,7 +156,8 @@ def test_go_build_with_the_dockerfiles_exact_flags_gives_a_static_stripped_binar
 
     stripped = (tmp_path / "app-docker-flags").stat().st_size
     plain = (tmp_path / "app-plain").stat().st_size
-    print(f"\nbinary size: Dockerfile flags {stripped / 2**20:.2f} MiB, plain go build {plain / 2**20:.2f} MiB ({stripped / plain:.0%})")
+    with capsys.disabled():
+        print(f"\nbinary size: Dockerfile flags {stripped / 2**20:.2f} MiB, plain go build {plain / 2**20:.2f} MiB ({stripped / plain:.0%})")
     assert stripped < plain
 
     version = subprocess.run(["go", "version", "-m", str(tmp_path / "app-docker-flags")], capture_output=True, text=True, check=True).stdout
