@@ -2,7 +2,6 @@
 
 import os
 import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -25,12 +24,6 @@ def render(**overrides):
     return spec, module, dockerfile.render(spec, module)
 
 
-def instructions(text):
-    """(INSTRUCTION, arguments) pairs with line continuations joined, comments dropped."""
-    joined = re.sub(r"\\\n\s*", " ", text)
-    return [tuple(line.split(None, 1)) for line in joined.splitlines() if line.strip() and not line.startswith("#")]
-
-
 def test_go_version_comes_from_go_mod_unless_overridden():
     go_line = re.search(r"^go (\S+)$", (APP / "go.mod").read_text(), re.M).group(1)
     spec, module, text = render()
@@ -43,7 +36,7 @@ def test_go_version_comes_from_go_mod_unless_overridden():
 def test_layers_put_dependencies_before_sources_with_cache_mounts():
     _, _, text = render()
     assert text.startswith("# syntax=docker/dockerfile:1\n")
-    steps = instructions(text)
+    steps = dockerfile.instructions(text)
     names = [s[0] for s in steps]
     copy_mod = steps.index(("COPY", "go.mod go.sum ./"))
     download = next(i for i, s in enumerate(steps) if s[0] == "RUN" and "go mod download" in s[1])
@@ -63,7 +56,7 @@ def test_layers_put_dependencies_before_sources_with_cache_mounts():
 )
 def test_runtime_stage_is_minimal_nonroot_and_exec_form(runtime, base):
     _, _, text = render(runtime=runtime)
-    steps = instructions(text)
+    steps = dockerfile.instructions(text)
     froms = [s[1] for s in steps if s[0] == "FROM"]
     assert froms[-1] == base
     assert froms[0].endswith(" AS build")
@@ -106,25 +99,6 @@ def test_a_context_that_is_not_a_go_module_is_a_config_error(tmp_path):
         dockerfile.read_module(tmp_path)
 
 
-def parse_go_build(text, build_args):
-    """The env and argv of the Dockerfile's `go build` step, with ARG defaults and build args substituted."""
-    steps = instructions(text)
-    args = {}
-    for name, rest in steps:
-        if name == "ARG" and "=" in rest:
-            key, value = rest.split("=", 1)
-            args[key] = value
-    args.update(build_args)
-    run = next(rest for name, rest in steps if name == "RUN" and "go build" in rest)
-    run = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], run)
-    tokens = [t for t in shlex.split(run) if not t.startswith("--mount=")]
-    env = {}
-    while "=" in tokens[0]:
-        key, value = tokens.pop(0).split("=", 1)
-        env[key] = value
-    return env, tokens
-
-
 def elf_facts(path):
     with open(path, "rb") as f:
         elf = ELFFile(f)
@@ -135,7 +109,7 @@ def elf_facts(path):
 
 def test_go_build_with_the_dockerfiles_exact_flags_gives_a_static_stripped_binary(tmp_path, capsys):
     spec, module, text = render()
-    env, argv = parse_go_build(text, dockerfile.build_args(spec, module))
+    env, argv = dockerfile.go_build_step(text, dockerfile.build_args(spec, module))
     assert env == {"CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": "amd64"}
     assert argv[:2] == ["go", "build"]
     assert "-trimpath" in argv
@@ -166,7 +140,7 @@ def test_go_build_with_the_dockerfiles_exact_flags_gives_a_static_stripped_binar
 
 def test_the_built_binary_reports_the_stamped_version(tmp_path):
     spec, module, text = render(tag="9.9.9")
-    env, argv = parse_go_build(text, dockerfile.build_args(spec, module))
+    env, argv = dockerfile.go_build_step(text, dockerfile.build_args(spec, module))
     argv[argv.index("-o") + 1] = str(tmp_path / "app")
     subprocess.run(argv, cwd=APP, env={**os.environ, **env}, check=True, timeout=600)
     strings = (tmp_path / "app").read_bytes()

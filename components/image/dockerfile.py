@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,3 +83,34 @@ def render(spec: ImageSpec, module: GoModule) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs of a Dockerfile, line continuations joined, comments dropped."""
+    joined = re.sub(r"\\\n\s*", " ", text)
+    return [
+        (parts[0].upper(), parts[1] if len(parts) > 1 else "")
+        for line in joined.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+        for parts in [line.split(None, 1)]
+    ]
+
+
+def go_build_step(text: str, build_args: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The environment and argv of the Dockerfile's `go build` RUN step, with ARG defaults and build args filled in.
+
+    This is how tests and benchmarks build exactly what the image builds, without Docker.
+    """
+    steps = instructions(text)
+    args = dict(rest.split("=", 1) for name, rest in steps if name == "ARG" and "=" in rest)
+    args.update(build_args)
+    run = next((rest for name, rest in steps if name == "RUN" and "go build" in rest), None)
+    if run is None:
+        raise ValueError("the Dockerfile has no RUN step with 'go build'")
+    run = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], run)
+    tokens = [t for t in shlex.split(run) if not t.startswith("--mount=")]
+    env: dict[str, str] = {}
+    while tokens and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", tokens[0]):
+        key, value = tokens.pop(0).split("=", 1)
+        env[key] = value
+    return env, tokens
