@@ -1,14 +1,13 @@
 """The GoService ComponentResource: validates its args, builds the specs, registers them."""
 
-import re
 from typing import Any, TypedDict
 
 import pulumi
-import pulumi_kubernetes as k8s
 from typing_extensions import NotRequired
 
 from components.config import ServiceSpec, check_image_reference, resolve_service
 from components.errors import ConfigError
+from components.k8s.register import register
 from components.service import autoscaling, network, workload
 
 TYPE = "gosvc:index:GoService"
@@ -170,29 +169,6 @@ def build(name: str, spec: ServiceSpec, image: Any) -> dict[str, dict]:
         "network_policy": network.network_policy(spec, names),
     }
     return {role: obj for role, obj in objects.items() if obj is not None}
-
-
-_RESOURCE_CLASSES = {
-    "Namespace": k8s.core.v1.Namespace,
-    "ServiceAccount": k8s.core.v1.ServiceAccount,
-    "Deployment": k8s.apps.v1.Deployment,
-    "Service": k8s.core.v1.Service,
-    "PodDisruptionBudget": k8s.policy.v1.PodDisruptionBudget,
-    "HorizontalPodAutoscaler": k8s.autoscaling.v2.HorizontalPodAutoscaler,
-    "NetworkPolicy": k8s.networking.v1.NetworkPolicy,
-}
-
-
-def _snake(key: str) -> str:
-    """Top-level fields are constructor keywords (snake_case); nested dicts pass through in camelCase."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
-
-
-def register(obj: dict, logical_name: str, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
-    """Registers one plain Kubernetes object with its typed pulumi_kubernetes class."""
-    cls = _RESOURCE_CLASSES[obj["kind"]]
-    fields = {_snake(k): v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-    return cls(logical_name, opts=opts, **fields)
 
 
 class GoService(pulumi.ComponentResource):
