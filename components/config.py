@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from components import defaults
 from components.errors import ConfigError
 
+MAX_QUANTITY = Decimal(10) ** 18
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SECRETISH_ENV = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.I)
@@ -37,6 +38,8 @@ def quantity(value: str) -> Decimal:
         raise ValueError(f"not a Kubernetes quantity ({err})") from None
     if not parsed.is_finite() or parsed <= 0:
         raise ValueError("must be a positive Kubernetes quantity such as '250m', '1', '128Mi'")
+    if parsed > MAX_QUANTITY:
+        raise ValueError("is larger than any real CPU or memory size (at most 1E, 10^18)")
     return parsed
 
 

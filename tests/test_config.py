@@ -44,6 +44,8 @@ def test_keys_of_other_namespaces_are_ignored():
         ({"replcas": "3"}, "gosvc:replcas", "'3'", "did you mean 'gosvc:replicas'"),
         ({"cpuRequest": "100 millicores"}, "gosvc:cpuRequest", "'100 millicores'", "not a Kubernetes quantity"),
         ({"memoryRequest": "12XB"}, "gosvc:memoryRequest", "'12XB'", "not a Kubernetes quantity"),
+        ({"memoryRequest": "1E35"}, "gosvc:memoryRequest", "'1E35'", "at most 1E"),
+        ({"elasticsearchMemory": "1E35"}, "gosvc:elasticsearchMemory", "'1E35'", "at most 1E"),
         ({"memoryRequest": "-5Mi"}, "gosvc:memoryRequest", "'-5Mi'", "positive"),
         ({"memoryRequest": "256Mi", "memoryLimit": "128Mi"}, "gosvc:memoryLimit", "'128Mi'", "at least gosvc:memoryRequest (256Mi)"),
         ({"cpuRequest": "2", "cpuLimit": "500m"}, "gosvc:cpuLimit", "'500m'", "at least gosvc:cpuRequest (2)"),
