@@ -1,0 +1,71 @@
+"""prometheus-adapter: its chart values and the rule that serves `requests_per_second` to the HPA.
+
+Value keys follow the chart's values.yaml (prometheus-community/helm-charts,
+charts/prometheus-adapter); the rule format is prometheus-adapter's config walkthrough
+(docs/config-walkthrough.md): discover series, map labels to resources, name, query.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from components.config import ResourcesSpec
+from components.k8s import resources, security
+from components.observability import prometheus_stack, queries
+from components.observability.config import PrometheusStackSpec
+from components.service.autoscaling import REQUESTS_PER_SECOND
+
+RATE_WINDOW = "2m"
+ADAPTER_UID = 10001  # the image is static and runs as any non-root UID; 10001 is also the chart's default
+RESOURCES = ResourcesSpec(cpu_request="50m", cpu_limit=None, memory_request="128Mi", memory_limit="256Mi")
+
+
+def requests_per_second_rule() -> dict[str, Any]:
+    """`http_requests_total` per pod as `requests_per_second`: the name comes from the HPA's own constant."""
+    return {
+        "seriesQuery": f'{queries.HTTP_REQUESTS}{{namespace!="", pod!=""}}',
+        "resources": {"overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}},
+        "name": {"matches": f"^{queries.HTTP_REQUESTS}$", "as": REQUESTS_PER_SECOND},
+        "metricsQuery": f"sum(rate(<<.Series>>{{<<.LabelMatchers>>}}[{RATE_WINDOW}])) by (<<.GroupBy>>)",
+    }
+
+
+def rules() -> list[dict[str, Any]]:
+    return [requests_per_second_rule()]
+
+
+def metric_name(rule: dict[str, Any], series: str) -> str:
+    """The custom metric name a rule gives `series`, as the adapter derives it (regex `matches`, template `as`)."""
+    return re.sub(rule["name"]["matches"], rule["name"]["as"].replace("${1}", r"\1"), series)
+
+
+def metric_names() -> list[str]:
+    return [rule["name"]["as"] for rule in rules()]
+
+
+def fill(metrics_query: str, series: str, label_matchers: str, group_by: str) -> str:
+    """A metricsQuery with its template placeholders filled in, the way the adapter does per request."""
+    return metrics_query.replace("<<.Series>>", series).replace("<<.LabelMatchers>>", label_matchers).replace("<<.GroupBy>>", group_by)
+
+
+def values(spec: PrometheusStackSpec) -> dict[str, Any]:
+    """Points the adapter at the stack's Prometheus and serves only our custom rules.
+
+    `rules.resource` stays empty so the adapter does not claim metrics.k8s.io, which
+    metrics-server serves for the HPA's CPU target.
+    """
+    return {
+        "prometheus": {
+            "url": f"http://{prometheus_stack.PROMETHEUS_SERVICE}.{spec.namespace}.svc",
+            "port": prometheus_stack.PROMETHEUS_PORT,
+            "path": "",
+        },
+        "replicas": spec.adapter_replicas,
+        "metricsRelistInterval": "1m",
+        "rules": {"default": False, "custom": rules(), "external": []},
+        "resources": resources.requirements(RESOURCES),
+        "podSecurityContext": {"fsGroup": ADAPTER_UID, "seccompProfile": dict(security.RUNTIME_DEFAULT_SECCOMP)},
+        "securityContext": security.container_security_context(ADAPTER_UID),
+        "podDisruptionBudget": {"enabled": spec.adapter_replicas > 1, "maxUnavailable": 1},
+    }

@@ -1,0 +1,246 @@
+"""PrometheusStack and ServiceMonitoring: validate args, build the specs, register them."""
+
+from typing import TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+from typing_extensions import NotRequired
+
+from components.errors import ConfigError
+from components.k8s.register import register
+from components.observability import adapter, charts, prometheus_stack, service_monitoring
+from components.observability.config import (
+    PrometheusStackSpec,
+    ServiceMonitoringSpec,
+    plain_args,
+    resolve_prometheus_stack,
+    resolve_service_monitoring,
+)
+from components.service.component import ResourcesArgs
+
+STACK_TYPE = "gosvc:observability:PrometheusStack"
+SERVICE_TYPE = "gosvc:observability:ServiceMonitoring"
+GRAFANA_PASSWORD_LENGTH = 32
+GRAFANA_LOCAL_PORT = 3000
+
+
+class PrometheusArgs(TypedDict):
+    """The Prometheus server."""
+
+    replicas: NotRequired[pulumi.Input[int]]
+    """Replicas, default 1; more than one adds soft anti-affinity and a PodDisruptionBudget."""
+    retention: NotRequired[pulumi.Input[str]]
+    """How long samples are kept (Prometheus duration), default '10d'."""
+    retention_size: NotRequired[pulumi.Input[str]]
+    """Size cap on the TSDB such as '45GB'; unset for none. Keep it below the volume size."""
+    storage_size: NotRequired[pulumi.Input[str]]
+    """PersistentVolumeClaim size such as '50Gi'; unset keeps data in an emptyDir (lost on restart)."""
+    resources: NotRequired[pulumi.Input[ResourcesArgs]]
+    """Requests and limits, default 200m CPU, 512Mi memory, limit 1Gi, no CPU limit."""
+
+
+class AlertmanagerArgs(TypedDict):
+    """Alertmanager."""
+
+    replicas: NotRequired[pulumi.Input[int]]
+    """Replicas, default 1; they form a cluster and deduplicate notifications."""
+    storage_size: NotRequired[pulumi.Input[str]]
+    """PersistentVolumeClaim size for silences and notification state; unset for an emptyDir."""
+
+
+class PrometheusStackArgs(TypedDict):
+    """Arguments of PrometheusStack; every value must be known when the program runs."""
+
+    namespace: NotRequired[pulumi.Input[str]]
+    """Namespace of the stack, default 'monitoring' (the namespace GoService lets scrape its metrics port)."""
+    create_namespace: NotRequired[pulumi.Input[bool]]
+    """Create the namespace with Pod Security labels (default true)."""
+    helm_repository: NotRequired[pulumi.Input[str]]
+    """Chart repository: prometheus-community's by default; an https:// or oci:// mirror for air-gapped clusters."""
+    storage_class: NotRequired[pulumi.Input[str]]
+    """StorageClass of the Prometheus and Alertmanager volumes; unset for the cluster default."""
+    prometheus: NotRequired[pulumi.Input[PrometheusArgs]]
+    """The Prometheus server."""
+    alertmanager: NotRequired[pulumi.Input[AlertmanagerArgs]]
+    """Alertmanager."""
+    adapter_replicas: NotRequired[pulumi.Input[int]]
+    """prometheus-adapter replicas, default 1."""
+    node_exporter: NotRequired[pulumi.Input[bool]]
+    """Run node-exporter on every node (default true); it needs host access, so the namespace enforces 'privileged'."""
+
+
+class AlertThresholdsArgs(TypedDict):
+    """When the service's alerts fire."""
+
+    error_ratio: NotRequired[pulumi.Input[float]]
+    """Share of 5xx responses over 5m that fires GoServiceHighErrorRatio, default 0.05."""
+    latency_p99_seconds: NotRequired[pulumi.Input[float]]
+    """p99 latency in seconds that fires GoServiceHighLatencyP99, default 0.5."""
+    restarts: NotRequired[pulumi.Input[int]]
+    """Container restarts within 15m that fire GoServicePodRestarting, default 3."""
+    memory_percent: NotRequired[pulumi.Input[int]]
+    """Working set as percent of the memory limit that fires GoServiceMemoryNearLimit, default 90."""
+    hpa_maxed_minutes: NotRequired[pulumi.Input[int]]
+    """Minutes at the HPA maximum before GoServiceHpaMaxedOut fires, default 15."""
+
+
+class ServiceMonitoringArgs(TypedDict):
+    """Arguments of ServiceMonitoring: which GoService, and how to scrape and alert on it."""
+
+    service_name: pulumi.Input[str]
+    """The GoService's service_name (its Service, Deployment and HPA name)."""
+    namespace: NotRequired[pulumi.Input[str]]
+    """The GoService's namespace, default 'gosvc'."""
+    instance: NotRequired[pulumi.Input[str]]
+    """The GoService's component name (label app.kubernetes.io/instance), default service_name."""
+    hpa_enabled: NotRequired[pulumi.Input[bool]]
+    """Whether the GoService runs an HPA (default true): adds the HPA alert and bounds on the dashboard."""
+    scrape_interval: NotRequired[pulumi.Input[str]]
+    """Scrape interval, default '30s'."""
+    scrape_timeout: NotRequired[pulumi.Input[str]]
+    """Scrape timeout, default '10s'; at most the interval."""
+    alerts: NotRequired[pulumi.Input[AlertThresholdsArgs]]
+    """Alert thresholds."""
+    runbook_base_url: NotRequired[pulumi.Input[str]]
+    """Page holding the runbooks; each alert links to '<url>#<alert name in lower case>'."""
+    dashboard: NotRequired[pulumi.Input[bool]]
+    """Ship the Grafana dashboard ConfigMap (default true)."""
+
+
+def resolve_stack(name: str, args: PrometheusStackArgs) -> PrometheusStackSpec:
+    """Validates PrometheusStack args; raises ConfigError naming the field."""
+    where = f"PrometheusStack '{name}'"
+    return resolve_prometheus_stack(plain_args(dict(args or {}), where), where)
+
+
+def resolve_service(name: str, args: ServiceMonitoringArgs) -> ServiceMonitoringSpec:
+    """Validates ServiceMonitoring args; raises ConfigError naming the field."""
+    where = f"ServiceMonitoring '{name}'"
+    raw = plain_args(dict(args or {}), where)
+    if "service_name" not in raw:
+        raise ConfigError(f"{where}: service_name", None, "the name of the GoService to monitor is required")
+    return resolve_service_monitoring(raw, where)
+
+
+class PrometheusStack(pulumi.ComponentResource):
+    """kube-prometheus-stack and prometheus-adapter, installed with pinned Helm charts.
+
+    Creates the monitoring Namespace, a generated Grafana admin password kept in a Secret
+    (secret in Pulumi state, referenced by the chart, never a value or an output), the
+    kube-prometheus-stack Release (Prometheus picks up ServiceMonitors, PodMonitors, Probes
+    and PrometheusRules from every namespace) and the prometheus-adapter Release serving
+    `requests_per_second` per pod. Pass `release` in `depends_on` of anything that needs the
+    stack's CRDs.
+    """
+
+    namespace: pulumi.Output[str]
+    """Namespace of the stack."""
+    prometheus_url: pulumi.Output[str]
+    """In-cluster URL of Prometheus."""
+    alertmanager_url: pulumi.Output[str]
+    """In-cluster URL of Alertmanager."""
+    grafana_service: pulumi.Output[str]
+    """Name of the Grafana Service."""
+    grafana_admin_secret: pulumi.Output[str]
+    """Name of the Secret holding the Grafana admin login (the name only)."""
+    grafana_port_forward: pulumi.Output[str]
+    """The kubectl command that opens Grafana on localhost."""
+    custom_metrics: pulumi.Output[list[str]]
+    """Custom metrics the adapter serves to HPAs."""
+
+    def __init__(self, name: str, args: PrometheusStackArgs, opts: pulumi.ResourceOptions | None = None):
+        spec = resolve_stack(name, args)
+        super().__init__(STACK_TYPE, name, {}, opts)
+        self.spec = spec
+        waits: list[pulumi.Resource] = []
+        if spec.create_namespace:
+            waits.append(register(prometheus_stack.namespace(spec, name), f"{name}-ns", pulumi.ResourceOptions(parent=self)))
+
+        password = random.RandomPassword(
+            f"{name}-grafana-admin", length=GRAFANA_PASSWORD_LENGTH, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self.grafana_password = pulumi.Output.secret(password.result)
+        secret = register(
+            prometheus_stack.grafana_admin_secret(spec, name, self.grafana_password),
+            f"{name}-grafana-admin",
+            pulumi.ResourceOptions(parent=self, depends_on=waits),
+        )
+
+        self.release = k8s.helm.v3.Release(
+            f"{name}-kube-prometheus-stack",
+            **charts.KUBE_PROMETHEUS_STACK.release_args(
+                prometheus_stack.RELEASE_NAME, spec.namespace, spec.helm_repository, prometheus_stack.values(spec)
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, secret]),
+        )
+        self.adapter_release = k8s.helm.v3.Release(
+            f"{name}-prometheus-adapter",
+            **charts.PROMETHEUS_ADAPTER.release_args(
+                charts.PROMETHEUS_ADAPTER.name, spec.namespace, spec.helm_repository, adapter.values(spec)
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
+        )
+
+        self.namespace = pulumi.Output.from_input(spec.namespace)
+        self.prometheus_url = pulumi.Output.from_input(prometheus_stack.prometheus_url(spec.namespace))
+        self.alertmanager_url = pulumi.Output.from_input(prometheus_stack.alertmanager_url(spec.namespace))
+        self.grafana_service = pulumi.Output.from_input(prometheus_stack.GRAFANA_SERVICE)
+        self.grafana_admin_secret = pulumi.Output.from_input(prometheus_stack.GRAFANA_ADMIN_SECRET)
+        self.grafana_port_forward = pulumi.Output.from_input(
+            f"kubectl -n {spec.namespace} port-forward svc/{prometheus_stack.GRAFANA_SERVICE} {GRAFANA_LOCAL_PORT}:{prometheus_stack.GRAFANA_PORT}"
+        )
+        self.custom_metrics = pulumi.Output.from_input(adapter.metric_names())
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "prometheus_url": self.prometheus_url,
+                "alertmanager_url": self.alertmanager_url,
+                "grafana_service": self.grafana_service,
+                "grafana_admin_secret": self.grafana_admin_secret,
+                "grafana_port_forward": self.grafana_port_forward,
+                "custom_metrics": self.custom_metrics,
+            }
+        )
+
+
+class ServiceMonitoring(pulumi.ComponentResource):
+    """Monitoring for one GoService: a ServiceMonitor, a PrometheusRule and a Grafana dashboard.
+
+    The ServiceMonitor scrapes the Service's `metrics` port at the configured interval; the
+    rule alerts on 5xx ratio, p99 latency, restarts, memory near the limit and an HPA stuck
+    at its maximum; the dashboard ConfigMap carries the Grafana sidecar label. Every child
+    waits for what this component's `depends_on` names: pass the PrometheusStack's `release`
+    (the CRDs) and the GoService (its namespace).
+    """
+
+    service_monitor: pulumi.Output[str]
+    """Name of the ServiceMonitor."""
+    prometheus_rule: pulumi.Output[str]
+    """Name of the PrometheusRule."""
+    alerts: pulumi.Output[list[str]]
+    """Names of the alerts the rule defines."""
+    dashboard: pulumi.Output[str]
+    """Name of the dashboard ConfigMap, empty when there is none."""
+
+    def __init__(self, name: str, args: ServiceMonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+        spec = resolve_service(name, args)
+        super().__init__(SERVICE_TYPE, name, {}, opts)
+        self.spec = spec
+        child = pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None)
+        objects = service_monitoring.build(spec)
+        self.resources = {role: register(obj, f"{name}-{role.replace('_', '-')}", child) for role, obj in objects.items()}
+
+        rule = objects["prometheus_rule"]
+        self.service_monitor = pulumi.Output.from_input(objects["service_monitor"]["metadata"]["name"])
+        self.prometheus_rule = pulumi.Output.from_input(rule["metadata"]["name"])
+        self.alerts = pulumi.Output.from_input([r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]])
+        self.dashboard = pulumi.Output.from_input(objects["dashboard"]["metadata"]["name"] if "dashboard" in objects else "")
+        self.register_outputs(
+            {
+                "service_monitor": self.service_monitor,
+                "prometheus_rule": self.prometheus_rule,
+                "alerts": self.alerts,
+                "dashboard": self.dashboard,
+            }
+        )

@@ -1,0 +1,252 @@
+"""Validated settings of the monitoring stack and of one service's monitoring.
+
+`PrometheusStackSpec` is what the PrometheusStack component installs; `ServiceMonitoringSpec`
+is what the ServiceMonitoring component builds for one GoService; `MonitoringConfig` is the
+`monitoring` section of the stack config, holding both plus their on/off switches.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from components import defaults
+from components.config import DNS_LABEL, ResourcesSpec, quantity, validate_model
+from components.errors import ConfigError
+from components.observability import charts
+
+# Prometheus durations ("30s", "1h30m", "15d"); see prometheus/common model.ParseDuration.
+PROMETHEUS_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+DURATION_SECONDS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
+# Prometheus --storage.tsdb.retention.size units (base-2 despite the names).
+RETENTION_SIZE = re.compile(r"^[1-9]\d{0,5}(B|KB|MB|GB|TB|PB|EB)$")
+HELM_REPOSITORY = re.compile(r"^(https?|oci)://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~%/-]*)?$")
+RUNBOOK_URL = re.compile(r"^https?://[^\s\"'<>]+$")
+
+DEFAULT_RUNBOOK_BASE_URL = "https://github.com/gosvc/gosvc/blob/main/README.md"
+"""Alerts link to `<base>#<alert name in lower case>`: the runbooks in the README's Observability section."""
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds in a Prometheus duration; ValueError when it is not one or is zero."""
+    match = PROMETHEUS_DURATION.match(text)
+    if not text or not match:
+        raise ValueError("must be a Prometheus duration such as '30s', '1m' or '15d'")
+    seconds = sum(int(n) * unit for n, unit in zip(match.groups(), DURATION_SECONDS) if n)
+    if seconds <= 0:
+        raise ValueError("must be longer than zero")
+    return seconds
+
+
+def _duration(value: str) -> str:
+    duration_seconds(value)
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AlertThresholds(_Model):
+    """When the service's alerts fire; defaults suit a latency-sensitive HTTP API."""
+
+    error_ratio: float = Field(0.05, gt=0, lt=1, allow_inf_nan=False)
+    latency_p99_seconds: float = Field(0.5, gt=0, le=600, allow_inf_nan=False)
+    restarts: int = Field(3, ge=1, le=1000)
+    memory_percent: int = Field(90, ge=1, le=100)
+    hpa_maxed_minutes: int = Field(15, ge=1, le=1440)
+
+
+class MonitoringSettings(_Model):
+    """How one service is scraped and alerted on, independent of which service it is."""
+
+    scrape_interval: str = "30s"
+    scrape_timeout: str = "10s"
+    alerts: AlertThresholds = AlertThresholds()
+    runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
+    dashboard: bool = True
+
+    @field_validator("scrape_interval", "scrape_timeout")
+    @classmethod
+    def _scrape(cls, value: str) -> str:
+        return _duration(value)
+
+    @field_validator("runbook_base_url")
+    @classmethod
+    def _runbook(cls, value: str) -> str:
+        if not RUNBOOK_URL.match(value):
+            raise ValueError("must be an http(s) URL without spaces or quotes")
+        return value.rstrip("#")
+
+    def check(self, prefix: str = "") -> None:
+        """Cross-field rules; `prefix` is the dotted path of this model in the caller's tree."""
+        if duration_seconds(self.scrape_timeout) > duration_seconds(self.scrape_interval):
+            raise ConfigError(
+                f"{prefix}scrape_timeout",
+                self.scrape_timeout,
+                f"must be at most {prefix}scrape_interval ({self.scrape_interval}); Prometheus refuses a timeout longer than the interval",
+            )
+
+
+class ServiceMonitoringSpec(MonitoringSettings):
+    """Everything ServiceMonitoring needs, validated; see `ServiceMonitoringArgs` for each field."""
+
+    service_name: str
+    namespace: str = defaults.NAMESPACE
+    instance: str | None = None
+    hpa_enabled: bool = True
+
+    @field_validator("service_name", "namespace", "instance")
+    @classmethod
+    def _label(cls, value: str | None) -> str | None:
+        if value is not None and not DNS_LABEL.match(value):
+            raise ValueError("must be a DNS-1123 label: lower-case letters, digits and '-', starting with a letter")
+        return value
+
+    @property
+    def selector_instance(self) -> str:
+        """app.kubernetes.io/instance of the GoService: its component name, by default the service name."""
+        return self.instance or self.service_name
+
+
+class PrometheusResources(ResourcesSpec):
+    """Prometheus's own defaults: no CPU limit (throttling stalls rule evaluation), memory capped."""
+
+    cpu_request: str = "200m"
+    cpu_limit: str | None = None
+    memory_request: str = "512Mi"
+    memory_limit: str | None = "1Gi"
+
+
+class PrometheusSpec(_Model):
+    """The Prometheus server: replicas, retention, storage and resources."""
+
+    replicas: int = Field(1, ge=1, le=10)
+    retention: str = "10d"
+    retention_size: str | None = None
+    storage_size: str | None = None
+    resources: PrometheusResources = PrometheusResources()
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        return _duration(value)
+
+    @field_validator("retention_size")
+    @classmethod
+    def _size(cls, value: str | None) -> str | None:
+        if value is not None and not RETENTION_SIZE.match(value):
+            raise ValueError("must be a Prometheus size such as '45GB' (units B, KB, MB, GB, TB, PB, EB)")
+        return value
+
+    @field_validator("storage_size")
+    @classmethod
+    def _storage(cls, value: str | None) -> str | None:
+        if value is not None:
+            quantity(value)
+        return value
+
+
+class AlertmanagerSpec(_Model):
+    """Alertmanager: replicas (they gossip to deduplicate) and optional storage for silences."""
+
+    replicas: int = Field(1, ge=1, le=10)
+    storage_size: str | None = None
+
+    @field_validator("storage_size")
+    @classmethod
+    def _storage(cls, value: str | None) -> str | None:
+        if value is not None:
+            quantity(value)
+        return value
+
+
+class PrometheusStackSpec(_Model):
+    """Everything PrometheusStack needs, validated; see `PrometheusStackArgs` for each field."""
+
+    namespace: str = defaults.MONITORING_NAMESPACE
+    create_namespace: bool = True
+    helm_repository: str = charts.DEFAULT_REPOSITORY
+    storage_class: str | None = None
+    prometheus: PrometheusSpec = PrometheusSpec()
+    alertmanager: AlertmanagerSpec = AlertmanagerSpec()
+    adapter_replicas: int = Field(1, ge=1, le=10)
+    node_exporter: bool = True
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        if not DNS_LABEL.match(value):
+            raise ValueError("must be a DNS-1123 label: lower-case letters, digits and '-', starting with a letter")
+        return value
+
+    @field_validator("helm_repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        if not HELM_REPOSITORY.match(value):
+            raise ValueError("must be a Helm repository URL (https://...) or an OCI registry path (oci://...)")
+        return value.rstrip("/")
+
+    @field_validator("storage_class")
+    @classmethod
+    def _storage_class(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", value):
+            raise ValueError("must be a StorageClass name (DNS-1123 subdomain)")
+        return value
+
+    def check(self, prefix: str = "") -> None:
+        """Cross-field rules; `prefix` is the dotted path of this model in the caller's tree."""
+        self.prometheus.resources.check(f"{prefix}prometheus.resources")
+
+
+class MonitoringConfig(_Model):
+    """The stack config's `monitoring` section: the service-side wiring and the cluster stack, each switchable."""
+
+    service_enabled: bool = True
+    service: MonitoringSettings = MonitoringSettings()
+    stack_enabled: bool = True
+    stack: PrometheusStackSpec = PrometheusStackSpec()
+
+
+def _checked(spec: Any, where: str, *checks: Any) -> Any:
+    """Runs cross-field checks, naming `where` in the error like validate_model does."""
+    try:
+        for check in checks:
+            check()
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err.key}", err.value, err.allowed) from None
+    return spec
+
+
+def resolve_service_monitoring(raw: dict[str, Any], where: str) -> ServiceMonitoringSpec:
+    spec = validate_model(ServiceMonitoringSpec, raw, where)
+    return _checked(spec, where, spec.check)
+
+
+def resolve_prometheus_stack(raw: dict[str, Any], where: str) -> PrometheusStackSpec:
+    spec = validate_model(PrometheusStackSpec, raw, where)
+    return _checked(spec, where, spec.check)
+
+
+def resolve_monitoring(raw: dict[str, Any], where: str) -> MonitoringConfig:
+    """The `monitoring` stack section, with the cross-field rules of both halves applied."""
+    config = validate_model(MonitoringConfig, raw, where)
+    return _checked(config, where, lambda: config.service.check("service."), lambda: config.stack.check("stack."))
+
+
+def plain_args(args: dict[str, Any], where: str) -> dict[str, Any]:
+    """Component args as plain values, refusing Outputs where the specs need a value now."""
+    import pulumi
+
+    def plain(value: Any, path: str) -> Any:
+        if isinstance(value, pulumi.Output):
+            raise ConfigError(path, "<Output>", "must be a plain value known when the program runs, not an Output")
+        if isinstance(value, dict):
+            return {k: plain(v, f"{path}.{k}") for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return value
+
+    return {k: plain(v, f"{where}: {k}") for k, v in dict(args).items() if v is not None}
