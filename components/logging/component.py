@@ -1,0 +1,283 @@
+"""LoggingPipeline and its parts as ComponentResources: validate, build the specs, register them in order.
+
+No `from __future__ import annotations` here: Pulumi's component analyzer reads the args'
+annotations as objects, not strings.
+"""
+
+from typing import Any, TypedDict
+
+import pulumi
+from typing_extensions import NotRequired
+
+from components.errors import ConfigError
+from components.k8s import meta
+from components.k8s.register import register
+from components.logging import credentials, elasticsearch, filebeat, kafka, kibana, logstash, network
+from components.logging.config import LoggingSpec, resolve_logging, warnings
+
+TYPE = "gosvc:logging:LoggingPipeline"
+PART_TYPES = {
+    "filebeat": "gosvc:logging:Filebeat",
+    "kafka": "gosvc:logging:Kafka",
+    "logstash": "gosvc:logging:Logstash",
+    "elasticsearch": "gosvc:logging:Elasticsearch",
+    "kibana": "gosvc:logging:Kibana",
+    "network": "gosvc:logging:NetworkPolicies",
+}
+
+
+class LoggingResourcesArgs(TypedDict):
+    """CPU and memory of one part's main container."""
+
+    cpu_request: NotRequired[pulumi.Input[str]]
+    """CPU request (Kubernetes quantity)."""
+    cpu_limit: NotRequired[pulumi.Input[str]]
+    """CPU limit; unset for none (Filebeat defaults to 1 and sizes max_procs from it)."""
+    memory_request: NotRequired[pulumi.Input[str]]
+    """Memory request; JVM heaps are derived from the limit."""
+    memory_limit: NotRequired[pulumi.Input[str]]
+    """Memory limit, default equal to the request."""
+
+
+class FilebeatArgs(TypedDict):
+    """The Filebeat DaemonSet."""
+
+    resources: NotRequired[pulumi.Input[LoggingResourcesArgs]]
+    """Default 100m CPU request, 1 CPU limit, 200Mi memory. The CPU limit is the collector's throughput ceiling."""
+    queue_events: NotRequired[pulumi.Input[int]]
+    """Events the in-memory queue holds, default 3200."""
+    bulk_max_size: NotRequired[pulumi.Input[int]]
+    """Events per Kafka request, default 2048."""
+    compression: NotRequired[pulumi.Input[str]]
+    """gzip (default), snappy, lz4, zstd or none."""
+    rate_limit: NotRequired[pulumi.Input[str]]
+    """Optional cap such as '5000/s'; events above it are dropped. Unset by default."""
+
+
+class KafkaArgs(TypedDict):
+    """The Kafka cluster (KRaft, combined broker/controller) and the log topic."""
+
+    brokers: NotRequired[pulumi.Input[int]]
+    """Broker count, default 3; each is also a KRaft voter."""
+    replication_factor: NotRequired[pulumi.Input[int]]
+    """Replicas of every partition, default 3; at most `brokers`."""
+    min_insync_replicas: NotRequired[pulumi.Input[int]]
+    """Replicas that must acknowledge a write, default 2; below the replication factor unless it is 1."""
+    partitions: NotRequired[pulumi.Input[int]]
+    """Partitions of the log topic, default 6: the ceiling of Logstash's parallel consumers."""
+    retention_hours: NotRequired[pulumi.Input[int]]
+    """How long Kafka keeps logs, default 72: the buffer if Elasticsearch is down."""
+    topic: NotRequired[pulumi.Input[str]]
+    """Topic name, default 'gosvc-logs'."""
+    storage: NotRequired[pulumi.Input[str]]
+    """Volume size per broker, default 20Gi."""
+    resources: NotRequired[pulumi.Input[LoggingResourcesArgs]]
+    """Default 500m CPU, 2Gi memory; the heap is half the memory limit."""
+
+
+class LogstashArgs(TypedDict):
+    """The Logstash StatefulSet."""
+
+    replicas: NotRequired[pulumi.Input[int]]
+    """Replicas, default 2."""
+    consumer_threads: NotRequired[pulumi.Input[int]]
+    """Kafka consumer threads per replica, default 3; replicas x threads beyond the partitions sit idle."""
+    workers: NotRequired[pulumi.Input[int]]
+    """pipeline.workers, default 2 (about one per core)."""
+    batch_size: NotRequired[pulumi.Input[int]]
+    """pipeline.batch.size, default 125 events per worker batch and Elasticsearch bulk request."""
+    batch_delay_ms: NotRequired[pulumi.Input[int]]
+    """pipeline.batch.delay in milliseconds, default 50."""
+    queue_max_bytes: NotRequired[pulumi.Input[str]]
+    """Persisted queue cap, default 1Gi; it plus the 256Mi dead letter queue must fit `queue_storage`."""
+    queue_storage: NotRequired[pulumi.Input[str]]
+    """Queue volume per replica, default 2Gi."""
+    index_mode: NotRequired[pulumi.Input[str]]
+    """'data_stream' (default: logs-gosvc-default) or 'daily' (gosvc-logs-YYYY.MM.dd)."""
+    resources: NotRequired[pulumi.Input[LoggingResourcesArgs]]
+    """Default 500m CPU, 2Gi memory; the heap is half the memory limit."""
+
+
+class ElasticsearchArgs(TypedDict):
+    """The Elasticsearch StatefulSet."""
+
+    nodes: NotRequired[pulumi.Input[int]]
+    """Master-eligible data nodes: 1 (single-node discovery) or an odd number, default 3."""
+    heap: NotRequired[pulumi.Input[str]]
+    """JVM heap; default half the memory limit."""
+    index_replicas: NotRequired[pulumi.Input[int]]
+    """Replicas of each log index, default 1; at most nodes - 1."""
+    storage: NotRequired[pulumi.Input[str]]
+    """Volume size per node, default 50Gi."""
+    sysctl_init: NotRequired[pulumi.Input[bool]]
+    """Run the privileged init container that sets vm.max_map_count (default true); turn off where nodes already set it."""
+    resources: NotRequired[pulumi.Input[LoggingResourcesArgs]]
+    """Default 1 CPU, 4Gi memory."""
+
+
+class KibanaArgs(TypedDict):
+    """The Kibana Deployment."""
+
+    replicas: NotRequired[pulumi.Input[int]]
+    """Replicas, default 2 (they share sessions through the generated encryption keys)."""
+    ingress_namespaces: NotRequired[pulumi.Input[list[str]]]
+    """Namespaces allowed to reach Kibana; none by default (port-forward still works)."""
+    resources: NotRequired[pulumi.Input[LoggingResourcesArgs]]
+    """Default 250m CPU, 1Gi memory."""
+
+
+class LoggingPipelineArgs(TypedDict):
+    """Arguments of LoggingPipeline; all must be known when the program runs."""
+
+    namespace: NotRequired[pulumi.Input[str]]
+    """Namespace of every part, default 'logging'."""
+    create_namespace: NotRequired[pulumi.Input[bool]]
+    """Create the namespace (default true), enforcing 'privileged' for Filebeat's hostPaths and warning at 'restricted'."""
+    storage_class: NotRequired[pulumi.Input[str]]
+    """StorageClass of every volume; the cluster default when unset."""
+    api_server_cidr: NotRequired[pulumi.Input[str]]
+    """Where Filebeat may reach the Kubernetes API (ports 443/6443), default 0.0.0.0/0; narrow it to the API server's address."""
+    filebeat: NotRequired[pulumi.Input[FilebeatArgs]]
+    """The collector."""
+    kafka: NotRequired[pulumi.Input[KafkaArgs]]
+    """The buffer."""
+    logstash: NotRequired[pulumi.Input[LogstashArgs]]
+    """The processor."""
+    elasticsearch: NotRequired[pulumi.Input[ElasticsearchArgs]]
+    """The store."""
+    kibana: NotRequired[pulumi.Input[KibanaArgs]]
+    """The UI."""
+
+
+def _plain(value: Any, path: str) -> Any:
+    if isinstance(value, pulumi.Output):
+        raise ConfigError(path, "<Output>", "must be a plain value known when the program runs, not an Output")
+    if isinstance(value, dict):
+        return {k: _plain(v, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def resolve(name: str, args: LoggingPipelineArgs | dict | None) -> LoggingSpec:
+    """Validates LoggingPipeline args into a LoggingSpec; raises ConfigError naming the field."""
+    where = f"LoggingPipeline '{name}'"
+    # Unset top-level args take the defaults; a None further down means "none" (no CPU limit, default heap).
+    raw = {k: _plain(v, f"{where}: {k}") for k, v in dict(args or {}).items() if v is not None}
+    return resolve_logging(raw, where)
+
+
+def namespace(name: str, spec: LoggingSpec) -> dict:
+    """Pod Security Admission enforces 'privileged' (Filebeat's hostPaths, Elasticsearch's sysctl init), and audits and warns at 'restricted' so anything else that strays is reported."""
+    labels = {
+        **meta.labels("logging", name, "namespace"),
+        "pod-security.kubernetes.io/enforce": "privileged",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/audit-version": "latest",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/warn-version": "latest",
+    }
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta.metadata(spec.namespace, None, labels)}
+
+
+def build(name: str, spec: LoggingSpec, creds: Any) -> dict[str, dict[str, dict]]:
+    """Every object of the pipeline: part -> role -> plain Kubernetes dict. Pure apart from `creds` Outputs placed as values."""
+    return {
+        "elasticsearch": elasticsearch.build(name, spec, creds),
+        "kafka": kafka.build(name, spec),
+        "logstash": logstash.build(name, spec),
+        "kibana": kibana.build(name, spec, creds),
+        "filebeat": filebeat.build(name, spec, kafka.bootstrap_servers(name, spec)),
+        "network": network.build(name, spec),
+    }
+
+
+class LoggingPart(pulumi.ComponentResource):
+    """One part of the pipeline (Kafka, Elasticsearch, ...): registers its objects in the order given,
+    each depending on the ones before it and on `after[role]` from other parts."""
+
+    def __init__(
+        self,
+        part: str,
+        name: str,
+        objects: dict[str, dict],
+        depends_on: list[pulumi.Resource],
+        after: dict[str, list[pulumi.Resource]] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__(PART_TYPES[part], f"{name}-{part}", {}, opts)
+        self.resources: dict[str, pulumi.CustomResource] = {}
+        earlier: list[pulumi.Resource] = list(depends_on)
+        for role, obj in objects.items():
+            deps = [*earlier, *(after or {}).get(role, [])]
+            resource = register(obj, f"{name}-{part}-{role.replace('_', '-')}", pulumi.ResourceOptions(parent=self, depends_on=deps))
+            self.resources[role] = resource
+            earlier.append(resource)
+        self.register_outputs({})
+
+
+class LoggingPipeline(pulumi.ComponentResource):
+    """Filebeat -> Kafka -> Logstash -> Elasticsearch -> Kibana, in one namespace, sized per stack.
+
+    Creates the namespace (optional), generated credentials and certificates, then one
+    child component per part, each with its ServiceAccount, config, workload, PDB, and
+    NetworkPolicies that allow only the pipeline's flows. Defaults are production-shaped:
+    3 brokers, replication factor 3, min.insync.replicas 2, 3 Elasticsearch nodes with one
+    replica per index.
+    """
+
+    namespace: pulumi.Output[str]
+    """Namespace of every part."""
+    kafka_bootstrap_servers: pulumi.Output[str]
+    """Comma-separated broker addresses."""
+    kafka_topic: pulumi.Output[str]
+    """The log topic."""
+    elasticsearch_url: pulumi.Output[str]
+    """In-cluster HTTPS URL of Elasticsearch."""
+    kibana_url: pulumi.Output[str]
+    """In-cluster URL of Kibana."""
+    elastic_password: pulumi.Output[str]
+    """Password of the `elastic` superuser (a secret)."""
+
+    def __init__(self, name: str, args: LoggingPipelineArgs, opts: pulumi.ResourceOptions | None = None):
+        spec = resolve(name, args)
+        super().__init__(TYPE, name, {}, opts)
+        self.spec = spec
+        self.warnings = warnings(spec)
+        for text in self.warnings:
+            pulumi.log.warn(f"LoggingPipeline '{name}': {text}", resource=self)
+        child = pulumi.ResourceOptions(parent=self)
+        base: list[pulumi.Resource] = []
+        if spec.create_namespace:
+            base = [register(namespace(name, spec), f"{name}-ns", child)]
+        creds = credentials.generate(name, spec, child)
+        objects = build(name, spec, creds)
+
+        def part(key: str, after: dict[str, list[pulumi.Resource]] | None = None) -> LoggingPart:
+            return LoggingPart(key, name, objects[key], base, after, child)
+
+        self.parts: dict[str, LoggingPart] = {}
+        self.parts["network"] = part("network")
+        es = self.parts["elasticsearch"] = part("elasticsearch")
+        kf = self.parts["kafka"] = part("kafka")
+        ready = [kf.resources["topic_job"], es.resources["setup_job"]]
+        self.parts["logstash"] = part("logstash", {"stateful_set": ready})
+        self.parts["kibana"] = part("kibana", {"deployment": [es.resources["setup_job"], es.resources["ca_secret"]]})
+        self.parts["filebeat"] = part("filebeat", {"daemon_set": [kf.resources["topic_job"]]})
+
+        self.namespace = pulumi.Output.from_input(spec.namespace)
+        self.kafka_bootstrap_servers = pulumi.Output.from_input(",".join(kafka.bootstrap_servers(name, spec)))
+        self.kafka_topic = pulumi.Output.from_input(spec.kafka.topic)
+        self.elasticsearch_url = pulumi.Output.from_input(elasticsearch.url(name, spec))
+        self.kibana_url = pulumi.Output.from_input(kibana.url(name, spec))
+        self.elastic_password = creds.elastic
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "kafka_bootstrap_servers": self.kafka_bootstrap_servers,
+                "kafka_topic": self.kafka_topic,
+                "elasticsearch_url": self.elasticsearch_url,
+                "kibana_url": self.kibana_url,
+                "elastic_password": self.elastic_password,
+            }
+        )

@@ -1,0 +1,108 @@
+"""NetworkPolicies of the logging namespace: deny by default, then only the pipeline's own flows.
+
+Kafka accepts clients only from Filebeat and Logstash (plus its peers and its topic Job),
+Elasticsearch only from Logstash and Kibana (plus its peers and its setup Job), and Kibana
+only from the configured namespaces. Every pod may resolve DNS.
+"""
+
+from __future__ import annotations
+
+from components.logging import elasticsearch, filebeat, kafka, kibana, logstash
+from components.logging.config import LoggingSpec
+from components.logging.pod import DNS_PORTS, Part
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+DNS_EGRESS = {
+    "to": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: "kube-system"}}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+    "ports": DNS_PORTS,
+}
+API_SERVER_PORTS = (443, 6443)
+"""The API server is outside any pod selector; it listens on 443 (the Service) or 6443 (the endpoints)."""
+
+
+def _pods(*parts: Part) -> list[dict]:
+    return [{"podSelector": {"matchLabels": dict(p.selector)}} for p in parts]
+
+
+def _tcp(*ports: int) -> list[dict]:
+    return [{"port": port, "protocol": "TCP"} for port in ports]
+
+
+def policy(target: Part, name: str, ingress: list[dict], egress: list[dict]) -> dict:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": target.metadata(name),
+        "spec": {
+            "podSelector": {"matchLabels": dict(target.selector)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": ingress,
+            "egress": [DNS_EGRESS, *egress],
+        },
+    }
+
+
+def default_deny(name: str, spec: LoggingSpec) -> dict:
+    """Every pod of the namespace that no other policy selects gets no traffic at all."""
+    anchor = Part("logging", name, spec.namespace, "network")
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": anchor.metadata("default-deny"),
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+    }
+
+
+def build(name: str, spec: LoggingSpec) -> dict[str, dict]:
+    fb = filebeat.part(name, spec)
+    broker = kafka.part(name, spec)
+    topic_job = broker.with_role("topic-setup")
+    ls = logstash.part(name, spec)
+    es = elasticsearch.part(name, spec)
+    es_setup = es.with_role("setup")
+    kb = kibana.part(name, spec)
+    kibana_from = [{"namespaceSelector": {"matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": sorted(set(spec.kibana.ingress_namespaces))}]}}]
+    return {
+        "default_deny": default_deny(name, spec),
+        "filebeat": policy(
+            fb,
+            "filebeat",
+            [],
+            [
+                {"to": _pods(broker), "ports": _tcp(kafka.CLIENT_PORT)},
+                {"to": [{"ipBlock": {"cidr": spec.api_server_cidr}}], "ports": _tcp(*API_SERVER_PORTS)},
+            ],
+        ),
+        "kafka": policy(
+            broker,
+            "kafka",
+            [
+                {"from": _pods(fb, ls, topic_job, broker), "ports": _tcp(kafka.CLIENT_PORT)},
+                {"from": _pods(broker), "ports": _tcp(kafka.CONTROLLER_PORT)},
+            ],
+            [{"to": _pods(broker), "ports": _tcp(kafka.CLIENT_PORT, kafka.CONTROLLER_PORT)}],
+        ),
+        "kafka_topic_job": policy(topic_job, kafka.TOPIC_JOB, [], [{"to": _pods(broker), "ports": _tcp(kafka.CLIENT_PORT)}]),
+        "logstash": policy(
+            ls,
+            "logstash",
+            [],
+            [{"to": _pods(broker), "ports": _tcp(kafka.CLIENT_PORT)}, {"to": _pods(es), "ports": _tcp(elasticsearch.HTTP_PORT)}],
+        ),
+        "elasticsearch": policy(
+            es,
+            "elasticsearch",
+            [
+                {"from": _pods(ls, kb, es_setup), "ports": _tcp(elasticsearch.HTTP_PORT)},
+                {"from": _pods(es), "ports": _tcp(elasticsearch.TRANSPORT_PORT)},
+            ],
+            [{"to": _pods(es), "ports": _tcp(elasticsearch.TRANSPORT_PORT)}],
+        ),
+        "elasticsearch_setup_job": policy(es_setup, elasticsearch.SETUP_JOB, [], [{"to": _pods(es), "ports": _tcp(elasticsearch.HTTP_PORT)}]),
+        "kibana": policy(
+            kb,
+            "kibana",
+            [{"from": kibana_from, "ports": _tcp(kibana.HTTP_PORT)}] if spec.kibana.ingress_namespaces else [],
+            [{"to": _pods(es), "ports": _tcp(elasticsearch.HTTP_PORT)}],
+        ),
+    }

