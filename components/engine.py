@@ -26,8 +26,17 @@ SECRET = "<secret>"
 PLACEHOLDERS = {
     "digest": "sha256:<digest-known-after-push>",
     "password": "<generated-by-random-at-pulumi-up>",
+    "tls": "<generated-by-tls-at-pulumi-up>",
     "id": "<id-known-after-pulumi-up>",
 }
+
+TLS_OUTPUTS = {
+    "tls:index/privateKey:PrivateKey": ("privateKeyPem", "privateKeyPemPkcs8", "publicKeyPem"),
+    "tls:index/selfSignedCert:SelfSignedCert": ("certPem",),
+    "tls:index/certRequest:CertRequest": ("certRequestPem",),
+    "tls:index/locallySignedCert:LocallySignedCert": ("certPem",),
+}
+"""PEM outputs the tls provider computes at `pulumi up`; the mocks answer with the tls placeholder."""
 
 
 @dataclass
@@ -61,7 +70,9 @@ def _normalize(value: Any, path: str, secrets: list[str]) -> Any:
     """Unwraps secrets (recording their paths and masking them) and turns integral floats back into ints."""
     if rpc.is_rpc_secret(value):
         secrets.append(path or "$")
-        return SECRET
+        inner = rpc.unwrap_rpc_secret(value)
+        # A secret map (a Secret's stringData) keeps its keys, so the written manifest keeps its shape.
+        return {k: SECRET for k in inner} if isinstance(inner, dict) else SECRET
     if isinstance(value, dict):
         return {k: _normalize(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}
     if isinstance(value, list):
@@ -84,6 +95,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["repoDigest"] = "" if outputs.get("skipPush") else f"{repo}@{PLACEHOLDERS['digest']}"
         elif args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = PLACEHOLDERS["password"]
+        elif args.typ in TLS_OUTPUTS:
+            outputs.update({key: PLACEHOLDERS["tls"] for key in TLS_OUTPUTS[args.typ]})
         elif args.typ.startswith("kubernetes:") and isinstance(outputs.get("metadata"), dict):
             outputs["metadata"] = {"name": args.name, **outputs["metadata"]}
         self.outputs_by_name[(args.typ, args.name)] = outputs

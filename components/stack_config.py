@@ -21,8 +21,12 @@ import yaml
 from components import defaults
 from components.config import ImageSpec, ServiceSpec, resolve_image, resolve_service
 from components.errors import ConfigError
+from components.logging.config import LoggingSpec, resolve_logging
+from components.observability.charts import DEFAULT_REPOSITORY as DEFAULT_HELM_REPOSITORY
+from components.observability.config import DEFAULT_RUNBOOK_BASE_URL, MonitoringConfig, resolve_monitoring
 
 PROJECT = "gosvc"
+_LOG = LoggingSpec()  # the logging keys' defaults are the model's own
 ConfigType = Literal["string", "integer", "boolean", "array"]
 
 
@@ -81,6 +85,80 @@ KEYS: tuple[ConfigKey, ...] = (
     _k("imagePush", "boolean", False, "Push the image; the Deployment then uses its registry digest.", "image", "push"),
     _k("imagePlatform", "string", defaults.DEFAULT_PLATFORM, "Target platform of the build.", "image", "platform"),
     _k("imageCacheFrom", "array", [], "Images to use as build cache.", "image", "cache_from"),
+    _k("monitoringEnabled", "boolean", True, "ServiceMonitor, PrometheusRule and Grafana dashboard for the service.", "monitoring", "service_enabled"),
+    _k("scrapeInterval", "string", "30s", "How often Prometheus scrapes the metrics port (Prometheus duration).", "monitoring", "service", "scrape_interval"),
+    _k("scrapeTimeout", "string", "10s", "Scrape timeout; at most the interval.", "monitoring", "service", "scrape_timeout"),
+    _k("alertErrorRatio", "string", "0.05", "Share of 5xx responses (0-1) that fires GoServiceHighErrorRatio.", "monitoring", "service", "alerts", "error_ratio"),
+    _k("alertLatencyP99Seconds", "string", "0.5", "p99 latency in seconds that fires GoServiceHighLatencyP99.", "monitoring", "service", "alerts", "latency_p99_seconds"),
+    _k("alertRestarts", "integer", 3, "Container restarts within 15m that fire GoServicePodRestarting.", "monitoring", "service", "alerts", "restarts"),
+    _k("alertMemoryPercent", "integer", 90, "Working set as percent of the memory limit that fires GoServiceMemoryNearLimit.", "monitoring", "service", "alerts", "memory_percent"),
+    _k("alertHpaMaxedMinutes", "integer", 15, "Minutes at the HPA maximum before GoServiceHpaMaxedOut fires.", "monitoring", "service", "alerts", "hpa_maxed_minutes"),
+    _k("alertRunbookBaseUrl", "string", DEFAULT_RUNBOOK_BASE_URL, "Page with the runbooks; alerts link to '<url>#<alert name in lower case>'.", "monitoring", "service", "runbook_base_url"),
+    _k("grafanaDashboard", "boolean", True, "Ship the service's Grafana dashboard as a ConfigMap.", "monitoring", "service", "dashboard"),
+    _k("prometheusStackEnabled", "boolean", True, "Install kube-prometheus-stack and prometheus-adapter (in gosvc:monitoringNamespace).", "monitoring", "stack_enabled"),
+    _k("helmRepository", "string", DEFAULT_HELM_REPOSITORY, "Repository of both charts: https:// or oci:// (an air-gapped mirror).", "monitoring", "stack", "helm_repository"),
+    _k("monitoringStorageClass", "string", "", "StorageClass of the Prometheus and Alertmanager volumes; empty for the cluster default.", "monitoring", "stack", "storage_class"),
+    _k("prometheusReplicas", "integer", 1, "Prometheus replicas.", "monitoring", "stack", "prometheus", "replicas"),
+    _k("prometheusRetention", "string", "10d", "How long Prometheus keeps samples (Prometheus duration).", "monitoring", "stack", "prometheus", "retention"),
+    _k("prometheusRetentionSize", "string", "", "Size cap on Prometheus data such as '45GB'; empty for none.", "monitoring", "stack", "prometheus", "retention_size"),
+    _k("prometheusStorageSize", "string", "", "Prometheus volume size such as '50Gi'; empty for no persistence (emptyDir).", "monitoring", "stack", "prometheus", "storage_size"),
+    _k("prometheusCpuRequest", "string", "200m", "Prometheus CPU request.", "monitoring", "stack", "prometheus", "resources", "cpu_request"),
+    _k("prometheusCpuLimit", "string", "", "Prometheus CPU limit; empty for none.", "monitoring", "stack", "prometheus", "resources", "cpu_limit"),
+    _k("prometheusMemoryRequest", "string", "512Mi", "Prometheus memory request.", "monitoring", "stack", "prometheus", "resources", "memory_request"),
+    _k("prometheusMemoryLimit", "string", "1Gi", "Prometheus memory limit; empty means equal to the request.", "monitoring", "stack", "prometheus", "resources", "memory_limit"),
+    _k("alertmanagerReplicas", "integer", 1, "Alertmanager replicas.", "monitoring", "stack", "alertmanager", "replicas"),
+    _k("alertmanagerStorageSize", "string", "", "Alertmanager volume size; empty for no persistence.", "monitoring", "stack", "alertmanager", "storage_size"),
+    _k("adapterReplicas", "integer", 1, "prometheus-adapter replicas.", "monitoring", "stack", "adapter_replicas"),
+    _k("nodeExporterEnabled", "boolean", True, "Run node-exporter (host access: the monitoring namespace then enforces 'privileged').", "monitoring", "stack", "node_exporter"),
+    *(_k(f"{part}{key}", type_, default, desc, "logging", *target) for part, key, type_, default, desc, target in (
+        ("logging", "Enabled", "boolean", _LOG.enabled, "Deploy the logging pipeline: Filebeat -> Kafka -> Logstash -> Elasticsearch -> Kibana.", ("enabled",)),
+        ("logging", "Namespace", "string", _LOG.namespace, "Namespace of the logging pipeline.", ("namespace",)),
+        ("logging", "CreateNamespace", "boolean", _LOG.create_namespace, "Create the logging namespace (PSA enforces 'privileged' for Filebeat's hostPaths, warns at 'restricted').", ("create_namespace",)),
+        ("logging", "StorageClass", "string", "", "StorageClass of the Kafka, Logstash and Elasticsearch volumes; empty for the cluster default.", ("storage_class",)),
+        ("logging", "ApiServerCidr", "string", _LOG.api_server_cidr, "Where Filebeat may reach the Kubernetes API (TCP 443/6443); narrow it to the API server.", ("api_server_cidr",)),
+        ("logging", "ImageDigests", "array", [], "Digests pinning the logging images, as '<repository>@sha256:<hex>' (repositories in components/logging/versions.py).", ("image_digests",)),
+        ("filebeat", "CpuRequest", "string", _LOG.filebeat.resources.cpu_request, "Filebeat CPU request.", ("filebeat", "resources", "cpu_request")),
+        ("filebeat", "CpuLimit", "string", _LOG.filebeat.resources.cpu_limit, "Filebeat CPU limit, its throughput ceiling (bottleneck: collector CPU); also sets max_procs. Empty for none.", ("filebeat", "resources", "cpu_limit")),
+        ("filebeat", "Memory", "string", _LOG.filebeat.resources.memory_request, "Filebeat memory request and limit.", ("filebeat", "resources", "memory_request")),
+        ("filebeat", "QueueEvents", "integer", _LOG.filebeat.queue_events, "Events Filebeat's memory queue holds.", ("filebeat", "queue_events")),
+        ("filebeat", "BulkMaxSize", "integer", _LOG.filebeat.bulk_max_size, "Events per Filebeat request to Kafka.", ("filebeat", "bulk_max_size")),
+        ("filebeat", "Compression", "string", _LOG.filebeat.compression, "Filebeat -> Kafka compression: gzip, snappy, lz4, zstd or none.", ("filebeat", "compression")),
+        ("filebeat", "RateLimit", "string", "", "Optional Filebeat rate limit such as '5000/s'; events above it are DROPPED. Empty for none.", ("filebeat", "rate_limit")),
+        ("kafka", "Brokers", "integer", _LOG.kafka.brokers, "Kafka brokers (each also a KRaft controller).", ("kafka", "brokers")),
+        ("kafka", "ReplicationFactor", "integer", _LOG.kafka.replication_factor, "Replicas of each log partition; at most gosvc:kafkaBrokers.", ("kafka", "replication_factor")),
+        ("kafka", "MinInsyncReplicas", "integer", _LOG.kafka.min_insync_replicas, "Replicas that must acknowledge a write; below the replication factor unless it is 1.", ("kafka", "min_insync_replicas")),
+        ("kafka", "Partitions", "integer", _LOG.kafka.partitions, "Partitions of the log topic: the ceiling of Logstash consumers (bottleneck: consumer lag).", ("kafka", "partitions")),
+        ("kafka", "RetentionHours", "integer", _LOG.kafka.retention_hours, "Hours Kafka keeps logs: the buffer while Elasticsearch is down or slow.", ("kafka", "retention_hours")),
+        ("kafka", "Topic", "string", _LOG.kafka.topic, "The log topic.", ("kafka", "topic")),
+        ("kafka", "Storage", "string", _LOG.kafka.storage, "Volume size per Kafka broker.", ("kafka", "storage")),
+        ("kafka", "CpuRequest", "string", _LOG.kafka.resources.cpu_request, "Kafka CPU request.", ("kafka", "resources", "cpu_request")),
+        ("kafka", "CpuLimit", "string", "", "Kafka CPU limit; empty for none.", ("kafka", "resources", "cpu_limit")),
+        ("kafka", "Memory", "string", _LOG.kafka.resources.memory_request, "Kafka memory request and limit; the heap is half of it.", ("kafka", "resources", "memory_request")),
+        ("logstash", "Replicas", "integer", _LOG.logstash.replicas, "Logstash replicas.", ("logstash", "replicas")),
+        ("logstash", "ConsumerThreads", "integer", _LOG.logstash.consumer_threads, "Kafka consumer threads per Logstash replica; replicas x threads should equal the partitions.", ("logstash", "consumer_threads")),
+        ("logstash", "Workers", "integer", _LOG.logstash.workers, "Logstash pipeline.workers (about one per core).", ("logstash", "workers")),
+        ("logstash", "BatchSize", "integer", _LOG.logstash.batch_size, "Logstash pipeline.batch.size: events per bulk request (bottleneck: bulk rejections).", ("logstash", "batch_size")),
+        ("logstash", "BatchDelayMs", "integer", _LOG.logstash.batch_delay_ms, "Logstash pipeline.batch.delay in milliseconds.", ("logstash", "batch_delay_ms")),
+        ("logstash", "QueueMaxBytes", "string", _LOG.logstash.queue_max_bytes, "Logstash persisted queue cap (quantity); with the 256Mi DLQ it must fit the queue volume.", ("logstash", "queue_max_bytes")),
+        ("logstash", "QueueStorage", "string", _LOG.logstash.queue_storage, "Logstash queue volume per replica.", ("logstash", "queue_storage")),
+        ("logstash", "IndexMode", "string", _LOG.logstash.index_mode, "'data_stream' (logs-gosvc-default) or 'daily' (gosvc-logs-YYYY.MM.dd).", ("logstash", "index_mode")),
+        ("logstash", "CpuRequest", "string", _LOG.logstash.resources.cpu_request, "Logstash CPU request.", ("logstash", "resources", "cpu_request")),
+        ("logstash", "CpuLimit", "string", "", "Logstash CPU limit; empty for none.", ("logstash", "resources", "cpu_limit")),
+        ("logstash", "Memory", "string", _LOG.logstash.resources.memory_request, "Logstash memory request and limit; the heap is half of it.", ("logstash", "resources", "memory_request")),
+        ("elasticsearch", "Nodes", "integer", _LOG.elasticsearch.nodes, "Elasticsearch master-eligible data nodes: 1 (single-node) or an odd number.", ("elasticsearch", "nodes")),
+        ("elasticsearch", "Heap", "string", "", "Elasticsearch JVM heap; empty for half of gosvc:elasticsearchMemory.", ("elasticsearch", "heap")),
+        ("elasticsearch", "IndexReplicas", "integer", _LOG.elasticsearch.index_replicas, "Replicas of each log index; at most nodes - 1.", ("elasticsearch", "index_replicas")),
+        ("elasticsearch", "Storage", "string", _LOG.elasticsearch.storage, "Volume size per Elasticsearch node.", ("elasticsearch", "storage")),
+        ("elasticsearch", "SysctlInit", "boolean", _LOG.elasticsearch.sysctl_init, "Run the privileged init container that sets vm.max_map_count.", ("elasticsearch", "sysctl_init")),
+        ("elasticsearch", "CpuRequest", "string", _LOG.elasticsearch.resources.cpu_request, "Elasticsearch CPU request (bottleneck: bulk rejections).", ("elasticsearch", "resources", "cpu_request")),
+        ("elasticsearch", "CpuLimit", "string", "", "Elasticsearch CPU limit; empty for none.", ("elasticsearch", "resources", "cpu_limit")),
+        ("elasticsearch", "Memory", "string", _LOG.elasticsearch.resources.memory_request, "Elasticsearch memory request and limit.", ("elasticsearch", "resources", "memory_request")),
+        ("kibana", "Replicas", "integer", _LOG.kibana.replicas, "Kibana replicas.", ("kibana", "replicas")),
+        ("kibana", "IngressNamespaces", "array", [], "Namespaces allowed to reach Kibana; none by default (port-forward still works).", ("kibana", "ingress_namespaces")),
+        ("kibana", "CpuRequest", "string", _LOG.kibana.resources.cpu_request, "Kibana CPU request.", ("kibana", "resources", "cpu_request")),
+        ("kibana", "CpuLimit", "string", "", "Kibana CPU limit; empty for none.", ("kibana", "resources", "cpu_limit")),
+        ("kibana", "Memory", "string", _LOG.kibana.resources.memory_request, "Kibana memory request and limit.", ("kibana", "resources", "memory_request")),
+    )),
 )
 KEYS_BY_NAME = {k.name: k for k in KEYS}
 KEYS_BY_TARGET = {k.target: k for k in KEYS}
@@ -97,6 +175,8 @@ class Section:
 SECTIONS: dict[str, Section] = {
     "image": Section("image", resolve_image),
     "service": Section("service", resolve_service),
+    "monitoring": Section("monitoring", resolve_monitoring),
+    "logging": Section("logging", resolve_logging),
 }
 
 
@@ -106,6 +186,8 @@ class StackConfig:
 
     image: ImageSpec
     service: ServiceSpec
+    monitoring: MonitoringConfig | None = None
+    logging: LoggingSpec | None = None
 
 
 def _parse(key: ConfigKey, raw: Any) -> Any:

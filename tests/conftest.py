@@ -31,9 +31,9 @@ class Synth:
     def kinds(self, kind: str) -> list[dict[str, Any]]:
         return [o for o in self.objects() if o.get("kind") == kind]
 
-    def one(self, kind: str) -> dict[str, Any]:
-        found = self.kinds(kind)
-        assert len(found) == 1, f"{self.stack}: expected one {kind}, found {len(found)}"
+    def one(self, kind: str, name: str | None = None) -> dict[str, Any]:
+        found = [o for o in self.kinds(kind) if name is None or o["metadata"]["name"] == name]
+        assert len(found) == 1, f"{self.stack}: expected one {kind} {name or ''}, found {len(found)}"
         return found[0]
 
     def resources(self) -> list[dict[str, Any]]:
