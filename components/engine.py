@@ -25,6 +25,7 @@ from pulumi.runtime import rpc, settings
 SECRET = "<secret>"
 PLACEHOLDERS = {
     "digest": "sha256:<digest-known-after-push>",
+    "registry_digest": "sha256:<digest-resolved-from-registry-at-pulumi-up>",
     "password": "<generated-by-random-at-pulumi-up>",
     "tls": "<generated-by-tls-at-pulumi-up>",
     "id": "<id-known-after-pulumi-up>",
@@ -87,6 +88,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.outputs_by_name: dict[tuple[str, str], dict[str, Any]] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         outputs = dict(args.inputs)
@@ -102,8 +104,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.outputs_by_name[(args.typ, args.name)] = outputs
         return (f"{args.name}-id" if args.custom else None), outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
-        return {}, None
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
+        self.calls.append((args.token, dict(args.args)))
+        if args.token == "docker:index/getRegistryImage:getRegistryImage":
+            return {"name": args.args.get("name"), "sha256Digest": PLACEHOLDERS["registry_digest"]}, []
+        return {}, []
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -144,6 +149,8 @@ class Run:
     error: BaseException | None = None
     messages: list[tuple[str, str]] = field(default_factory=list)
     """What the program logged through pulumi.log, as (level, message)."""
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Provider functions the program invoked, as (token, args)."""
 
     def warnings(self) -> list[str]:
         return [message for level, message in self.messages if level == "WARNING"]
@@ -241,7 +248,7 @@ def run(
         error = err
     for reg in monitor.registrations:
         reg.outputs = mocks.outputs_by_name.get((reg.type, reg.name), {})
-    return Run(stack=stack, registrations=monitor.registrations, outputs=_normalize(exported, "", []), error=error, messages=messages)
+    return Run(stack=stack, registrations=monitor.registrations, outputs=_normalize(exported, "", []), error=error, messages=messages, calls=mocks.calls)
 
 
 def run_project(project_dir: Path, stack: str) -> Run:

@@ -117,6 +117,7 @@ KEYS: tuple[ConfigKey, ...] = (
         ("logging", "StorageClass", "string", "", "StorageClass of the Kafka, Logstash and Elasticsearch volumes; empty for the cluster default.", ("storage_class",)),
         ("logging", "ApiServerCidr", "string", _LOG.api_server_cidr, "Where Filebeat may reach the Kubernetes API (TCP 443/6443); narrow it to the API server.", ("api_server_cidr",)),
         ("logging", "ImageDigests", "array", [], "Digests pinning the logging images, as '<repository>@sha256:<hex>' (repositories in components/logging/versions.py).", ("image_digests",)),
+        ("logging", "ResolveDigests", "boolean", _LOG.resolve_digests, "At pulumi up, resolve each logging image's tag to its registry digest and deploy by digest (gosvc:loggingImageDigests wins where set).", ("resolve_digests",)),
         ("filebeat", "CpuRequest", "string", _LOG.filebeat.resources.cpu_request, "Filebeat CPU request.", ("filebeat", "resources", "cpu_request")),
         ("filebeat", "CpuLimit", "string", _LOG.filebeat.resources.cpu_limit, "Filebeat CPU limit, its throughput ceiling (bottleneck: collector CPU); also sets max_procs. Empty for none.", ("filebeat", "resources", "cpu_limit")),
         ("filebeat", "Memory", "string", _LOG.filebeat.resources.memory_request, "Filebeat memory request and limit.", ("filebeat", "resources", "memory_request")),

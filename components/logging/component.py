@@ -7,12 +7,13 @@ annotations as objects, not strings.
 from typing import Any, TypedDict
 
 import pulumi
+import pulumi_docker as docker
 from typing_extensions import NotRequired
 
 from components.errors import ConfigError
 from components.k8s import meta
 from components.k8s.register import register
-from components.logging import credentials, elasticsearch, filebeat, kafka, kibana, logstash, network
+from components.logging import credentials, elasticsearch, filebeat, kafka, kibana, logstash, network, versions
 from components.logging.config import LoggingSpec, resolve_logging, warnings
 
 TYPE = "gosvc:logging:LoggingPipeline"
@@ -147,6 +148,10 @@ class LoggingPipelineArgs(TypedDict):
     """The store."""
     kibana: NotRequired[pulumi.Input[KibanaArgs]]
     """The UI."""
+    image_digests: NotRequired[pulumi.Input[list[str]]]
+    """Digests pinning images, as '<repository>@sha256:<hex>'."""
+    resolve_digests: NotRequired[pulumi.Input[bool]]
+    """Resolve every image not pinned by image_digests to its registry digest at deploy time (default false)."""
 
 
 def _plain(value: Any, path: str) -> Any:
@@ -178,6 +183,31 @@ def namespace(name: str, spec: LoggingSpec) -> dict:
         "pod-security.kubernetes.io/warn-version": "latest",
     }
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta.metadata(spec.namespace, None, labels)}
+
+
+def registry_digests(spec: LoggingSpec, opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str]]:
+    """Each image still pinned by tag alone, mapped to `image@<digest>` as its registry serves it at `pulumi up`.
+
+    The lookup is the docker provider's getRegistryImage, so a moved tag shows up as a diff
+    instead of silently changing what runs.
+    """
+    if not spec.resolve_digests:
+        return {}
+    invoke = pulumi.InvokeOptions(parent=opts.parent)
+    return {
+        image: docker.get_registry_image_output(name=image, opts=invoke).sha256_digest.apply(lambda digest, image=image: f"{image}@{digest}")
+        for image in versions.IMAGES
+        if spec.image(image) == image
+    }
+
+
+def pin_images(obj: Any, refs: dict[str, Any]) -> Any:
+    """`obj` with every `image` field found in `refs` replaced by its digest reference."""
+    if isinstance(obj, dict):
+        return {k: refs.get(v, v) if k == "image" and isinstance(v, str) else pin_images(v, refs) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [pin_images(v, refs) for v in obj]
+    return obj
 
 
 def build(name: str, spec: LoggingSpec, creds: Any) -> dict[str, dict[str, dict]]:
@@ -251,7 +281,8 @@ class LoggingPipeline(pulumi.ComponentResource):
         if spec.create_namespace:
             base = [register(namespace(name, spec), f"{name}-ns", child)]
         creds = credentials.generate(name, spec, child)
-        objects = build(name, spec, creds)
+        refs = registry_digests(spec, child)
+        objects = {part: {role: pin_images(obj, refs) for role, obj in roles.items()} for part, roles in build(name, spec, creds).items()}
 
         def part(key: str, after: dict[str, list[pulumi.Resource]] | None = None) -> LoggingPart:
             return LoggingPart(key, name, objects[key], base, after, child)

@@ -145,6 +145,7 @@ class LoggingSpec(_Model):
     storage_class: str | None = None
     api_server_cidr: str = "0.0.0.0/0"
     image_digests: list[str] = []
+    resolve_digests: bool = False
     filebeat: FilebeatSpec = FilebeatSpec()
     kafka: KafkaSpec = KafkaSpec()
     logstash: LogstashSpec = LogstashSpec()
