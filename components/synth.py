@@ -100,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
     parser.add_argument("--out", type=Path, help="output directory, default build/<stack>")
     parser.add_argument("--project-dir", type=Path, default=Path.cwd(), help="directory holding Pulumi.yaml")
+    parser.add_argument("--policy-pack", type=Path, help="then check the stack with this policy pack directory (e.g. policies)")
+    parser.add_argument("--policy-pack-config", type=Path, help="the pack's config JSON, e.g. policies/config/<stack>.json")
     args = parser.parse_args(argv)
+    if args.policy_pack_config and not args.policy_pack:
+        parser.error("--policy-pack-config needs --policy-pack")
     out = args.out or args.project_dir / "build" / args.stack
     try:
         result = run_project(args.project_dir, args.stack)
@@ -120,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     for what, text in PLACEHOLDERS.items():
         print(f"  {what}: {text}")
     print(f"  secrets are written as {SECRET}")
+    if args.policy_pack:
+        from components import policy_runner
+
+        print()
+        return policy_runner.check(result, stack=args.stack, pack_dir=args.policy_pack, config_file=args.policy_pack_config, out=out)
     return 0
 
 

@@ -1,0 +1,277 @@
+"""How a rule is declared and turned into a pulumi_policy policy.
+
+A rule is data (name, description, severity, remediation steps, default enforcement
+level, parameters as a JSON schema with defaults) plus a pure `check` that yields
+findings. `ResourceRule` and `StackRule` are the SDK's own policy classes; they only
+adapt the SDK's arguments into `Subject`/`Stack` views of plain data, merge parameter
+defaults under the configured values, and honour exemption annotations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable, Iterable, Mapping
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from . import kube
+from .props import UNKNOWN, mapping, plain
+
+EXEMPT_PREFIX = "policies.gosvc.dev/exempt-"
+"""Workload annotation `policies.gosvc.dev/exempt-<policy>: <reason>` opts that workload out of one resource policy."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One violation: what is wrong and how to fix it; `urn` names the resource for stack rules."""
+
+    message: str
+    urn: str | None = None
+    exemptable: bool = True
+    """False for findings no annotation may waive (a writable or sensitive hostPath, for example)."""
+
+
+class NotApplicable(Exception):
+    """Raised by a check when the stack has nothing the rule is about (no Kafka, no Prometheus Operator)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _ancestor_types(urn: str) -> tuple[str, ...]:
+    """The types of a resource's parents, read from its URN (`...::parent$parent$type::name`)."""
+    parts = urn.split("::")
+    if len(parts) < 4:
+        return ()
+    return tuple(parts[2].split("$")[:-1])
+
+
+@dataclass
+class Subject:
+    """One resource as rules see it: type, name, URN and its properties as plain data."""
+
+    type: str
+    name: str
+    urn: str
+    props: dict[str, Any]
+    parent: str | None = None
+
+    @classmethod
+    def of(cls, resource_type: str, name: str, urn: str, props: Any, parent: str | None) -> Subject:
+        return cls(resource_type, name, urn, mapping(plain(props)), parent or None)
+
+    @cached_property
+    def kind(self) -> str | None:
+        return kube.kind_of(self.type, self.props)
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return kube.metadata(self.props)
+
+    @property
+    def namespace(self) -> Any:
+        return self.meta.get("namespace")
+
+    @property
+    def object_name(self) -> str:
+        name = self.meta.get("name")
+        return name if isinstance(name, str) else self.name
+
+    @property
+    def labels(self) -> dict[str, Any]:
+        return kube.labels_of(self.meta)
+
+    @property
+    def annotations(self) -> dict[str, Any]:
+        return kube.annotations_of(self.meta)
+
+    @cached_property
+    def template(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        return kube.pod_template(self.kind, self.props)
+
+    @property
+    def is_workload(self) -> bool:
+        return self.kind in kube.WORKLOAD_KINDS
+
+    def within(self, component_type: str) -> bool:
+        """Whether a component of `component_type` is among this resource's parents."""
+        return component_type in _ancestor_types(self.urn)
+
+    def describe(self) -> str:
+        """'Deployment gosvc-dev/hello' for Kubernetes objects, else 'gosvc:index:GoImage hello'."""
+        if self.kind:
+            ns = self.namespace if isinstance(self.namespace, str) else None
+            return f"{self.kind} {ns + '/' if ns else ''}{self.object_name}"
+        return f"{self.type} {self.name}"
+
+
+@dataclass
+class Stack:
+    """Every resource of a stack, with the lookups stack rules need."""
+
+    resources: list[Subject]
+    by_urn: dict[str, Subject] = field(init=False)
+    _memo: dict[Any, Any] = field(init=False, default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.by_urn = {r.urn: r for r in self.resources}
+
+    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """`compute()` once per stack: relations looked up for every workload stay linear in the stack's size."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    @classmethod
+    def of(cls, args: StackValidationArgs) -> Stack:
+        return cls(
+            [
+                Subject.of(r.resource_type, r.name, r.urn, r.props, r.parent.urn if r.parent is not None else r.opts.parent)
+                for r in args.resources
+            ]
+        )
+
+    def kinds(self, *kinds: str) -> list[Subject]:
+        return list(self.memo(("kinds", kinds), lambda: [r for r in self.resources if r.kind in kinds]))
+
+    def workloads(self, kinds: Iterable[str] = kube.WORKLOAD_KINDS) -> list[Subject]:
+        wanted = frozenset(kinds)
+        return list(self.memo(("workloads", wanted), lambda: [r for r in self.resources if r.kind in wanted]))
+
+    def in_namespace(self, subjects: Iterable[Subject], namespace: Any) -> list[Subject]:
+        """Those in `namespace`; a namespace unknown during preview might be any, so it matches."""
+        return [s for s in subjects if s.namespace == namespace or UNKNOWN in (s.namespace, namespace)]
+
+
+def exemption(subject: Subject, policy: str) -> str | None:
+    """The reason a workload gives for opting out of `policy`, or None (no annotation, or an empty reason)."""
+    if not subject.is_workload:
+        return None
+    reason = subject.annotations.get(EXEMPT_PREFIX + policy)
+    return reason.strip() if isinstance(reason, str) and reason.strip() else None
+
+
+Check = Callable[[Subject, Mapping[str, Any]], Iterable["Finding | str"]]
+StackCheck = Callable[[Stack, Mapping[str, Any]], Iterable[Finding]]
+Fix = Callable[[Any, Subject, Mapping[str, Any]], bool]
+
+
+def _schema(params: Mapping[str, dict[str, Any]] | None) -> PolicyConfigSchema | None:
+    return PolicyConfigSchema(dict(params)) if params else None
+
+
+def _settings(params: Mapping[str, dict[str, Any]], configured: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Parameter defaults from the schema, overlaid with what the engine configured."""
+    values = {k: v["default"] for k, v in params.items() if "default" in v}
+    values.update(mapping(plain(configured or {})))
+    return values
+
+
+class ResourceRule(ResourceValidationPolicy):
+    """A policy over one resource at a time; findings on exempted workloads are left to `policy-exemptions`."""
+
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        *,
+        severity: Severity,
+        remediation_steps: str,
+        check: Check,
+        family: str,
+        level: EnforcementLevel = EnforcementLevel.MANDATORY,
+        params: Mapping[str, dict[str, Any]] | None = None,
+        fix: Fix | None = None,
+    ) -> None:
+        self.check = check
+        self.params = dict(params or {})
+        self.fix = fix
+        super().__init__(
+            name,
+            description,
+            validate=self._validate,
+            enforcement_level=level,
+            config_schema=_schema(self.params),
+            remediate=self._remediate if fix is not None else None,
+            severity=severity,
+            tags=[family],
+            remediation_steps=remediation_steps,
+        )
+
+    def settings(self, configured: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return _settings(self.params, configured)
+
+    def findings(self, subject: Subject, settings: Mapping[str, Any]) -> list[Finding]:
+        return [f if isinstance(f, Finding) else Finding(f) for f in self.check(subject, settings)]
+
+    def _validate(self, args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        subject = Subject.of(args.resource_type, args.name, args.urn, args.props, args.opts.parent if args.opts else None)
+        try:
+            found = self.findings(subject, self.settings(args.get_config()))
+        except NotApplicable as err:
+            args.not_applicable(err.reason)
+            return
+        for finding in found:
+            if finding.exemptable and exemption(subject, self.name):
+                continue
+            report_violation(finding.message, None)
+
+    def _remediate(self, args: ResourceValidationArgs) -> Any:
+        """Fixes the props in place through the SDK's secret-preserving proxies; None when nothing changed."""
+        subject = Subject.of(args.resource_type, args.name, args.urn, args.props, args.opts.parent if args.opts else None)
+        settings = self.settings(args.get_config())
+        if self.fix is None or exemption(subject, self.name) or not self.findings(subject, settings):
+            return None
+        return args.props if self.fix(args.props, subject, settings) else None
+
+
+class StackRule(StackValidationPolicy):
+    """A policy over how resources relate (HPA to Deployment, PDB to replicas, ServiceMonitor to Service)."""
+
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        *,
+        severity: Severity,
+        remediation_steps: str,
+        check: StackCheck,
+        family: str,
+        level: EnforcementLevel = EnforcementLevel.MANDATORY,
+        params: Mapping[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.check = check
+        self.params = dict(params or {})
+        super().__init__(
+            name,
+            description,
+            validate=self._validate,
+            enforcement_level=level,
+            config_schema=_schema(self.params),
+            severity=severity,
+            tags=[family],
+            remediation_steps=remediation_steps,
+        )
+
+    def settings(self, configured: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return _settings(self.params, configured)
+
+    def _validate(self, args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        try:
+            found = list(self.check(Stack.of(args), self.settings(args.get_config())))
+        except NotApplicable as err:
+            args.not_applicable(err.reason)
+            return
+        for finding in found:
+            report_violation(finding.message, finding.urn)

@@ -1,0 +1,109 @@
+"""Availability policies; all but probes-configured are stack policies over the compliant service's objects."""
+
+from __future__ import annotations
+
+import pytest
+from policy_harness import DELETE, Case, edit, edits, load, one
+
+SERVICE = load("compliant-service")
+DEPLOY = SERVICE[0]
+POD = "spec.template.spec"
+APP = f"{POD}.containers[0]"
+
+
+def changed(kind: str, changes: dict, docs: list[dict] | None = None) -> list[dict]:
+    """The service's objects with the one of `kind` edited."""
+    return [edits(d, changes) if d["kind"] == kind else d for d in (docs or SERVICE)]
+
+
+def without(*kinds: str, docs: list[dict] | None = None) -> list[dict]:
+    return [d for d in (docs or SERVICE) if d["kind"] not in kinds]
+
+
+FIXED_ONE = changed("Deployment", {"spec.replicas": 1}, without("HorizontalPodAutoscaler"))
+STATEFUL = edits(DEPLOY, {"kind": "StatefulSet", "spec.strategy": DELETE, "spec.updateStrategy": {"type": "OnDelete"}, "spec.replicas": 3})
+
+CASES = [
+    Case("probes-configured", "compliant", DEPLOY),
+    Case("probes-configured", "daemonset", one("filebeat-daemonset-exempt")),
+    Case("probes-configured", "no-readiness", edit(DEPLOY, f"{APP}.readinessProbe", DELETE), ("container 'app' has no readinessProbe",)),
+    Case("probes-configured", "no-liveness", edit(DEPLOY, f"{APP}.livenessProbe", DELETE), ("container 'app' has no livenessProbe",)),
+    Case("probes-configured", "identical", edit(DEPLOY, f"{APP}.livenessProbe", {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5}), ("identical readiness and liveness",)),
+    Case("probes-configured", "undeclared-port", edit(DEPLOY, f"{APP}.livenessProbe.httpGet.port", "admin"), ("livenessProbe uses port 'admin'",)),
+    Case("probes-configured", "jobs-are-not-checked", edits(DEPLOY, {"kind": "Job", f"{APP}.readinessProbe": DELETE, f"{APP}.livenessProbe": DELETE})),
+    Case("replicas-at-least-two", "compliant", SERVICE),
+    Case("replicas-at-least-two", "hpa-min-one", changed("HorizontalPodAutoscaler", {"spec.minReplicas": 1}), ("can run 1 replica(s) (its HPA's minReplicas)",)),
+    Case("replicas-at-least-two", "one-replica", FIXED_ONE, ("Deployment shop/hello can run 1 replica(s) (spec.replicas)",)),
+    Case("replicas-at-least-two", "replicas-unset-without-hpa", without("HorizontalPodAutoscaler"), ("can run 1 replica(s)",)),
+    Case("replicas-at-least-two", "min-from-config", SERVICE, ("can run 3 replica(s)",), {"minReplicas": 4.0}),
+    Case("anti-affinity-or-spread", "compliant", SERVICE),
+    Case("anti-affinity-or-spread", "none", changed("Deployment", {f"{POD}.affinity": DELETE}), ("no pod anti-affinity or topology spread",)),
+    Case(
+        "anti-affinity-or-spread",
+        "zone-spread-instead",
+        changed("Deployment", {f"{POD}.affinity": DELETE, f"{POD}.topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "hello"}}}]}),
+    ),
+    Case(
+        "anti-affinity-or-spread",
+        "selects-other-pods",
+        changed("Deployment", {f"{POD}.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchLabels": {"app": "other"}}),
+        ("no pod anti-affinity",),
+    ),
+    Case("anti-affinity-or-spread", "single-replica-needs-none", changed("Deployment", {f"{POD}.affinity": DELETE}, FIXED_ONE)),
+    Case("rolling-update-safe", "compliant", SERVICE),
+    Case("rolling-update-safe", "max-unavailable-with-pdb", changed("Deployment", {"spec.strategy.rollingUpdate.maxUnavailable": 1})),
+    Case("rolling-update-safe", "max-unavailable-without-pdb", changed("Deployment", {"spec.strategy.rollingUpdate.maxUnavailable": 1}, without("PodDisruptionBudget")), ("maxUnavailable 1 and no PodDisruptionBudget",)),
+    Case("rolling-update-safe", "default-strategy-without-pdb", changed("Deployment", {"spec.strategy": DELETE}, without("PodDisruptionBudget")), ("maxUnavailable 25%",)),
+    Case("rolling-update-safe", "zero-percent", changed("Deployment", {"spec.strategy.rollingUpdate.maxUnavailable": "0%"}, without("PodDisruptionBudget"))),
+    Case("rolling-update-safe", "recreate", changed("Deployment", {"spec.strategy": {"type": "Recreate"}}), ("uses the Recreate strategy",)),
+    Case("rolling-update-safe", "statefulset-on-delete", [STATEFUL], ("updateStrategy OnDelete",)),
+    Case("hpa-bounds", "compliant", SERVICE),
+    Case("hpa-bounds", "min-one", changed("HorizontalPodAutoscaler", {"spec.minReplicas": 1}), ("has minReplicas 1",)),
+    Case("hpa-bounds", "max-not-above-min", changed("HorizontalPodAutoscaler", {"spec.maxReplicas": 3}), ("maxReplicas 3 not above minReplicas 3",)),
+    Case("hpa-bounds", "cpu-target-without-cpu-request", changed("Deployment", {f"{APP}.resources.requests.cpu": DELETE}), ("targets cpu utilization but Deployment shop/hello container 'app' requests no cpu",)),
+    Case(
+        "hpa-bounds",
+        "default-metric-is-cpu",
+        changed("Deployment", {f"{APP}.resources.requests.cpu": DELETE}, changed("HorizontalPodAutoscaler", {"spec.metrics": DELETE})),
+        ("targets cpu utilization",),
+    ),
+    Case(
+        "hpa-bounds",
+        "average-value-needs-no-request",
+        changed("Deployment", {f"{APP}.resources.requests.cpu": DELETE}, changed("HorizontalPodAutoscaler", {"spec.metrics[0].resource.target": {"type": "AverageValue", "averageValue": "500m"}})),
+    ),
+    Case("hpa-bounds", "min-from-config", SERVICE, ("has minReplicas 3",), {"minReplicas": 5}),
+    Case("hpa-owns-replicas", "compliant", SERVICE),
+    Case("hpa-owns-replicas", "replicas-set", changed("Deployment", {"spec.replicas": 3}), ("sets spec.replicas 3 while HorizontalPodAutoscaler shop/hello scales it",)),
+    Case("pdb-for-multi-replica", "compliant", SERVICE),
+    Case("pdb-for-multi-replica", "single-replica-needs-none", without("PodDisruptionBudget", docs=FIXED_ONE)),
+    Case("pdb-for-multi-replica", "missing", without("PodDisruptionBudget"), ("can run 10 replicas but no PodDisruptionBudget selects its pods",)),
+    Case("pdb-for-multi-replica", "blocks-all", changed("PodDisruptionBudget", {"spec.maxUnavailable": 0}), ("maxUnavailable 0, which blocks every eviction",)),
+    Case("pdb-for-multi-replica", "min-available-at-hpa-min", changed("PodDisruptionBudget", {"spec.maxUnavailable": DELETE, "spec.minAvailable": 3}), ("minAvailable 3, not below the 3 replica(s)",)),
+    Case("pdb-for-multi-replica", "min-available-below-hpa-min", changed("PodDisruptionBudget", {"spec.maxUnavailable": DELETE, "spec.minAvailable": 2})),
+    Case("pdb-for-multi-replica", "min-available-all", changed("PodDisruptionBudget", {"spec.maxUnavailable": DELETE, "spec.minAvailable": "100%"}), ("minAvailable 100%",)),
+    Case("pdb-for-multi-replica", "no-unhealthy-eviction-policy", changed("PodDisruptionBudget", {"spec.unhealthyPodEvictionPolicy": DELETE}), ("sets no unhealthyPodEvictionPolicy",)),
+    Case("selectors-match", "compliant", SERVICE),
+    Case("selectors-match", "service-selects-nothing", changed("Service", {"spec.selector": {"app.kubernetes.io/name": "helo"}}), ("Service shop/hello selects no pods",)),
+    Case("selectors-match", "service-in-other-namespace", changed("Service", {"metadata.namespace": "other"}), ("Service other/hello selects no pods",)),
+    Case("selectors-match", "pdb-selects-nothing", changed("PodDisruptionBudget", {"spec.selector.matchLabels": {"tier": "web"}}), ("PodDisruptionBudget shop/hello selects no pods",)),
+    Case(
+        "selectors-match",
+        "netpol-expression-excludes",
+        changed("NetworkPolicy", {"spec.podSelector": {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "NotIn", "values": ["hello"]}]}}),
+        ("NetworkPolicy shop/hello podSelector selects no pods",),
+    ),
+    Case("selectors-match", "netpol-empty-selector-selects-all", changed("NetworkPolicy", {"spec.podSelector": {}})),
+    Case("selectors-match", "hpa-target-missing", changed("HorizontalPodAutoscaler", {"spec.scaleTargetRef.name": "hullo"}), ("targets Deployment 'hullo', which does not exist",)),
+    Case(
+        "selectors-match",
+        "workload-selector-not-template",
+        changed("Deployment", {"spec.selector.matchLabels": {"app.kubernetes.io/name": "other"}}),
+        ("spec.selector does not match its pod template labels",),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", [c.param() for c in CASES])
+def test_availability_policy(case: Case):
+    case.check()

@@ -1,0 +1,113 @@
+"""The pack as a whole: metadata of every policy, scenario coverage, compliant objects, engine floats and preview unknowns."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import test_policies_availability
+import test_policies_images
+import test_policies_logging
+import test_policies_network
+import test_policies_resources
+import test_policies_security
+from policy_harness import edit, edits, evaluate, load, one, resource_args, run, stack_args
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, Severity, StackValidationPolicy
+from pulumi_policy.proxy import UNKNOWN_NUMBER_VALUE, UNKNOWN_OBJECT_VALUE, UNKNOWN_STRING_VALUE
+
+from policies.rules import BY_NAME, POLICIES
+from policies.rules.props import UNKNOWN, plain
+
+# The names the issue asks for; the pack may have more.
+REQUIRED = {
+    "image-tag-pinned", "image-digest-pinned", "image-registry-allowed", "go-image-multistage", "go-image-minimal-runtime",
+    "go-image-static-stripped", "go-image-nonroot-user", "container-resources-required", "container-limits-not-below-requests",
+    "container-memory-limit-equals-request", "go-memlimit-set", "run-as-non-root", "no-privilege-escalation",
+    "read-only-root-filesystem", "drop-all-capabilities", "seccomp-runtime-default", "no-privileged", "no-host-namespaces",
+    "no-host-path", "no-secrets-in-env", "service-account-token-not-automounted", "no-default-namespace", "probes-configured",
+    "replicas-at-least-two", "anti-affinity-or-spread", "rolling-update-safe", "hpa-bounds", "hpa-owns-replicas",
+    "pdb-for-multi-replica", "selectors-match", "networkpolicy-per-workload", "service-type-allowed", "metrics-scraped",
+    "kafka-durability", "filebeat-acks-all", "logstash-persisted-queue",
+}  # fmt: skip
+STACK_RULES = {
+    "replicas-at-least-two", "anti-affinity-or-spread", "rolling-update-safe", "hpa-bounds", "hpa-owns-replicas",
+    "pdb-for-multi-replica", "selectors-match", "networkpolicy-per-workload", "metrics-scraped", "kafka-durability",
+}  # fmt: skip
+ADVISORY_BY_DEFAULT = {"image-digest-pinned", "container-memory-limit-equals-request", "policy-exemptions"}
+CASE_MODULES = [test_policies_images, test_policies_resources, test_policies_security, test_policies_availability, test_policies_network, test_policies_logging]
+COMPLIANT = load("compliant-service") + [one("compliant-go-image")]
+
+
+def test_pack_has_every_required_policy_once():
+    names = [p.name for p in POLICIES]
+    assert len(names) == len(set(names))
+    assert REQUIRED <= set(names)
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=lambda p: p.name)
+def test_policy_metadata(policy):
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", policy.name)
+    assert policy.description.endswith(".") and len(policy.description) < 200
+    assert isinstance(policy.severity, Severity)
+    assert policy.remediation_steps and len(policy.remediation_steps) > 20
+    assert policy.tags and len(policy.tags) == 1
+    expected_level = EnforcementLevel.ADVISORY if policy.name in ADVISORY_BY_DEFAULT else EnforcementLevel.MANDATORY
+    assert policy.enforcement_level is expected_level
+    assert isinstance(policy, StackValidationPolicy if policy.name in STACK_RULES else ResourceValidationPolicy)
+    for key, schema in (policy.config_schema.properties.items() if policy.config_schema else []):
+        assert "default" in schema and "description" in schema, f"{policy.name}.{key}"
+
+
+def test_every_policy_has_a_compliant_and_a_violating_scenario():
+    cases = [c for module in CASE_MODULES for c in module.CASES]
+    assert {c.policy for c in cases if c.compliant} == set(BY_NAME)
+    assert {c.policy for c in cases if not c.compliant} == set(BY_NAME)
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=lambda p: p.name)
+def test_compliant_objects_pass(policy):
+    if isinstance(policy, StackValidationPolicy):
+        outcome = run(policy, stack_args(COMPLIANT))
+        assert outcome.messages == []
+        if policy.name == "metrics-scraped":
+            assert outcome.not_applicable is None  # it really ran: the stack has a GoService and a ServiceMonitor
+    else:
+        for doc in COMPLIANT:
+            assert run(policy, resource_args(doc)).messages == [], doc.get("kind", doc.get("pulumiType"))
+
+
+def test_numbers_reach_the_rules_as_floats_and_are_read_as_whole_numbers():
+    args = resource_args(COMPLIANT[0])
+    assert args.props["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == 65532.0
+    assert isinstance(args.props["spec"]["template"]["spec"]["securityContext"]["runAsUser"], float)
+    assert plain(args.props)["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == 65532
+    assert isinstance(plain({"x": 2.5})["x"], float)
+
+
+PREVIEW = [
+    ("image", edit(COMPLIANT[0], "spec.template.spec.containers[0].image", UNKNOWN_STRING_VALUE)),
+    ("security-context", edit(COMPLIANT[0], "spec.template.spec.containers[0].securityContext", UNKNOWN_OBJECT_VALUE)),
+    ("resources", edit(COMPLIANT[0], "spec.template.spec.containers[0].resources", UNKNOWN_OBJECT_VALUE)),
+    ("env", edit(COMPLIANT[0], "spec.template.spec.containers[0].env", UNKNOWN_OBJECT_VALUE)),
+    ("template", edit(COMPLIANT[0], "spec.template", UNKNOWN_OBJECT_VALUE)),
+    ("whole-spec", edit(COMPLIANT[0], "spec", UNKNOWN_OBJECT_VALUE)),
+    ("labels", edit(COMPLIANT[0], "spec.template.metadata.labels", UNKNOWN_OBJECT_VALUE)),
+    ("namespace", edit(COMPLIANT[0], "metadata.namespace", UNKNOWN_STRING_VALUE)),
+]
+
+
+@pytest.mark.parametrize("what,deployment", PREVIEW, ids=[p[0] for p in PREVIEW])
+def test_values_unknown_during_preview_neither_crash_nor_fire(what, deployment):
+    """A value the engine does not know yet is no violation: `pulumi up` checks again once it is known."""
+    docs = [deployment, *COMPLIANT[1:]]
+    for policy in POLICIES:
+        if isinstance(policy, StackValidationPolicy):
+            assert run(policy, stack_args(docs)).messages == [], policy.name
+        else:
+            assert run(policy, resource_args(deployment)).messages == [], policy.name
+
+
+def test_unknown_replicas_under_an_hpa_are_no_violation():
+    docs = [edits(COMPLIANT[0], {"spec.replicas": UNKNOWN_NUMBER_VALUE}), *COMPLIANT[1:]]
+    assert evaluate("replicas-at-least-two", docs).messages == []
+    assert plain(resource_args(docs[0]).props)["spec"]["replicas"] is UNKNOWN
