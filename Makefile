@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STACK  ?= dev
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv synth synth-all test test-python test-go bench pulumi-yaml clean
+.PHONY: all venv synth synth-all policy test test-python test-go bench pulumi-yaml clean
 
 all: test
 
@@ -24,6 +24,10 @@ synth: venv
 synth-all: venv
 	for s in dev staging prod; do $(BIN)/python -m components.synth --stack $$s --out build/$$s || exit 1; done
 
+## policy: synthesize $(STACK) and check it with the real policy pack and policies/config/$(STACK).json
+policy: venv
+	$(BIN)/python -m components.synth --stack $(STACK) --out build/$(STACK) --policy-pack policies --policy-pack-config policies/config/$(STACK).json
+
 ## test: the Go service's tests, then every Python test
 test: test-go test-python
 
@@ -32,6 +36,10 @@ test-go:
 
 test-python: venv
 	$(BIN)/python -m pytest
+
+## bench: artifact size, layer reuse, synth scale (floor and cdk8s-plus peer), policy cost -> build/bench.json
+bench: venv
+	$(BIN)/python -m bench --out build/bench.json
 
 ## pulumi-yaml: regenerate Pulumi.yaml's config block from components/stack_config.py
 pulumi-yaml: venv
