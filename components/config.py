@@ -11,6 +11,7 @@ import re
 from decimal import Decimal
 from typing import Any, Literal
 
+import pulumi
 from kubernetes.utils import parse_quantity
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -41,6 +42,29 @@ def quantity(value: str) -> Decimal:
     if parsed > MAX_QUANTITY:
         raise ValueError("is larger than any real CPU or memory size (at most 1E, 10^18)")
     return parsed
+
+
+def plain_args(args: dict[str, Any] | None, where: str, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Component args as plain values (unset ones dropped), refusing Outputs where the specs need a value now."""
+
+    def plain(value: Any, path: str) -> Any:
+        if isinstance(value, pulumi.Output):
+            raise ConfigError(path, "<Output>", "must be a plain value known when the program runs, not an Output")
+        if isinstance(value, dict):
+            return {k: plain(v, f"{path}.{k}") for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return value
+
+    return {k: plain(v, f"{where}: {k}") for k, v in dict(args or {}).items() if v is not None and k not in skip}
+
+
+def namespace_name(value: str) -> str:
+    """A namespace of the workload's own: a DNS label, never 'default' or a kube-* system namespace."""
+    _dns_label(value)
+    if value == "default" or value.startswith("kube-"):
+        raise ValueError("must be a namespace of its own, not 'default' or a 'kube-*' system namespace")
+    return value
 
 
 def _dns_label(value: str) -> str:
@@ -212,10 +236,7 @@ class ServiceSpec(_Model):
     @field_validator("namespace")
     @classmethod
     def _namespace(cls, value: str) -> str:
-        _dns_label(value)
-        if value == "default" or value.startswith("kube-"):
-            raise ValueError("must be a namespace of its own, not 'default' or a 'kube-*' system namespace")
-        return value
+        return namespace_name(value)
 
     @field_validator("env")
     @classmethod

@@ -7,7 +7,7 @@ import pulumi
 import pulumi_docker as docker
 from typing_extensions import NotRequired
 
-from components.config import ImageSpec, resolve_image
+from components.config import ImageSpec, plain_args, resolve_image
 from components.errors import ConfigError
 from components.image import dockerfile
 
@@ -44,13 +44,7 @@ class GoImageArgs(TypedDict):
 
 def resolve(name: str, args: GoImageArgs) -> ImageSpec:
     where = f"GoImage '{name}'"
-    raw = {}
-    for key, value in dict(args).items():
-        if isinstance(value, pulumi.Output):
-            raise ConfigError(f"{where}: {key}", "<Output>", "must be a plain value known when the program runs, not an Output")
-        if value is not None:
-            raw[key] = value
-    return resolve_image(raw, where)
+    return resolve_image(plain_args(dict(args), where), where)
 
 
 def dockerfile_text(name: str, spec: ImageSpec) -> tuple[str, dict[str, str], bool]:

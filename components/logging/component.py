@@ -10,11 +10,12 @@ import pulumi
 import pulumi_docker as docker
 from typing_extensions import NotRequired
 
-from components.errors import ConfigError
+from components.config import plain_args
 from components.k8s import meta
 from components.k8s.register import register
 from components.logging import credentials, elasticsearch, filebeat, kafka, kibana, logstash, network, versions
 from components.logging.config import LoggingSpec, resolve_logging, warnings
+from components.service.component import ResourcesArgs
 
 TYPE = "gosvc:logging:LoggingPipeline"
 PART_TYPES = {
@@ -27,23 +28,10 @@ PART_TYPES = {
 }
 
 
-class LoggingResourcesArgs(TypedDict):
-    """CPU and memory of one part's main container."""
-
-    cpu_request: NotRequired[pulumi.Input[str]]
-    """CPU request (Kubernetes quantity)."""
-    cpu_limit: NotRequired[pulumi.Input[str]]
-    """CPU limit; unset for none (Filebeat defaults to 1 and sizes max_procs from it)."""
-    memory_request: NotRequired[pulumi.Input[str]]
-    """Memory request; JVM heaps are derived from the limit."""
-    memory_limit: NotRequired[pulumi.Input[str]]
-    """Memory limit, default equal to the request."""
-
-
 class FilebeatArgs(TypedDict):
     """The Filebeat DaemonSet."""
 
-    resources: NotRequired[pulumi.Input[LoggingResourcesArgs]]
+    resources: NotRequired[pulumi.Input[ResourcesArgs]]
     """Default 100m CPU request, 1 CPU limit, 200Mi memory. The CPU limit is the collector's throughput ceiling."""
     queue_events: NotRequired[pulumi.Input[int]]
     """Events the in-memory queue holds, default 3200."""
@@ -72,7 +60,7 @@ class KafkaArgs(TypedDict):
     """Topic name, default 'gosvc-logs'."""
     storage: NotRequired[pulumi.Input[str]]
     """Volume size per broker, default 20Gi."""
-    resources: NotRequired[pulumi.Input[LoggingResourcesArgs]]
+    resources: NotRequired[pulumi.Input[ResourcesArgs]]
     """Default 500m CPU, 2Gi memory; the heap is half the memory limit."""
 
 
@@ -95,7 +83,7 @@ class LogstashArgs(TypedDict):
     """Queue volume per replica, default 2Gi."""
     index_mode: NotRequired[pulumi.Input[str]]
     """'data_stream' (default: logs-gosvc-default) or 'daily' (gosvc-logs-YYYY.MM.dd)."""
-    resources: NotRequired[pulumi.Input[LoggingResourcesArgs]]
+    resources: NotRequired[pulumi.Input[ResourcesArgs]]
     """Default 500m CPU, 2Gi memory; the heap is half the memory limit."""
 
 
@@ -112,7 +100,7 @@ class ElasticsearchArgs(TypedDict):
     """Volume size per node, default 50Gi."""
     sysctl_init: NotRequired[pulumi.Input[bool]]
     """Run the privileged init container that sets vm.max_map_count (default true); turn off where nodes already set it."""
-    resources: NotRequired[pulumi.Input[LoggingResourcesArgs]]
+    resources: NotRequired[pulumi.Input[ResourcesArgs]]
     """Default 1 CPU, 4Gi memory."""
 
 
@@ -123,7 +111,7 @@ class KibanaArgs(TypedDict):
     """Replicas, default 2 (they share sessions through the generated encryption keys)."""
     ingress_namespaces: NotRequired[pulumi.Input[list[str]]]
     """Namespaces allowed to reach Kibana; none by default (port-forward still works)."""
-    resources: NotRequired[pulumi.Input[LoggingResourcesArgs]]
+    resources: NotRequired[pulumi.Input[ResourcesArgs]]
     """Default 250m CPU, 1Gi memory."""
 
 
@@ -154,21 +142,11 @@ class LoggingPipelineArgs(TypedDict):
     """Resolve every image not pinned by image_digests to its registry digest at deploy time (default false)."""
 
 
-def _plain(value: Any, path: str) -> Any:
-    if isinstance(value, pulumi.Output):
-        raise ConfigError(path, "<Output>", "must be a plain value known when the program runs, not an Output")
-    if isinstance(value, dict):
-        return {k: _plain(v, f"{path}.{k}") for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
-    return value
-
-
 def resolve(name: str, args: LoggingPipelineArgs | dict | None) -> LoggingSpec:
     """Validates LoggingPipeline args into a LoggingSpec; raises ConfigError naming the field."""
     where = f"LoggingPipeline '{name}'"
     # Unset top-level args take the defaults; a None further down means "none" (no CPU limit, default heap).
-    raw = {k: _plain(v, f"{where}: {k}") for k, v in dict(args or {}).items() if v is not None}
+    raw = plain_args(args, where)
     return resolve_logging(raw, where)
 
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from components.config import ResourcesSpec, _dns_label, _Model, quantity, validate_model
+from components.config import ResourcesSpec, _dns_label, _Model, namespace_name, quantity, validate_model
 from components.errors import ConfigError
 from components.logging import versions
 
@@ -155,10 +155,7 @@ class LoggingSpec(_Model):
     @field_validator("namespace")
     @classmethod
     def _namespace(cls, value: str) -> str:
-        _dns_label(value)
-        if value == "default" or value.startswith("kube-"):
-            raise ValueError("must be a namespace of its own, not 'default' or a 'kube-*' system namespace")
-        return value
+        return namespace_name(value)
 
     @field_validator("storage_class")
     @classmethod

@@ -7,13 +7,13 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from typing_extensions import NotRequired
 
+from components.config import plain_args
 from components.errors import ConfigError
 from components.k8s.register import register
 from components.observability import adapter, charts, prometheus_stack, service_monitoring
 from components.observability.config import (
     PrometheusStackSpec,
     ServiceMonitoringSpec,
-    plain_args,
     resolve_prometheus_stack,
     resolve_service_monitoring,
 )

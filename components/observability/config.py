@@ -236,17 +236,3 @@ def resolve_monitoring(raw: dict[str, Any], where: str) -> MonitoringConfig:
     return _checked(config, where, lambda: config.service.check("service."), lambda: config.stack.check("stack."))
 
 
-def plain_args(args: dict[str, Any], where: str) -> dict[str, Any]:
-    """Component args as plain values, refusing Outputs where the specs need a value now."""
-    import pulumi
-
-    def plain(value: Any, path: str) -> Any:
-        if isinstance(value, pulumi.Output):
-            raise ConfigError(path, "<Output>", "must be a plain value known when the program runs, not an Output")
-        if isinstance(value, dict):
-            return {k: plain(v, f"{path}.{k}") for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
-        return value
-
-    return {k: plain(v, f"{where}: {k}") for k, v in dict(args).items() if v is not None}

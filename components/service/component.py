@@ -5,7 +5,7 @@ from typing import Any, TypedDict
 import pulumi
 from typing_extensions import NotRequired
 
-from components.config import ServiceSpec, check_image_reference, resolve_service
+from components.config import ServiceSpec, check_image_reference, plain_args, resolve_service
 from components.errors import ConfigError
 from components.k8s.register import register
 from components.service import autoscaling, network, workload
@@ -14,16 +14,16 @@ TYPE = "gosvc:index:GoService"
 
 
 class ResourcesArgs(TypedDict):
-    """CPU and memory of a container, as Kubernetes quantities."""
+    """CPU and memory of a container, as Kubernetes quantities; each component documents its own defaults."""
 
     cpu_request: NotRequired[pulumi.Input[str]]
-    """CPU request, default 100m."""
+    """CPU request."""
     cpu_limit: NotRequired[pulumi.Input[str]]
-    """CPU limit, default 1; also drives GOMAXPROCS. Leave unset for none."""
+    """CPU limit; unset for none. In a Go container it also sets GOMAXPROCS."""
     memory_request: NotRequired[pulumi.Input[str]]
-    """Memory request, default 128Mi."""
+    """Memory request."""
     memory_limit: NotRequired[pulumi.Input[str]]
-    """Memory limit, default equal to the request; GOMEMLIMIT is derived from it."""
+    """Memory limit, default equal to the request; GOMEMLIMIT and JVM heaps are derived from it."""
 
 
 class AutoscalingArgs(TypedDict):
@@ -98,7 +98,7 @@ class GoServiceArgs(TypedDict):
     admin_port: NotRequired[pulumi.Input[int]]
     """Loopback pprof port, default 6060; never in the Service or NetworkPolicy."""
     resources: NotRequired[pulumi.Input[ResourcesArgs]]
-    """Requests and limits of the app container."""
+    """Requests and limits of the app container: default 100m CPU request, 1 CPU limit, 128Mi memory."""
     go_mem_limit_percent: NotRequired[pulumi.Input[int]]
     """GOMEMLIMIT as a percentage of the memory limit, default 90."""
     autoscaling: NotRequired[pulumi.Input[AutoscalingArgs]]
@@ -121,21 +121,10 @@ class GoServiceArgs(TypedDict):
     """Init containers, for example to wait for a dependency."""
 
 
-def _plain(value: Any, path: str) -> Any:
-    """Rejects Outputs where the specs need a value now, naming the field."""
-    if isinstance(value, pulumi.Output):
-        raise ConfigError(path, "<Output>", "must be a plain value known when the program runs, not an Output")
-    if isinstance(value, dict):
-        return {k: _plain(v, f"{path}.{k}") for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
-    return value
-
-
 def resolve(name: str, args: GoServiceArgs) -> ServiceSpec:
     """Validates GoService args into a ServiceSpec; raises ConfigError naming the field."""
     where = f"GoService '{name}'"
-    raw = {k: _plain(v, f"{where}: {k}") for k, v in dict(args).items() if k != "image" and v is not None}
+    raw = plain_args(dict(args), where, skip=("image",))
     raw.setdefault("service_name", name)
     image = args.get("image")
     if image is None:
