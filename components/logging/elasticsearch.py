@@ -32,6 +32,7 @@ from components.logging.pod import (
     secret_env,
     service_account,
     spread,
+    stateful_workload,
     volume_claim,
 )
 
@@ -247,41 +248,28 @@ def stateful_set(name: str, spec: LoggingSpec, config: str) -> dict:
     }
     init = ([_sysctl_init(spec)] if es.sysctl_init else []) + [copy_config]
     annotations = exemptions(SYSCTL_EXEMPTIONS) if es.sysctl_init else None
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": p.metadata(annotations=annotations),
-        "spec": {
-            "serviceName": HEADLESS,
-            "replicas": es.nodes,
-            # Initial master election needs a majority up at once; ordered start would deadlock on pod-0's readiness.
-            "podManagementPolicy": "Parallel",
-            "updateStrategy": {"type": "RollingUpdate"},
-            "selector": {"matchLabels": dict(p.selector)},
-            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
-            "template": {
-                "metadata": {"labels": dict(p.labels), "annotations": {"checksum/config": checksum(config)}},
-                "spec": {
-                    "serviceAccountName": p.app,
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "terminationGracePeriodSeconds": 120,
-                    "securityContext": pod_security(uid),
-                    "affinity": spread(p, required=es.nodes > 1),
-                    "initContainers": init,
-                    "containers": [container],
-                    "volumes": [
-                        {"name": "es-config", "configMap": {"name": p.app, "defaultMode": 0o444}},
-                        {"name": "certs", "secret": {"secretName": CERTS_SECRET, "defaultMode": 0o440}},
-                        empty_dir("config", "64Mi"),
-                        empty_dir("logs", "512Mi"),
-                        empty_dir("tmp", "256Mi"),
-                    ],
-                },
-            },
-            "volumeClaimTemplates": [volume_claim("data", es.storage, spec.storage_class)],
+    return stateful_workload(
+        p,
+        service_name=HEADLESS,
+        replicas=es.nodes,
+        config_checksum=checksum(config),
+        pod={
+            "terminationGracePeriodSeconds": 120,
+            "securityContext": pod_security(uid),
+            "affinity": spread(p, required=es.nodes > 1),
+            "initContainers": init,
+            "containers": [container],
+            "volumes": [
+                {"name": "es-config", "configMap": {"name": p.app, "defaultMode": 0o444}},
+                {"name": "certs", "secret": {"secretName": CERTS_SECRET, "defaultMode": 0o440}},
+                empty_dir("config", "64Mi"),
+                empty_dir("logs", "512Mi"),
+                empty_dir("tmp", "256Mi"),
+            ],
         },
-    }
+        claims=[volume_claim("data", es.storage, spec.storage_class)],
+        annotations=annotations,
+    )
 
 
 def setup_job(name: str, spec: LoggingSpec) -> dict:

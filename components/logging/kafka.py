@@ -27,6 +27,7 @@ from components.logging.pod import (
     pod_security,
     service_account,
     spread,
+    stateful_workload,
     volume_claim,
 )
 
@@ -154,40 +155,26 @@ def stateful_set(name: str, spec: LoggingSpec, files: dict[str, str]) -> dict:
             {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": p.metadata(),
-        "spec": {
-            "serviceName": HEADLESS,
-            "replicas": k.brokers,
-            # All voters must be up to elect a controller; ordered start would wait forever for a ready pod-0.
-            "podManagementPolicy": "Parallel",
-            "updateStrategy": {"type": "RollingUpdate"},
-            "selector": {"matchLabels": dict(p.selector)},
-            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
-            "template": {
-                "metadata": {"labels": dict(p.labels), "annotations": {"checksum/config": checksum(*files.values())}},
-                "spec": {
-                    "serviceAccountName": p.app,
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    # Controlled shutdown moves partition leadership away before the broker stops.
-                    "terminationGracePeriodSeconds": 120,
-                    "securityContext": pod_security(versions.APP_UID),
-                    "affinity": spread(p, required=k.brokers > 1),
-                    "containers": [container],
-                    "volumes": [
-                        {"name": "config", "configMap": {"name": p.app, "defaultMode": 0o444}},
-                        empty_dir("runtime", "1Mi"),
-                        empty_dir("logs", "256Mi"),
-                        empty_dir("tmp", "64Mi"),
-                    ],
-                },
-            },
-            "volumeClaimTemplates": [volume_claim("data", k.storage, spec.storage_class)],
+    return stateful_workload(
+        p,
+        service_name=HEADLESS,
+        replicas=k.brokers,
+        config_checksum=checksum(*files.values()),
+        pod={
+            # Controlled shutdown moves partition leadership away before the broker stops.
+            "terminationGracePeriodSeconds": 120,
+            "securityContext": pod_security(versions.APP_UID),
+            "affinity": spread(p, required=k.brokers > 1),
+            "containers": [container],
+            "volumes": [
+                {"name": "config", "configMap": {"name": p.app, "defaultMode": 0o444}},
+                empty_dir("runtime", "1Mi"),
+                empty_dir("logs", "256Mi"),
+                empty_dir("tmp", "64Mi"),
+            ],
         },
-    }
+        claims=[volume_claim("data", k.storage, spec.storage_class)],
+    )
 
 
 def topic_job_args(name: str, spec: LoggingSpec) -> list[str]:

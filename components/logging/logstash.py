@@ -28,6 +28,7 @@ from components.logging.pod import (
     secret_env,
     service_account,
     spread,
+    stateful_workload,
     volume_claim,
 )
 
@@ -177,39 +178,26 @@ def stateful_set(name: str, spec: LoggingSpec, files: dict[str, str]) -> dict:
             {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": p.metadata(),
-        "spec": {
-            "serviceName": HEADLESS,
-            "replicas": ls.replicas,
-            "podManagementPolicy": "Parallel",
-            "updateStrategy": {"type": "RollingUpdate"},
-            "selector": {"matchLabels": dict(p.selector)},
-            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
-            "template": {
-                "metadata": {"labels": dict(p.labels), "annotations": {"checksum/config": checksum(*files.values())}},
-                "spec": {
-                    "serviceAccountName": p.app,
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    # Time to finish the in-flight batch; what is left stays in the persisted queue.
-                    "terminationGracePeriodSeconds": 90,
-                    "securityContext": pod_security(versions.APP_UID),
-                    "affinity": spread(p),
-                    "containers": [container],
-                    "volumes": [
-                        {"name": "config", "configMap": {"name": p.app, "defaultMode": 0o444, "items": [{"key": SETTINGS_KEY, "path": SETTINGS_KEY}, {"key": PIPELINES_KEY, "path": PIPELINES_KEY}]}},
-                        {"name": "pipeline", "configMap": {"name": p.app, "defaultMode": 0o444, "items": [{"key": PIPELINE_KEY, "path": PIPELINE_KEY}]}},
-                        {"name": "ca", "secret": {"secretName": elasticsearch.CA_SECRET, "defaultMode": 0o444}},
-                        empty_dir("tmp", "256Mi"),
-                    ],
-                },
-            },
-            "volumeClaimTemplates": [volume_claim("data", ls.queue_storage, spec.storage_class)],
+    return stateful_workload(
+        p,
+        service_name=HEADLESS,
+        replicas=ls.replicas,
+        config_checksum=checksum(*files.values()),
+        pod={
+            # Time to finish the in-flight batch; what is left stays in the persisted queue.
+            "terminationGracePeriodSeconds": 90,
+            "securityContext": pod_security(versions.APP_UID),
+            "affinity": spread(p),
+            "containers": [container],
+            "volumes": [
+                {"name": "config", "configMap": {"name": p.app, "defaultMode": 0o444, "items": [{"key": SETTINGS_KEY, "path": SETTINGS_KEY}, {"key": PIPELINES_KEY, "path": PIPELINES_KEY}]}},
+                {"name": "pipeline", "configMap": {"name": p.app, "defaultMode": 0o444, "items": [{"key": PIPELINE_KEY, "path": PIPELINE_KEY}]}},
+                {"name": "ca", "secret": {"secretName": elasticsearch.CA_SECRET, "defaultMode": 0o444}},
+                empty_dir("tmp", "256Mi"),
+            ],
         },
-    }
+        claims=[volume_claim("data", ls.queue_storage, spec.storage_class)],
+    )
 
 
 def build(name: str, spec: LoggingSpec) -> dict[str, dict]:

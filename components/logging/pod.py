@@ -159,3 +159,37 @@ def jvm_heap(mib: int) -> str:
 
 def secret_env(name: str, secret: str, key: str) -> dict:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def stateful_workload(
+    part: Part,
+    *,
+    service_name: str,
+    replicas: int,
+    config_checksum: str,
+    pod: dict[str, Any],
+    claims: list[dict],
+    annotations: dict[str, str] | None = None,
+) -> dict:
+    """A StatefulSet with what every stateful part shares: its own ServiceAccount without a token, parallel
+    start (a KRaft quorum or Elasticsearch's initial masters must come up together; ordered start would wait
+    on pod-0's readiness forever), retained volumes, and a config checksum that rolls pods when config changes.
+    `pod` holds the part's own pod spec fields (containers, volumes, security context, grace period, ...)."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": part.metadata(annotations=annotations),
+        "spec": {
+            "serviceName": service_name,
+            "replicas": replicas,
+            "podManagementPolicy": "Parallel",
+            "updateStrategy": {"type": "RollingUpdate"},
+            "selector": {"matchLabels": dict(part.selector)},
+            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+            "template": {
+                "metadata": {"labels": dict(part.labels), "annotations": {"checksum/config": config_checksum}},
+                "spec": {"serviceAccountName": part.app, "automountServiceAccountToken": False, "enableServiceLinks": False, **pod},
+            },
+            "volumeClaimTemplates": claims,
+        },
+    }
