@@ -61,7 +61,7 @@ class Registration:
             "urn": self.urn,
             "parent": self.parent,
             "custom": self.custom,
-            "dependencies": self.dependencies,
+            "dependencies": sorted(self.dependencies),
             "inputs": self.inputs,
             "secretPaths": self.secret_paths,
         }

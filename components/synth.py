@@ -68,7 +68,7 @@ def write(result: Run, out: Path) -> list[tuple[str, str, str, str]]:
         shutil.rmtree(out)
     (out / "k8s").mkdir(parents=True)
     rows: list[tuple[str, str, str, str]] = []
-    for reg in result.registrations:
+    for reg in sorted(result.registrations, key=lambda r: (r.type, r.name)):
         doc = _kubernetes_document(reg)
         if doc is not None:
             file_name, body = doc
@@ -84,7 +84,9 @@ def write(result: Run, out: Path) -> list[tuple[str, str, str, str]]:
             rows.append(("GoImage", "-", reg.name, str(path.relative_to(out))))
         else:
             rows.append((reg.type.rsplit(":", 1)[-1], "-", reg.name, "-"))
-    (out / "resources.json").write_text(json.dumps([r.to_json() for r in result.registrations], indent=2, sort_keys=True) + "\n")
+    # Registrations complete in whatever order the engine's tasks finish; sort so the file is stable run to run.
+    by_urn = sorted(result.registrations, key=lambda r: r.urn)
+    (out / "resources.json").write_text(json.dumps([r.to_json() for r in by_urn], indent=2, sort_keys=True) + "\n")
     (out / "outputs.json").write_text(json.dumps(result.outputs, indent=2, sort_keys=True) + "\n")
     return rows
 

@@ -86,8 +86,8 @@ def test_synth_is_deterministic(synth, tmp_path):
     first = synth("prod")
     out = tmp_path / "again"
     subprocess.run([sys.executable, "-m", "components.synth", "--stack", "prod", "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
-    for path in (first.out / "k8s").glob("*.yaml"):
-        assert (out / "k8s" / path.name).read_text() == path.read_text()
+    for path in [*(first.out / "k8s").glob("*.yaml"), first.out / "resources.json", first.out / "outputs.json"]:
+        assert (out / path.relative_to(first.out)).read_text() == path.read_text(), path.name
 
 
 def test_bad_stack_config_exits_2_writes_nothing_and_registers_nothing(tmp_path):
