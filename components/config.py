@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import pulumi
 from kubernetes.utils import parse_quantity
@@ -393,13 +393,19 @@ def validate_model(model: type[_Model], raw: dict[str, Any], where: str) -> Any:
         raise ConfigError(f"{where}: {path}" if path else where, value, message) from None
 
 
-def resolve_service(raw: dict[str, Any], where: str) -> ServiceSpec:
-    spec = validate_model(ServiceSpec, raw, where)
+def validate_checked(model: type[_Model], raw: dict[str, Any], where: str, *checks: Callable[[Any], None]) -> Any:
+    """validate_model, then the cross-field checks (by default the model's own `check()`), their errors naming `where`."""
+    spec = validate_model(model, raw, where)
     try:
-        spec.check()
+        for check in checks or (model.check,):  # type: ignore[attr-defined]
+            check(spec)
     except ConfigError as err:
         raise ConfigError(f"{where}: {err.key}", err.value, err.allowed) from None
     return spec
+
+
+def resolve_service(raw: dict[str, Any], where: str) -> ServiceSpec:
+    return validate_checked(ServiceSpec, raw, where)
 
 
 def resolve_image(raw: dict[str, Any], where: str) -> ImageSpec:

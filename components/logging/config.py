@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from components.config import ResourcesSpec, _dns_label, _Model, namespace_name, quantity, validate_model
+from components.config import ResourcesSpec, _dns_label, _Model, namespace_name, quantity, validate_checked
 from components.errors import ConfigError
 from components.logging import versions
 
@@ -283,9 +283,4 @@ def warnings(spec: LoggingSpec) -> list[str]:
 
 def resolve_logging(raw: dict[str, Any], where: str) -> LoggingSpec:
     """Validates raw args into a LoggingSpec; raises one ConfigError naming `where` and the field."""
-    spec = validate_model(LoggingSpec, raw, where)
-    try:
-        spec.check()
-    except ConfigError as err:
-        raise ConfigError(f"{where}: {err.key}", err.value, err.allowed) from None
-    return spec
+    return validate_checked(LoggingSpec, raw, where)

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from components import defaults
-from components.config import DNS_LABEL, ResourcesSpec, quantity, validate_model
+from components.config import DNS_LABEL, ResourcesSpec, quantity, validate_checked
 from components.errors import ConfigError
 from components.observability import charts
 
@@ -210,29 +210,16 @@ class MonitoringConfig(_Model):
     stack: PrometheusStackSpec = PrometheusStackSpec()
 
 
-def _checked(spec: Any, where: str, *checks: Any) -> Any:
-    """Runs cross-field checks, naming `where` in the error like validate_model does."""
-    try:
-        for check in checks:
-            check()
-    except ConfigError as err:
-        raise ConfigError(f"{where}: {err.key}", err.value, err.allowed) from None
-    return spec
-
-
 def resolve_service_monitoring(raw: dict[str, Any], where: str) -> ServiceMonitoringSpec:
-    spec = validate_model(ServiceMonitoringSpec, raw, where)
-    return _checked(spec, where, spec.check)
+    return validate_checked(ServiceMonitoringSpec, raw, where)
 
 
 def resolve_prometheus_stack(raw: dict[str, Any], where: str) -> PrometheusStackSpec:
-    spec = validate_model(PrometheusStackSpec, raw, where)
-    return _checked(spec, where, spec.check)
+    return validate_checked(PrometheusStackSpec, raw, where)
 
 
 def resolve_monitoring(raw: dict[str, Any], where: str) -> MonitoringConfig:
     """The `monitoring` stack section, with the cross-field rules of both halves applied."""
-    config = validate_model(MonitoringConfig, raw, where)
-    return _checked(config, where, lambda: config.service.check("service."), lambda: config.stack.check("stack."))
+    return validate_checked(MonitoringConfig, raw, where, lambda c: c.service.check("service."), lambda c: c.stack.check("stack."))
 
 
