@@ -100,6 +100,11 @@ class LogstashSpec(_Model):
         return int(quantity(self.queue_max_bytes) // MIB)
 
 
+def default_heap_mib(resources: ResourcesSpec) -> int:
+    """A JVM heap of half the container's memory limit, in whole MiB; the rest is page cache and off-heap."""
+    return int(quantity(resources.effective_memory_limit) * HEAP_SHARE // MIB)
+
+
 class ElasticsearchSpec(_Model):
     """Elasticsearch StatefulSet: node count, heap, storage and the log indices' replicas."""
 
@@ -120,7 +125,7 @@ class ElasticsearchSpec(_Model):
         """The configured heap, or half the memory limit, in whole MiB."""
         if self.heap is not None:
             return int(quantity(self.heap) // MIB)
-        return int(quantity(self.resources.effective_memory_limit) * HEAP_SHARE // MIB)
+        return default_heap_mib(self.resources)
 
 
 class KibanaSpec(_Model):

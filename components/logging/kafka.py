@@ -11,10 +11,9 @@ from __future__ import annotations
 import base64
 import uuid
 
-from components.config import quantity
 from components.k8s import resources
 from components.logging import versions
-from components.logging.config import HEAP_SHARE, MIB, LoggingSpec
+from components.logging.config import LoggingSpec, default_heap_mib
 from components.logging.pod import (
     Part,
     checksum,
@@ -122,7 +121,7 @@ def config_files(name: str, spec: LoggingSpec) -> dict[str, str]:
 
 def heap_mib(spec: LoggingSpec) -> int:
     """Half the memory limit: the broker leans on the page cache for the other half."""
-    return int(quantity(spec.kafka.resources.effective_memory_limit) * HEAP_SHARE // MIB)
+    return default_heap_mib(spec.kafka.resources)
 
 
 def stateful_set(name: str, spec: LoggingSpec, files: dict[str, str]) -> dict:

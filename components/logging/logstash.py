@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import yaml
 
-from components.config import quantity
 from components.k8s import resources
 from components.logging import elasticsearch, kafka, versions
-from components.logging.config import DLQ_MAX_MIB, HEAP_SHARE, MIB, LoggingSpec
+from components.logging.config import DLQ_MAX_MIB, LoggingSpec, default_heap_mib
 from components.logging.pod import (
     Part,
     checksum,
@@ -152,7 +151,7 @@ def config_files(name: str, spec: LoggingSpec) -> dict[str, str]:
 
 
 def heap_mib(spec: LoggingSpec) -> int:
-    return int(quantity(spec.logstash.resources.effective_memory_limit) * HEAP_SHARE // MIB)
+    return default_heap_mib(spec.logstash.resources)
 
 
 def stateful_set(name: str, spec: LoggingSpec, files: dict[str, str]) -> dict:
