@@ -1,4 +1,4 @@
-"""The gosvc program: validate the stack's config, build the image, deploy the service."""
+"""The gosvc program: validate the stack's config, build the image (or take a prebuilt one), deploy the service."""
 
 import pulumi
 
@@ -8,11 +8,12 @@ from components.logging import LoggingPipeline
 
 cfg = stack_config.from_pulumi()  # raises ConfigError before any resource is registered
 
-image = GoImage(cfg.service.service_name, cfg.image.model_dump(exclude_none=True))
+# gosvc:image deploys what a CI pipeline already built and pushed; otherwise the program builds it.
+image_ref = cfg.prebuilt_image or GoImage(cfg.service.service_name, cfg.image.model_dump(exclude_none=True)).image_ref
 
-service = GoService(cfg.service.service_name, {**cfg.service.model_dump(), "image": image.image_ref})
+service = GoService(cfg.service.service_name, {**cfg.service.model_dump(), "image": image_ref})
 
-pulumi.export("image", image.image_ref)
+pulumi.export("image", image_ref)
 pulumi.export("namespace", service.namespace)
 pulumi.export("url", service.url)
 pulumi.export("pprofPortForward", service.pprof_port_forward)

@@ -22,10 +22,13 @@ MAX_QUANTITY = Decimal(10) ** 18
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SECRETISH_ENV = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.I)
-IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-IMAGE_REPOSITORY = re.compile(
-    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$"
-)
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REPOSITORY = rf"(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+IMAGE_TAG = re.compile(rf"^{_TAG}$")
+IMAGE_REPOSITORY = re.compile(rf"^{_REPOSITORY}$")
+IMAGE_REFERENCE = re.compile(rf"^(?P<repository>{_REPOSITORY})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>sha256:[0-9a-f]{{64}}))?$")
+"""An image reference as the distribution spec writes it: repository, then a tag, a sha256 digest or both."""
 GO_VERSION = re.compile(r"^1\.\d+(\.\d+)?$")
 MIN_APP_MEMORY_BYTES = 16 * 1024 * 1024
 PLATFORM = re.compile(r"^linux/(amd64|arm64|arm/v7|ppc64le|s390x|riscv64)$")
@@ -361,13 +364,18 @@ class ImageSpec(_Model):
 
 
 def check_image_reference(ref: str) -> None:
-    """Raises ValueError for an image reference with no tag or digest, or tagged `latest`."""
-    if "@sha256:" in ref:
+    """Raises ValueError for a malformed image reference, one with no tag or digest, or one tagged `latest`."""
+    match = IMAGE_REFERENCE.match(ref)
+    if match is None:
+        raise ValueError(
+            f"image {ref!r} is not an image reference; write 'repository:tag', 'repository@sha256:<64 hex digits>' or "
+            "'repository:tag@sha256:<64 hex digits>' with a lower-case repository"
+        )
+    if match["digest"] is not None:
         return
-    last = ref.rsplit("/", 1)[-1]
-    if ":" not in last:
+    if match["tag"] is None:
         raise ValueError(f"image {ref!r} has no tag; pin a version tag or a digest")
-    if last.rsplit(":", 1)[1] == "latest":
+    if match["tag"] == "latest":
         raise ValueError(f"image {ref!r} uses the mutable 'latest' tag; pin a version tag or a digest")
 
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Literal
 import yaml
 
 from components import defaults
-from components.config import ImageSpec, ServiceSpec, resolve_image, resolve_service
+from components.config import ImageSpec, ServiceSpec, check_image_reference, resolve_image, resolve_service
 from components.errors import ConfigError
 from components.logging.config import LoggingSpec, resolve_logging
 from components.observability.charts import DEFAULT_REPOSITORY as DEFAULT_HELM_REPOSITORY
@@ -76,6 +76,7 @@ KEYS: tuple[ConfigKey, ...] = (
     _k("shutdownTimeoutSeconds", "integer", defaults.SHUTDOWN_TIMEOUT_SECONDS, "The app's graceful shutdown timeout (SHUTDOWN_TIMEOUT).", "service", "shutdown_timeout_seconds"),
     _k("preStopSleepSeconds", "integer", defaults.PRE_STOP_SLEEP_SECONDS, "preStop sleep so endpoints drain before SIGTERM.", "service", "pre_stop_sleep_seconds"),
     _k("logLevel", "string", "info", "App log level: debug, info, warn or error.", "service", "log_level"),
+    _k("image", "string", "", "A prebuilt image to deploy, such as a CI pipeline's 'repository@sha256:<digest>' or 'repository:tag'; when set, nothing is built and the gosvc:image* build keys are unused.", "prebuilt_image", "reference"),
     _k("imageContext", "string", "app", "Go module directory to build, relative to the project.", "image", "context"),
     _k("imageDockerfile", "string", "", "Your own Dockerfile; empty to generate one.", "image", "dockerfile"),
     _k("goVersion", "string", "", "Builder Go version; empty to read it from go.mod.", "image", "go_version"),
@@ -173,7 +174,20 @@ class Section:
     resolve: Callable[[dict[str, Any], str], Any]
 
 
+def resolve_prebuilt_image(raw: dict[str, Any], where: str) -> str | None:
+    """The prebuilt image reference, if one is set: pinned by tag or digest, never `latest`."""
+    reference = raw.get("reference")
+    if reference is None:
+        return None
+    try:
+        check_image_reference(reference)
+    except ValueError as err:
+        raise ConfigError(f"{where}: reference", reference, str(err)) from None
+    return reference
+
+
 SECTIONS: dict[str, Section] = {
+    "prebuilt_image": Section("prebuilt_image", resolve_prebuilt_image),
     "image": Section("image", resolve_image),
     "service": Section("service", resolve_service),
     "monitoring": Section("monitoring", resolve_monitoring),
@@ -185,6 +199,7 @@ SECTIONS: dict[str, Section] = {
 class StackConfig:
     """The validated stack: one spec per section."""
 
+    prebuilt_image: str | None
     image: ImageSpec
     service: ServiceSpec
     monitoring: MonitoringConfig | None = None

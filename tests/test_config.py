@@ -68,6 +68,11 @@ def test_keys_of_other_namespaces_are_ignored():
         ({"hpaRequestsPerSecond": "fast"}, "gosvc:hpaRequestsPerSecond", "'fast'", "not a Kubernetes quantity"),
         ({"memoryRequest": "8Mi"}, "gosvc:memoryLimit", "'8Mi'", "at least 16Mi"),
         ({"metricsPort": "8080"}, "gosvc:metricsPort", "8080", "three different ports"),
+        ({"image": "registry.example.com/gosvc/hello"}, "gosvc:image", "'registry.example.com/gosvc/hello'", "no tag"),
+        ({"image": "registry.example.com/gosvc/hello:latest"}, "gosvc:image", "hello:latest'", "mutable 'latest'"),
+        ({"image": "registry.example.com/gosvc/Hello:1.0"}, "gosvc:image", "Hello:1.0'", "not an image reference"),
+        ({"image": "registry.example.com/gosvc/hello@sha256:abc123"}, "gosvc:image", "@sha256:abc123'", "64 hex digits"),
+        ({"image": "hello:1.0 "}, "gosvc:image", "'hello:1.0 '", "not an image reference"),
     ],
 )
 def test_bad_stack_value_names_key_value_and_rule(values, key, value_text, rule):
@@ -105,6 +110,27 @@ def test_outputs_are_refused_where_a_value_is_needed_now():
 
     with pytest.raises(ConfigError, match=r"GoService 'api': replicas.*not an Output"):
         resolve_go_service("api", {"image": "r.example.com/api:1.0", "replicas": pulumi.Output.from_input(3)})
+
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        f"registry.example.com/gosvc/hello@{DIGEST}",
+        f"registry.example.com:5000/gosvc/hello:0.2.0@{DIGEST}",
+        "registry.example.com/gosvc/hello:0.2.0",
+        "localhost:5000/team__x/hello-world--svc:v1_2",
+    ],
+)
+def test_prebuilt_image_accepts_tags_and_digests(reference):
+    assert load(image=reference).prebuilt_image == reference
+
+
+def test_no_prebuilt_image_unless_set():
+    assert load().prebuilt_image is None
+    assert load(image="").prebuilt_image is None
 
 
 def test_image_spec_rejects_a_repository_with_a_tag():

@@ -120,6 +120,30 @@ def test_program_validates_before_registering_anything(monkeypatch):
     assert good.error is None and len(good.registrations) > 5  # the same run with valid config does register
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_prebuilt_image_is_deployed_as_given_and_nothing_is_built(monkeypatch, stack):
+    monkeypatch.chdir(ROOT)
+    reference = "registry.example.com/gosvc/hello:0.2.0@sha256:" + "5e" * 32
+    config = {**engine.stack_config(ROOT, stack), "gosvc:image": reference}
+    result = engine.run(lambda: runpy.run_path(str(ROOT / "__main__.py")), config=config)
+    assert not [r for r in result.registrations if r.type.startswith("docker:") or r.type.endswith(":GoImage")]
+    (deployment,) = [o for o in result.kubernetes_objects() if o["kind"] == "Deployment" and o["metadata"]["name"] == "hello"]
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == reference
+    assert deployment["metadata"]["labels"]["app.kubernetes.io/version"] == "0.2.0"
+    assert result.outputs["image"] == reference
+    built = engine.run(lambda: runpy.run_path(str(ROOT / "__main__.py")), config=engine.stack_config(ROOT, stack))
+    assert [r for r in built.registrations if r.type == "docker:index/image:Image"], "without gosvc:image the image is built"
+
+
+def test_bad_prebuilt_image_registers_nothing(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    config = {**engine.stack_config(ROOT, "dev"), "gosvc:image": "registry.example.com/gosvc/hello"}
+    result = engine.run(lambda: runpy.run_path(str(ROOT / "__main__.py")), config=config, raise_errors=False)
+    assert isinstance(result.error, ConfigError) and result.error.key == "gosvc:image"
+    assert "has no tag" in str(result.error)
+    assert result.registrations == []
+
+
 def test_unknown_stack_is_a_clear_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "components.synth", "--stack", "nope", "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "known stacks: dev, prod, staging" in proc.stderr
