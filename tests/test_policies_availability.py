@@ -20,6 +20,12 @@ def without(*kinds: str, docs: list[dict] | None = None) -> list[dict]:
     return [d for d in (docs or SERVICE) if d["kind"] not in kinds]
 
 
+LIVE_FIELDS = [
+    {"manager": "pulumi-kubernetes-bae1afb4", "operation": "Apply", "apiVersion": "apps/v1", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:selector": {}, "f:template": {}}}},
+    {"manager": "kube-controller-manager", "operation": "Update", "subresource": "scale", "apiVersion": "apps/v1", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+]
+"""managedFields as the API server returns them: Pulumi applied the template, the HPA set replicas through the scale subresource."""
+
 FIXED_ONE = changed("Deployment", {"spec.replicas": 1}, without("HorizontalPodAutoscaler"))
 STATEFUL = edits(DEPLOY, {"kind": "StatefulSet", "spec.strategy": DELETE, "spec.updateStrategy": {"type": "OnDelete"}, "spec.replicas": 3})
 
@@ -75,6 +81,14 @@ CASES = [
     Case("hpa-bounds", "min-from-config", SERVICE, ("has minReplicas 3",), {"minReplicas": 5}),
     Case("hpa-owns-replicas", "compliant", SERVICE),
     Case("hpa-owns-replicas", "replicas-set", changed("Deployment", {"spec.replicas": 3}), ("sets spec.replicas 3 while HorizontalPodAutoscaler shop/hello scales it",)),
+    # As a real cluster returns the object: the server's default replicas, fields owned by who set them.
+    Case("hpa-owns-replicas", "server-default-replicas", changed("Deployment", {"spec.replicas": 1, "metadata.managedFields": LIVE_FIELDS})),
+    Case(
+        "hpa-owns-replicas",
+        "applied-replicas",
+        changed("Deployment", {"spec.replicas": 3, "metadata.managedFields": [{**LIVE_FIELDS[0], "fieldsV1": {"f:spec": {"f:replicas": {}, "f:template": {}}}}, LIVE_FIELDS[1]]}),
+        ("sets spec.replicas 3 while HorizontalPodAutoscaler shop/hello scales it",),
+    ),
     Case("pdb-for-multi-replica", "compliant", SERVICE),
     Case("pdb-for-multi-replica", "single-replica-needs-none", without("PodDisruptionBudget", docs=FIXED_ONE)),
     Case("pdb-for-multi-replica", "missing", without("PodDisruptionBudget"), ("can run 10 replicas but no PodDisruptionBudget selects its pods",)),

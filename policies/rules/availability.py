@@ -11,7 +11,7 @@ from typing import Any, Iterator, Mapping
 from pulumi_policy import Severity
 
 from .definition import Finding, ResourceRule, Stack, StackRule, Subject
-from .kube import SCALABLE_KINDS, containers, map_selector_matches, selector_matches
+from .kube import SCALABLE_KINDS, containers, declared, map_selector_matches, selector_matches
 from .props import UNKNOWN, get, items, mapping, whole_number
 from .relations import hpa_target, hpas_for, labels_known, pdbs_for, pod_labels, replica_range, selects
 
@@ -144,7 +144,7 @@ def _hpa_owns_replicas(stack: Stack, _: Mapping[str, Any]) -> Iterator[Finding]:
         target = hpa_target(stack, hpa)
         if target is None:
             continue
-        replicas = get(target.props, "spec", "replicas")
+        replicas = declared(target.props, "spec", "replicas")  # not the API server's default of 1
         if replicas is not None and replicas is not UNKNOWN:
             yield Finding(
                 f"{target.describe()} sets spec.replicas {replicas} while {hpa.describe()} scales it, so every deploy resets "

@@ -43,6 +43,32 @@ CLUSTER_SCOPED_KINDS = frozenset(
 CONTAINER_SECTIONS = ("initContainers", "containers", "ephemeralContainers")
 
 
+PULUMI_FIELD_MANAGER = "pulumi-kubernetes"
+"""Prefix of the field manager the Kubernetes provider applies objects as (`pulumi-kubernetes-<hash>`)."""
+
+
+def declared(props: dict[str, Any], *path: str) -> Any:
+    """The value at `path` if the program declared it; None if only the API server filled it in.
+
+    Against a real cluster, stack rules see each object as the API server returns it (after a
+    dry-run apply in preview, after the apply in up), server defaults included: a Deployment
+    the program left without `spec.replicas` reads `replicas: 1`. The fields the program sent
+    are those Pulumi's field manager owns in `metadata.managedFields`; an object without
+    managed fields (the offline runner's) holds only what the program declared.
+    """
+    value = get(props, *path)
+    managed = [m for m in items(get(props, "metadata", "managedFields")) if isinstance(m, dict)]
+    owned = [m.get("fieldsV1") for m in managed if str(m.get("manager", "")).startswith(PULUMI_FIELD_MANAGER)]
+    if value is None or value is UNKNOWN or not owned:
+        return value
+    for fields in owned:
+        for part in path:
+            fields = fields.get(f"f:{part}") if isinstance(fields, dict) else None
+        if fields is not None:
+            return value
+    return None
+
+
 def is_kubernetes(resource_type: str) -> bool:
     """A Kubernetes object registered by pulumi-kubernetes (not its provider, not a Helm release)."""
     return resource_type.startswith("kubernetes:") and not resource_type.startswith("kubernetes:helm.sh/")
