@@ -31,6 +31,7 @@ def test_anti_affinity_preferred_by_default_on_hostname():
     assert term["weight"] == 100
     assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
     assert term["podAffinityTerm"]["labelSelector"]["matchLabels"] == objs["deployment"]["spec"]["selector"]["matchLabels"]
+    assert term["podAffinityTerm"]["matchLabelKeys"] == ["pod-template-hash"]
 
 
 def test_anti_affinity_required_and_zone_spread():
@@ -38,6 +39,9 @@ def test_anti_affinity_required_and_zone_spread():
     pod = objs["deployment"]["spec"]["template"]["spec"]
     (term,) = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert term["topologyKey"] == "kubernetes.io/hostname"
+    # per revision: a rollout's surge pod may share a node with an old pod, so it never waits for a free node
+    assert term["matchLabelKeys"] == ["pod-template-hash"]
+    assert objs["deployment"]["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     (spread,) = pod["topologySpreadConstraints"]
     assert spread["topologyKey"] == "topology.kubernetes.io/zone" and spread["maxSkew"] == 1
     assert spread["labelSelector"]["matchLabels"] == objs["deployment"]["spec"]["selector"]["matchLabels"]

@@ -92,7 +92,18 @@ def _init_container(init: InitContainerSpec) -> dict:
 
 
 def _affinity(spec: ServiceSpec, names: ServiceNames) -> dict:
-    term = {"labelSelector": {"matchLabels": dict(names.selector)}, "topologyKey": ANTI_AFFINITY_TOPOLOGY}
+    """Hostname anti-affinity among the pods of one revision.
+
+    `matchLabelKeys: [pod-template-hash]` keeps a rollout moving when every node already runs
+    a pod: the surge pod of the new revision may share a node with an old one until that one
+    goes. Without it, required anti-affinity with as many replicas as nodes and
+    `maxUnavailable: 0` leaves the surge pod Pending and the rollout stuck (seen under `make e2e`).
+    """
+    term = {
+        "labelSelector": {"matchLabels": dict(names.selector)},
+        "matchLabelKeys": ["pod-template-hash"],
+        "topologyKey": ANTI_AFFINITY_TOPOLOGY,
+    }
     if spec.scheduling.anti_affinity == "required":
         return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
     return {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": term}]}}
