@@ -1,0 +1,1 @@
+"""Tools that prove the gosvc library; users of `components` never import them."""
