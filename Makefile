@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STACK  ?= dev
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv synth synth-all policy test test-python test-go bench pulumi-yaml clean
+.PHONY: all venv synth synth-all policy test test-python test-go e2e e2e-tools bench pulumi-yaml clean
 
 all: test
 
@@ -36,6 +36,15 @@ test-go:
 
 test-python: venv
 	$(BIN)/python -m pytest
+
+## e2e: the real engine: the pinned Pulumi CLI, Kubernetes provider and policy pack against a local
+## control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok) -> build/e2e/report.json
+e2e: e2e-tools
+	$(BIN)/python -m pytest tests/e2e -m e2e
+
+## e2e-tools: build those binaries from tools/e2e/go once per machine (reused while the pins are unchanged)
+e2e-tools: venv
+	$(BIN)/python -m tools.e2e.build
 
 ## bench: artifact size, layer reuse, synth scale (floor and cdk8s-plus peer), policy cost -> build/bench.json
 bench: venv

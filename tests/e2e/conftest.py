@@ -1,0 +1,92 @@
+"""The real-engine tier's fixtures: the built tools, one local cluster and one engine per session, and the report.
+
+Every test module here is marked `e2e` (`pytestmark`); `make test` deselects them and `make e2e` runs only them.
+`build/e2e/report.json` is written when the session ends, whatever passed or failed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from tools.e2e import build
+from tools.e2e.cluster import LocalCluster
+from tools.e2e.engine import RealEngine
+
+OUT = ROOT / "build" / "e2e"
+
+
+class Report:
+    """What `make e2e` saw, written to build/e2e/report.json."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {"tools": {}, "cluster": {}, "stacks": {}, "scenarios": [], "policy": {}, "config": {}, "placement": {}}
+
+    def stack(self, name: str) -> dict[str, Any]:
+        return self.data["stacks"].setdefault(name, {})
+
+    def write(self) -> Path:
+        OUT.mkdir(parents=True, exist_ok=True)
+        path = OUT / "report.json"
+        path.write_text(json.dumps(self.data, indent=2, sort_keys=True) + "\n")
+        return path
+
+
+@pytest.fixture(scope="session")
+def report():
+    collected = Report()
+    try:
+        yield collected
+    finally:
+        print(f"\ne2e report: {collected.write()}", file=sys.stderr)
+
+
+@pytest.fixture(scope="session")
+def toolset(report):
+    tools = build.build()
+    report.data["tools"] = {**tools.versions, "go": tools.manifest["go"], "build_seconds": tools.manifest["build_seconds"]}
+    return tools
+
+
+@pytest.fixture(scope="session")
+def cluster(toolset, report):
+    shutil.rmtree(OUT / "cluster", ignore_errors=True)
+    with LocalCluster(toolset, OUT / "cluster") as running:
+        report.data["cluster"] = running.describe()
+        yield running
+
+
+@pytest.fixture(scope="session")
+def engine(toolset, cluster, report):
+    real = RealEngine(toolset, cluster.kubeconfig, OUT / "engine", ROOT)
+    report.data["tools"]["pulumi_cli_reports"] = real.version()
+    return real
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory):
+    """synthesized(name, config) -> the Kubernetes objects the offline synth writes for that stack config."""
+
+    def run(name: str, config: dict[str, Any]) -> list[dict[str, Any]]:
+        project = tmp_path_factory.mktemp(f"synth-{name}")
+        (project / "stacks").mkdir()
+        for file in ("Pulumi.yaml", "__main__.py"):
+            shutil.copyfile(ROOT / file, project / file)
+        (project / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump({"config": config}))
+        out = project / "out"
+        proc = subprocess.run(
+            [sys.executable, "-m", "components.synth", "--stack", name, "--out", str(out), "--project-dir", str(project)],
+            cwd=ROOT, capture_output=True, text=True, timeout=600,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return [yaml.safe_load(p.read_text()) for p in sorted((out / "k8s").glob("*.yaml"))]
+
+    return run
