@@ -188,7 +188,8 @@ def test_watchdog_interrupts_a_stuck_cli_and_says_so(tmp_path):
     stuck = tmp_path / "pulumi"
     shutil.copyfile(shutil.which("sleep"), stuck)
     stuck.chmod(0o755)
-    process = subprocess.Popen([str(stuck), "60"])
+    # Ctrl-C's default action, as the Go CLI installs it even where a shell started CI with SIGINT ignored
+    process = subprocess.Popen([str(stuck), "60"], preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert cli_children(stuck) == [process.pid]
         op = Operation("up")

@@ -14,7 +14,7 @@ import kubernetes
 import pytest
 
 from tools.e2e import readback
-from tools.e2e.cluster import HOSTNAME_LABEL, ZONE_LABEL
+from tools.e2e.cluster import ZONE_LABEL
 from tools.e2e.engine import NO_CHANGE_OPS, EngineStack, Operation
 from tools.e2e.overlay import e2e_config
 

@@ -12,6 +12,7 @@ that died.
 from __future__ import annotations
 
 import atexit
+import base64
 import json
 import os
 import secrets
@@ -209,7 +210,7 @@ class LocalCluster:
             f"--client-ca-file={p.ca_cert}",
             f"--token-auth-file={tokens}",
             "--authorization-mode=RBAC",
-            f"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={p.service_account_pub}",
             f"--service-account-signing-key-file={p.service_account_key}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
@@ -334,8 +335,6 @@ class LocalCluster:
     # -- cluster contents --------------------------------------------------------------------------
 
     def _write_kubeconfig(self) -> None:
-        import base64
-
         ca = base64.b64encode(self._pki.ca_cert.read_bytes()).decode()
         config = {
             "apiVersion": "v1",
