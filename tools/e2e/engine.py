@@ -269,7 +269,7 @@ class EngineStack:
         """apiVersion, kind, namespace and name of every Kubernetes object in the stack's state."""
         found = []
         for resource in self.stack.export_stack().deployment.get("resources", []):
-            if not resource["type"].startswith("kubernetes:") or resource["type"].startswith("pulumi:providers:"):
+            if not resource["type"].startswith("kubernetes:"):  # providers are "pulumi:providers:kubernetes"
                 continue
             outputs = resource.get("outputs") or {}
             meta = outputs.get("metadata") or {}
