@@ -35,7 +35,7 @@ def test_kubernetes_staging_replaces_follow_the_kubernetes_version():
     """k8s.io/kubernetes builds only with each staging module at its own release: v1.X.Y <-> v0.X.Y."""
     parsed = build.required("kube")
     minor_patch = parsed[build.KUBERNETES].removeprefix("v1.")
-    replaces = json.loads(subprocess.run(["go", "mod", "edit", "-json"], cwd=build.GO_DIR / "kube", capture_output=True, text=True, check=True).stdout)["Replace"]
+    replaces = build.go_mod("kube")["Replace"]
     assert len(replaces) >= 25
     wrong = [r for r in replaces if r["Old"]["Path"].startswith("k8s.io/") and r["New"].get("Version") != f"v0.{minor_patch}"]
     assert wrong == []

@@ -65,6 +65,10 @@ def _namespace(config: dict[str, Any]) -> str:
     return config["gosvc:namespace"]
 
 
+def _namespaces(cluster) -> set[str]:
+    return {n.metadata.name for n in kubernetes.client.CoreV1Api(cluster.api()).list_namespace().items}
+
+
 def _pods(cluster, namespace: str) -> list[Any]:
     apps = kubernetes.client.AppsV1Api(cluster.api())
     selector = apps.read_namespaced_deployment(SERVICE, namespace).spec.selector.match_labels
@@ -114,11 +118,10 @@ def test_up_succeeds_under_the_policy_pack(engine, cluster, deployed, configs, r
 def test_every_object_is_live_as_synthesized(cluster, deployed, configs, synthesized, report, stack):
     under = _stack(deployed, stack)
     expected = synthesized(stack, configs[stack])
-    api = cluster.api()
     problems: dict[str, list[str]] = {}
     for manifest in expected:
         key = f"{manifest['kind']} {manifest['metadata'].get('namespace', '-')}/{manifest['metadata']['name']}"
-        live = readback.read(api, manifest)
+        live = readback.read(cluster.dynamic(), manifest)
         found = ["missing from the API server"] if live is None else readback.differences(manifest, live)
         if found:
             problems[key] = found
@@ -247,7 +250,7 @@ def test_update_is_in_place(cluster, deployed, configs, report, stack, scenario)
     assert op.types("create") == [] and op.types("delete") == []
     assert op.updated_types, f"{scenario} changed nothing: {op.summary}"
     assert after.changes == 0, _changed_steps(after)
-    live = readback.read(cluster.api(), {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": SERVICE, "namespace": _namespace(configs[stack])}})
+    live = readback.read(cluster.dynamic(), {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": SERVICE, "namespace": _namespace(configs[stack])}})
     container = live["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == configs[stack]["gosvc:image"]
     assert container["resources"]["requests"]["cpu"] == configs[stack]["gosvc:cpuRequest"]
@@ -271,8 +274,7 @@ def test_mandatory_violation_blocks_the_real_preview(engine, cluster, report):
     assert "is not pinned by digest" in mandatory[0].message
     assert "image-digest-pinned" in op.error or "image-digest-pinned" in op.output
     assert under.program.runs == 1, "the program ran; the pack refused what it registered"
-    namespaces = {n.metadata.name for n in kubernetes.client.CoreV1Api(cluster.api()).list_namespace().items}
-    assert "gosvc-policy-blocked" not in namespaces
+    assert "gosvc-policy-blocked" not in _namespaces(cluster)
     under.remove()
 
 
@@ -306,8 +308,7 @@ def test_invalid_config_fails_in_the_program_and_creates_nothing(engine, cluster
     assert not op.succeeded
     assert expected in op.error + op.output
     assert under.kubernetes_objects() == []
-    namespaces = {n.metadata.name for n in kubernetes.client.CoreV1Api(cluster.api()).list_namespace().items}
-    assert "gosvc-invalid" not in namespaces
+    assert "gosvc-invalid" not in _namespaces(cluster)
     under.remove()
 
 
@@ -319,13 +320,12 @@ def test_destroy_leaves_nothing_behind(cluster, deployed, report, stack):
     under = _stack(deployed, stack)
     objects = under.kubernetes_objects()
     op = under.destroy()
-    api = cluster.api()
 
     def gone() -> list[str]:
         left = []
         for o in objects:
             manifest = {"apiVersion": o["apiVersion"], "kind": o["kind"], "metadata": {"name": o["name"], "namespace": o["namespace"]}}
-            if readback.read(api, manifest) is not None:
+            if readback.read(cluster.dynamic(), manifest) is not None:
                 left.append(f"{o['kind']} {o['namespace']}/{o['name']}")
         return left
 

@@ -103,10 +103,14 @@ def go_version() -> str:
     return _run("go version", ["go", "env", "GOVERSION"], GO_DIR).strip()
 
 
+def go_mod(module: str) -> dict:
+    """One tools module's go.mod as `go mod edit -json` parses it (no network)."""
+    return json.loads(_run(f"read {module}/go.mod", ["go", "mod", "edit", "-json"], GO_DIR / module))
+
+
 def required(module: str) -> dict[str, str]:
-    """The require lines of one tools module (no network: `go mod edit -json` only parses go.mod)."""
-    parsed = json.loads(_run(f"read {module}/go.mod", ["go", "mod", "edit", "-json"], GO_DIR / module))
-    return {r["Path"]: r["Version"] for r in parsed.get("Require") or []}
+    """The require lines of one tools module."""
+    return {r["Path"]: r["Version"] for r in go_mod(module).get("Require") or []}
 
 
 def pinned_versions() -> dict[str, str]:

@@ -153,6 +153,8 @@ class LocalCluster:
         self.api_port = 0
         self._token = secrets.token_hex(24)
         self._pki: pki.Pki | None = None
+        self._api: kubernetes.client.ApiClient | None = None
+        self._dynamic: kubernetes.dynamic.DynamicClient | None = None
         self._stopped = threading.Event()
         self.timings: dict[str, float] = {}
 
@@ -348,8 +350,16 @@ class LocalCluster:
         self.kubeconfig.chmod(0o600)
 
     def api(self) -> kubernetes.client.ApiClient:
-        """A client of the local API server, as the admin user."""
-        return kubernetes.config.new_client_from_config(config_file=str(self.kubeconfig))
+        """The client of the local API server, as the admin user (made once, from the kubeconfig)."""
+        if self._api is None:
+            self._api = kubernetes.config.new_client_from_config(config_file=str(self.kubeconfig))
+        return self._api
+
+    def dynamic(self) -> kubernetes.dynamic.DynamicClient:
+        """A client for any kind, whose API discovery runs once (the CRDs are installed by then)."""
+        if self._dynamic is None:
+            self._dynamic = kubernetes.dynamic.DynamicClient(self.api())
+        return self._dynamic
 
     def ready_nodes(self) -> set[str]:
         nodes = kubernetes.client.CoreV1Api(self.api()).list_node().items

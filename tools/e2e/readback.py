@@ -47,9 +47,8 @@ def differences(expected: Any, live: Any, path: str = "", quantity: bool = False
     return [f"{path}: expected {expected!r}, found {live!r}"]
 
 
-def read(api: kubernetes.client.ApiClient, manifest: dict[str, Any]) -> dict[str, Any] | None:
+def read(client: kubernetes.dynamic.DynamicClient, manifest: dict[str, Any]) -> dict[str, Any] | None:
     """The live object a manifest describes, as a plain dict; None when the API server has no such object."""
-    client = kubernetes.dynamic.DynamicClient(api)
     resource = client.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
     meta = manifest["metadata"]
     try:
