@@ -88,6 +88,19 @@ def _wait(what: str, check, timeout: float = 90.0):
         time.sleep(0.5)
 
 
+def _at_hpa_minimum(cluster, config: dict[str, Any]) -> None:
+    """Wait until the HPA has raised the Deployment to its minimum and every pod is available."""
+    apps = kubernetes.client.AppsV1Api(cluster.api())
+    minimum = config["gosvc:hpaMinReplicas"]
+    min_ready = apps.read_namespaced_deployment(SERVICE, _namespace(config)).spec.min_ready_seconds or 0
+
+    def reached():
+        status = apps.read_namespaced_deployment(SERVICE, _namespace(config)).status
+        return status.replicas == status.ready_replicas == status.available_replicas == minimum
+
+    _wait(f"{minimum} ready and available replicas", reached, timeout=min_ready + 90)
+
+
 # -- up, read back, preview ------------------------------------------------------------------------
 
 
@@ -147,14 +160,9 @@ def test_deployment_is_available_with_its_resources_probes_and_security(cluster,
     assert container.security_context.allow_privilege_escalation is False
     assert container.security_context.capabilities.drop == ["ALL"]
     assert deployment.spec.template.spec.security_context.run_as_non_root is True
-    # up waited for readiness (every pod Ready); the controllers count them available after minReadySeconds
-    minimum = config["gosvc:hpaMinReplicas"]
-    assert deployment.status.ready_replicas == minimum
-    _wait(
-        f"{minimum} available replicas",
-        lambda: apps.read_namespaced_deployment(SERVICE, _namespace(config)).status.available_replicas == minimum,
-        timeout=deployment.spec.min_ready_seconds + 60,
-    )
+    # up returned once the Deployment's first pod was Ready; the HPA controller then raises it to
+    # its minimum within a sync period (15 s) and the pods count as available after minReadySeconds
+    _at_hpa_minimum(cluster, config)
     hpa = kubernetes.client.AutoscalingV2Api(cluster.api()).read_namespaced_horizontal_pod_autoscaler(SERVICE, _namespace(config))
     metrics = {m.type: m for m in hpa.spec.metrics}
     assert metrics["Resource"].resource.name == "cpu"
@@ -175,6 +183,7 @@ def test_preview_right_after_up_shows_no_changes(deployed, report, stack):
 
 def test_prod_pods_land_on_distinct_nodes_across_zones(cluster, deployed, configs, report):
     _stack(deployed, "prod")
+    _at_hpa_minimum(cluster, configs["prod"])
     core = kubernetes.client.CoreV1Api(cluster.api())
     zones = {n.metadata.name: n.metadata.labels[ZONE_LABEL] for n in core.list_node().items}
     pods = _pods(cluster, _namespace(configs["prod"]))

@@ -204,6 +204,7 @@ class _Counted:
     def __init__(self, program: Callable[[], None]) -> None:
         self.program = program
         self.runs = 0
+        self.__name__ = getattr(program, "__name__", "program")  # the Automation API names programs in its reprs
 
     def __call__(self) -> None:
         self.runs += 1
