@@ -53,6 +53,8 @@ class Registration:
     inputs: dict[str, Any]
     secret_paths: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    """Former identities: alias URNs, or the type an alias spec names."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -134,6 +136,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 dependencies=list(request.dependencies),
                 inputs=inputs,
                 secret_paths=secrets,
+                aliases=[a.urn or a.spec.type for a in request.aliases] + list(request.aliasURNs),
             )
         )
         return response

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from components import tokens
 from components.engine import PLACEHOLDERS, SECRET, Registration, Run, run_project
 from components.errors import ConfigError
 
@@ -77,7 +78,7 @@ def write(result: Run, out: Path) -> list[tuple[str, str, str, str]]:
                 raise RuntimeError(f"two objects would be written to {path}; names must be unique per kind and namespace")
             path.write_text(to_yaml(body))
             rows.append((reg.type.rsplit(":", 1)[-1], (body.get("metadata") or {}).get("namespace") or body.get("namespace") or "-", reg.name, str(path.relative_to(out))))
-        elif reg.type == "gosvc:index:GoImage":
+        elif reg.type == tokens.GO_IMAGE:
             path = out / "images" / reg.name / "Dockerfile"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(reg.inputs["dockerfile"])

@@ -52,9 +52,9 @@ def prod_run():
 
 def test_parts_are_child_components_of_the_pipeline(prod_run):
     result, _ = prod_run
-    (pipeline,) = by_type(result, "gosvc:logging:LoggingPipeline")
-    parts = {r.type: r for r in result.registrations if r.type.startswith("gosvc:logging:") and r is not pipeline}
-    assert set(parts) == {f"gosvc:logging:{p}" for p in ("Filebeat", "Kafka", "Logstash", "Elasticsearch", "Kibana", "NetworkPolicies")}
+    (pipeline,) = by_type(result, "gosvc:index:LoggingPipeline")
+    parts = {r.type: r for r in result.registrations if r.parent == pipeline.urn and not r.custom}
+    assert set(parts) == {f"gosvc:index:{p}" for p in ("Filebeat", "Kafka", "Logstash", "Elasticsearch", "Kibana", "LoggingNetworkPolicies")}
     assert all(p.parent == pipeline.urn for p in parts.values())
     part_urns = {p.urn for p in parts.values()}
     kube = [r for r in result.registrations if r.type.startswith("kubernetes:") and r.inputs.get("kind") != "Namespace"]

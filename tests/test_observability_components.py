@@ -27,7 +27,7 @@ def releases(result):
 
 def test_stack_registers_namespace_secret_password_and_two_pinned_releases_under_itself():
     result = run(lambda: PrometheusStack("mon", {}))
-    (component,) = of_type(result, "gosvc:observability:PrometheusStack")
+    (component,) = of_type(result, "gosvc:index:PrometheusStack")
     children = [r for r in result.registrations if r is not component]
     assert {r.type for r in children} == {
         "kubernetes:core/v1:Namespace",
@@ -180,7 +180,7 @@ def test_monitors_and_rules_wait_for_the_stacks_crds_and_the_services_namespace(
     for child in (monitor, rule, board):
         assert kps.urn in child.dependencies, f"{child.name} would race the CRDs"
         assert service_ns.urn in child.dependencies, f"{child.name} would race its namespace"
-    (component,) = of_type(result, "gosvc:observability:ServiceMonitoring")
+    (component,) = of_type(result, "gosvc:index:ServiceMonitoring")
     assert monitor.parent == rule.parent == board.parent == component.urn
 
 

@@ -7,38 +7,39 @@ import pulumi
 import pulumi_docker as docker
 from typing_extensions import NotRequired
 
+from components import tokens
 from components.config import ImageSpec, plain_args, resolve_image
 from components.errors import ConfigError
 from components.image import dockerfile
 
-TYPE = "gosvc:index:GoImage"
+TYPE = tokens.GO_IMAGE
 GENERATED_DIR = Path(".gosvc") / "images"
 
 
 class GoImageArgs(TypedDict):
-    """Arguments of GoImage; all must be known when the program runs."""
+    """Arguments of GoImage; all are plain values, because the Dockerfile is written from them when the program runs."""
 
-    context: pulumi.Input[str]
+    context: str
     """Directory of the Go module to build (holds go.mod); it is the Docker build context."""
-    repository: pulumi.Input[str]
+    repository: str
     """Image repository without tag, e.g. 'registry.example.com/team/api'."""
-    tag: pulumi.Input[str]
+    tag: str
     """Image tag; 'latest' is refused."""
-    dockerfile: NotRequired[pulumi.Input[str]]
+    dockerfile: NotRequired[str]
     """Path of your own Dockerfile; when unset a multi-stage one is generated."""
-    go_version: NotRequired[pulumi.Input[str]]
+    go_version: NotRequired[str]
     """Builder Go version, default the module's go.mod `go` line."""
-    runtime: NotRequired[pulumi.Input[str]]
+    runtime: NotRequired[str]
     """Runtime base: 'distroless' (default, static-debian12:nonroot), 'alpine' (pinned, has a shell) or 'scratch'."""
-    push: NotRequired[pulumi.Input[bool]]
+    push: NotRequired[bool]
     """Push to the registry (default false); image_ref is then the digest reference."""
-    platform: NotRequired[pulumi.Input[str]]
+    platform: NotRequired[str]
     """Target platform, default linux/amd64."""
-    cache_from: NotRequired[pulumi.Input[list[str]]]
+    cache_from: NotRequired[list[str]]
     """Images whose layers may serve as build cache."""
-    main_package: NotRequired[pulumi.Input[str]]
+    main_package: NotRequired[str]
     """Package to build, relative to the context, default '.'."""
-    version: NotRequired[pulumi.Input[str]]
+    version: NotRequired[str]
     """Value stamped into main.version, default the tag."""
 
 
@@ -72,7 +73,8 @@ class GoImage(pulumi.ComponentResource):
     Generates a multi-stage Dockerfile (dependency layer first, BuildKit caches,
     CGO_ENABLED=0, -trimpath, -ldflags "-s -w") unless you bring your own, and builds it
     with pulumi-docker. The Dockerfile text and build settings are this component's
-    inputs, so policy packs can check them.
+    inputs, so policy packs can check them. Every input is plain: the Dockerfile is written
+    from them when the program runs.
     """
 
     image_name: pulumi.Output[str]

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_docker as docker
 from typing_extensions import NotRequired
 
+from components import tokens
 from components.config import plain_args
 from components.k8s import meta
 from components.k8s.register import register
@@ -17,128 +18,121 @@ from components.logging import credentials, elasticsearch, filebeat, kafka, kiba
 from components.logging.config import LoggingSpec, resolve_logging, warnings
 from components.service.component import ResourcesArgs
 
-TYPE = "gosvc:logging:LoggingPipeline"
-PART_TYPES = {
-    "filebeat": "gosvc:logging:Filebeat",
-    "kafka": "gosvc:logging:Kafka",
-    "logstash": "gosvc:logging:Logstash",
-    "elasticsearch": "gosvc:logging:Elasticsearch",
-    "kibana": "gosvc:logging:Kibana",
-    "network": "gosvc:logging:NetworkPolicies",
-}
+TYPE = tokens.LOGGING_PIPELINE
+PART_TYPES = tokens.LOGGING_PARTS
 
 
 class FilebeatArgs(TypedDict):
     """The Filebeat DaemonSet."""
 
-    resources: NotRequired[pulumi.Input[ResourcesArgs]]
+    resources: NotRequired[ResourcesArgs]
     """Default 100m CPU request, 1 CPU limit, 200Mi memory. The CPU limit is the collector's throughput ceiling."""
-    queue_events: NotRequired[pulumi.Input[int]]
+    queue_events: NotRequired[int]
     """Events the in-memory queue holds, default 3200."""
-    bulk_max_size: NotRequired[pulumi.Input[int]]
+    bulk_max_size: NotRequired[int]
     """Events per Kafka request, default 2048."""
-    compression: NotRequired[pulumi.Input[str]]
+    compression: NotRequired[str]
     """gzip (default), snappy, lz4, zstd or none."""
-    rate_limit: NotRequired[pulumi.Input[str]]
+    rate_limit: NotRequired[str]
     """Optional cap such as '5000/s'; events above it are dropped. Unset by default."""
 
 
 class KafkaArgs(TypedDict):
     """The Kafka cluster (KRaft, combined broker/controller) and the log topic."""
 
-    brokers: NotRequired[pulumi.Input[int]]
+    brokers: NotRequired[int]
     """Broker count, default 3; each is also a KRaft voter."""
-    replication_factor: NotRequired[pulumi.Input[int]]
+    replication_factor: NotRequired[int]
     """Replicas of every partition, default 3; at most `brokers`."""
-    min_insync_replicas: NotRequired[pulumi.Input[int]]
+    min_insync_replicas: NotRequired[int]
     """Replicas that must acknowledge a write, default 2; below the replication factor unless it is 1."""
-    partitions: NotRequired[pulumi.Input[int]]
+    partitions: NotRequired[int]
     """Partitions of the log topic, default 6: the ceiling of Logstash's parallel consumers."""
-    retention_hours: NotRequired[pulumi.Input[int]]
+    retention_hours: NotRequired[int]
     """How long Kafka keeps logs, default 72: the buffer if Elasticsearch is down."""
-    topic: NotRequired[pulumi.Input[str]]
+    topic: NotRequired[str]
     """Topic name, default 'gosvc-logs'."""
-    storage: NotRequired[pulumi.Input[str]]
+    storage: NotRequired[str]
     """Volume size per broker, default 20Gi."""
-    resources: NotRequired[pulumi.Input[ResourcesArgs]]
+    resources: NotRequired[ResourcesArgs]
     """Default 500m CPU, 2Gi memory; the heap is half the memory limit."""
 
 
 class LogstashArgs(TypedDict):
     """The Logstash StatefulSet."""
 
-    replicas: NotRequired[pulumi.Input[int]]
+    replicas: NotRequired[int]
     """Replicas, default 2."""
-    consumer_threads: NotRequired[pulumi.Input[int]]
+    consumer_threads: NotRequired[int]
     """Kafka consumer threads per replica, default 3; replicas x threads beyond the partitions sit idle."""
-    workers: NotRequired[pulumi.Input[int]]
+    workers: NotRequired[int]
     """pipeline.workers, default 2 (about one per core)."""
-    batch_size: NotRequired[pulumi.Input[int]]
+    batch_size: NotRequired[int]
     """pipeline.batch.size, default 125 events per worker batch and Elasticsearch bulk request."""
-    batch_delay_ms: NotRequired[pulumi.Input[int]]
+    batch_delay_ms: NotRequired[int]
     """pipeline.batch.delay in milliseconds, default 50."""
-    queue_max_bytes: NotRequired[pulumi.Input[str]]
+    queue_max_bytes: NotRequired[str]
     """Persisted queue cap, default 1Gi; it plus the 256Mi dead letter queue must fit `queue_storage`."""
-    queue_storage: NotRequired[pulumi.Input[str]]
+    queue_storage: NotRequired[str]
     """Queue volume per replica, default 2Gi."""
-    index_mode: NotRequired[pulumi.Input[str]]
+    index_mode: NotRequired[str]
     """'data_stream' (default: logs-gosvc-default) or 'daily' (gosvc-logs-YYYY.MM.dd)."""
-    resources: NotRequired[pulumi.Input[ResourcesArgs]]
+    resources: NotRequired[ResourcesArgs]
     """Default 500m CPU, 2Gi memory; the heap is half the memory limit."""
 
 
 class ElasticsearchArgs(TypedDict):
     """The Elasticsearch StatefulSet."""
 
-    nodes: NotRequired[pulumi.Input[int]]
+    nodes: NotRequired[int]
     """Master-eligible data nodes: 1 (single-node discovery) or an odd number, default 3."""
-    heap: NotRequired[pulumi.Input[str]]
+    heap: NotRequired[str]
     """JVM heap; default half the memory limit."""
-    index_replicas: NotRequired[pulumi.Input[int]]
+    index_replicas: NotRequired[int]
     """Replicas of each log index, default 1; at most nodes - 1."""
-    storage: NotRequired[pulumi.Input[str]]
+    storage: NotRequired[str]
     """Volume size per node, default 50Gi."""
-    sysctl_init: NotRequired[pulumi.Input[bool]]
+    sysctl_init: NotRequired[bool]
     """Run the privileged init container that sets vm.max_map_count (default true); turn off where nodes already set it."""
-    resources: NotRequired[pulumi.Input[ResourcesArgs]]
+    resources: NotRequired[ResourcesArgs]
     """Default 1 CPU, 4Gi memory."""
 
 
 class KibanaArgs(TypedDict):
     """The Kibana Deployment."""
 
-    replicas: NotRequired[pulumi.Input[int]]
+    replicas: NotRequired[int]
     """Replicas, default 2 (they share sessions through the generated encryption keys)."""
-    ingress_namespaces: NotRequired[pulumi.Input[list[str]]]
+    ingress_namespaces: NotRequired[list[str]]
     """Namespaces allowed to reach Kibana; none by default (port-forward still works)."""
-    resources: NotRequired[pulumi.Input[ResourcesArgs]]
+    resources: NotRequired[ResourcesArgs]
     """Default 250m CPU, 1Gi memory."""
 
 
 class LoggingPipelineArgs(TypedDict):
-    """Arguments of LoggingPipeline; all must be known when the program runs."""
+    """Arguments of LoggingPipeline; all are plain values, because each shapes the objects registered."""
 
-    namespace: NotRequired[pulumi.Input[str]]
+    namespace: NotRequired[str]
     """Namespace of every part, default 'logging'."""
-    create_namespace: NotRequired[pulumi.Input[bool]]
+    create_namespace: NotRequired[bool]
     """Create the namespace (default true), enforcing 'privileged' for Filebeat's hostPaths and warning at 'restricted'."""
-    storage_class: NotRequired[pulumi.Input[str]]
+    storage_class: NotRequired[str]
     """StorageClass of every volume; the cluster default when unset."""
-    api_server_cidr: NotRequired[pulumi.Input[str]]
+    api_server_cidr: NotRequired[str]
     """Where Filebeat may reach the Kubernetes API (ports 443/6443), default 0.0.0.0/0; narrow it to the API server's address."""
-    filebeat: NotRequired[pulumi.Input[FilebeatArgs]]
+    filebeat: NotRequired[FilebeatArgs]
     """The collector."""
-    kafka: NotRequired[pulumi.Input[KafkaArgs]]
+    kafka: NotRequired[KafkaArgs]
     """The buffer."""
-    logstash: NotRequired[pulumi.Input[LogstashArgs]]
+    logstash: NotRequired[LogstashArgs]
     """The processor."""
-    elasticsearch: NotRequired[pulumi.Input[ElasticsearchArgs]]
+    elasticsearch: NotRequired[ElasticsearchArgs]
     """The store."""
-    kibana: NotRequired[pulumi.Input[KibanaArgs]]
+    kibana: NotRequired[KibanaArgs]
     """The UI."""
-    image_digests: NotRequired[pulumi.Input[list[str]]]
+    image_digests: NotRequired[list[str]]
     """Digests pinning images, as '<repository>@sha256:<hex>'."""
-    resolve_digests: NotRequired[pulumi.Input[bool]]
+    resolve_digests: NotRequired[bool]
     """Resolve every image not pinned by image_digests to its registry digest at deploy time (default false)."""
 
 
@@ -213,7 +207,7 @@ class LoggingPart(pulumi.ComponentResource):
         after: dict[str, list[pulumi.Resource]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
-        super().__init__(PART_TYPES[part], f"{name}-{part}", {}, opts)
+        super().__init__(PART_TYPES[part], f"{name}-{part}", {}, tokens.options(PART_TYPES[part], opts))
         self.resources: dict[str, pulumi.CustomResource] = {}
         earlier: list[pulumi.Resource] = list(depends_on)
         for role, obj in objects.items():
@@ -231,7 +225,7 @@ class LoggingPipeline(pulumi.ComponentResource):
     child component per part, each with its ServiceAccount, config, workload, PDB, and
     NetworkPolicies that allow only the pipeline's flows. Defaults are production-shaped:
     3 brokers, replication factor 3, min.insync.replicas 2, 3 Elasticsearch nodes with one
-    replica per index.
+    replica per index. Every input is plain: each one shapes the objects registered.
     """
 
     namespace: pulumi.Output[str]
@@ -249,7 +243,7 @@ class LoggingPipeline(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LoggingPipelineArgs, opts: pulumi.ResourceOptions | None = None):
         spec = resolve(name, args)
-        super().__init__(TYPE, name, {}, opts)
+        super().__init__(TYPE, name, {}, tokens.options(TYPE, opts))
         self.spec = spec
         self.warnings = warnings(spec)
         for text in self.warnings:

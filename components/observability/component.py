@@ -7,7 +7,9 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from typing_extensions import NotRequired
 
+from components import inputs, tokens
 from components.config import plain_args
+from components.inputs import Deferred
 from components.errors import ConfigError
 from components.k8s.register import register
 from components.observability import adapter, charts, prometheus_stack, service_monitoring
@@ -19,8 +21,8 @@ from components.observability.config import (
 )
 from components.service.component import ResourcesArgs
 
-STACK_TYPE = "gosvc:observability:PrometheusStack"
-SERVICE_TYPE = "gosvc:observability:ServiceMonitoring"
+STACK_TYPE = tokens.PROMETHEUS_STACK
+SERVICE_TYPE = tokens.SERVICE_MONITORING
 GRAFANA_PASSWORD_LENGTH = 32
 GRAFANA_LOCAL_PORT = 3000
 
@@ -28,65 +30,69 @@ GRAFANA_LOCAL_PORT = 3000
 class PrometheusArgs(TypedDict):
     """The Prometheus server."""
 
-    replicas: NotRequired[pulumi.Input[int]]
+    replicas: NotRequired[int]
     """Replicas, default 1; more than one adds soft anti-affinity and a PodDisruptionBudget."""
-    retention: NotRequired[pulumi.Input[str]]
+    retention: NotRequired[str]
     """How long samples are kept (Prometheus duration), default '10d'."""
-    retention_size: NotRequired[pulumi.Input[str]]
+    retention_size: NotRequired[str]
     """Size cap on the TSDB such as '45GB'; unset for none. Keep it below the volume size."""
-    storage_size: NotRequired[pulumi.Input[str]]
+    storage_size: NotRequired[str]
     """PersistentVolumeClaim size such as '50Gi'; unset keeps data in an emptyDir (lost on restart)."""
-    resources: NotRequired[pulumi.Input[ResourcesArgs]]
+    resources: NotRequired[ResourcesArgs]
     """Requests and limits, default 200m CPU, 512Mi memory, limit 1Gi, no CPU limit."""
 
 
 class AlertmanagerArgs(TypedDict):
     """Alertmanager."""
 
-    replicas: NotRequired[pulumi.Input[int]]
+    replicas: NotRequired[int]
     """Replicas, default 1; they form a cluster and deduplicate notifications."""
-    storage_size: NotRequired[pulumi.Input[str]]
+    storage_size: NotRequired[str]
     """PersistentVolumeClaim size for silences and notification state; unset for an emptyDir."""
 
 
 class PrometheusStackArgs(TypedDict):
-    """Arguments of PrometheusStack; every value must be known when the program runs."""
+    """Arguments of PrometheusStack; all are plain values, because they shape the chart values and objects registered."""
 
-    namespace: NotRequired[pulumi.Input[str]]
+    namespace: NotRequired[str]
     """Namespace of the stack, default 'monitoring' (the namespace GoService lets scrape its metrics port)."""
-    create_namespace: NotRequired[pulumi.Input[bool]]
+    create_namespace: NotRequired[bool]
     """Create the namespace with Pod Security labels (default true)."""
-    helm_repository: NotRequired[pulumi.Input[str]]
+    helm_repository: NotRequired[str]
     """Chart repository: prometheus-community's by default; an https:// or oci:// mirror for air-gapped clusters."""
-    storage_class: NotRequired[pulumi.Input[str]]
+    storage_class: NotRequired[str]
     """StorageClass of the Prometheus and Alertmanager volumes; unset for the cluster default."""
-    prometheus: NotRequired[pulumi.Input[PrometheusArgs]]
+    prometheus: NotRequired[PrometheusArgs]
     """The Prometheus server."""
-    alertmanager: NotRequired[pulumi.Input[AlertmanagerArgs]]
+    alertmanager: NotRequired[AlertmanagerArgs]
     """Alertmanager."""
-    adapter_replicas: NotRequired[pulumi.Input[int]]
+    adapter_replicas: NotRequired[int]
     """prometheus-adapter replicas, default 1."""
-    node_exporter: NotRequired[pulumi.Input[bool]]
+    node_exporter: NotRequired[bool]
     """Run node-exporter on every node (default true); it needs host access, so the namespace enforces 'privileged'."""
 
 
 class AlertThresholdsArgs(TypedDict):
     """When the service's alerts fire."""
 
-    error_ratio: NotRequired[pulumi.Input[float]]
+    error_ratio: NotRequired[float]
     """Share of 5xx responses over 5m that fires GoServiceHighErrorRatio, default 0.05."""
-    latency_p99_seconds: NotRequired[pulumi.Input[float]]
+    latency_p99_seconds: NotRequired[float]
     """p99 latency in seconds that fires GoServiceHighLatencyP99, default 0.5."""
-    restarts: NotRequired[pulumi.Input[int]]
+    restarts: NotRequired[int]
     """Container restarts within 15m that fire GoServicePodRestarting, default 3."""
-    memory_percent: NotRequired[pulumi.Input[int]]
+    memory_percent: NotRequired[int]
     """Working set as percent of the memory limit that fires GoServiceMemoryNearLimit, default 90."""
-    hpa_maxed_minutes: NotRequired[pulumi.Input[int]]
+    hpa_maxed_minutes: NotRequired[int]
     """Minutes at the HPA maximum before GoServiceHpaMaxedOut fires, default 15."""
 
 
 class ServiceMonitoringArgs(TypedDict):
-    """Arguments of ServiceMonitoring: which GoService, and how to scrape and alert on it."""
+    """Arguments of ServiceMonitoring: which GoService, and how to scrape and alert on it.
+
+    `service_name`, `namespace` and `instance` may be Outputs (a GoService's outputs, say); the
+    rest decide what is registered and are plain values.
+    """
 
     service_name: pulumi.Input[str]
     """The GoService's service_name (its Service, Deployment and HPA name)."""
@@ -94,17 +100,17 @@ class ServiceMonitoringArgs(TypedDict):
     """The GoService's namespace, default 'gosvc'."""
     instance: NotRequired[pulumi.Input[str]]
     """The GoService's component name (label app.kubernetes.io/instance), default service_name."""
-    hpa_enabled: NotRequired[pulumi.Input[bool]]
+    hpa_enabled: NotRequired[bool]
     """Whether the GoService runs an HPA (default true): adds the HPA alert and bounds on the dashboard."""
-    scrape_interval: NotRequired[pulumi.Input[str]]
+    scrape_interval: NotRequired[str]
     """Scrape interval, default '30s'."""
-    scrape_timeout: NotRequired[pulumi.Input[str]]
+    scrape_timeout: NotRequired[str]
     """Scrape timeout, default '10s'; at most the interval."""
-    alerts: NotRequired[pulumi.Input[AlertThresholdsArgs]]
+    alerts: NotRequired[AlertThresholdsArgs]
     """Alert thresholds."""
-    runbook_base_url: NotRequired[pulumi.Input[str]]
+    runbook_base_url: NotRequired[str]
     """Page holding the runbooks; each alert links to '<url>#<alert name in lower case>'."""
-    dashboard: NotRequired[pulumi.Input[bool]]
+    dashboard: NotRequired[bool]
     """Ship the Grafana dashboard ConfigMap (default true)."""
 
 
@@ -114,13 +120,22 @@ def resolve_stack(name: str, args: PrometheusStackArgs) -> PrometheusStackSpec:
     return resolve_prometheus_stack(plain_args(dict(args or {}), where), where)
 
 
-def resolve_service(name: str, args: ServiceMonitoringArgs) -> ServiceMonitoringSpec:
-    """Validates ServiceMonitoring args; raises ConfigError naming the field."""
+SERVICE_DEFERRABLE = ("service_name", "namespace", "instance")
+"""ServiceMonitoring fields that may be Outputs: they only flow into the objects' names, selectors and queries."""
+
+
+def resolve_service_inputs(name: str, args: ServiceMonitoringArgs) -> tuple[ServiceMonitoringSpec, Deferred]:
+    """Validates ServiceMonitoring args, with placeholders for the Outputs among them; raises ConfigError naming the field."""
     where = f"ServiceMonitoring '{name}'"
-    raw = plain_args(dict(args or {}), where)
-    if "service_name" not in raw:
+    if (args or {}).get("service_name") is None:
         raise ConfigError(f"{where}: service_name", None, "the name of the GoService to monitor is required")
-    return resolve_service_monitoring(raw, where)
+    plain, deferred = inputs.split(dict(args), where, SERVICE_DEFERRABLE, lambda real: resolve_service_monitoring(real, where))
+    return resolve_service_monitoring(plain, where), deferred
+
+
+def resolve_service(name: str, args: ServiceMonitoringArgs) -> ServiceMonitoringSpec:
+    """Validates plain ServiceMonitoring args; raises ConfigError naming the field."""
+    return resolve_service_inputs(name, args)[0]
 
 
 class PrometheusStack(pulumi.ComponentResource):
@@ -131,7 +146,7 @@ class PrometheusStack(pulumi.ComponentResource):
     kube-prometheus-stack Release (Prometheus picks up ServiceMonitors, PodMonitors, Probes
     and PrometheusRules from every namespace) and the prometheus-adapter Release serving
     `requests_per_second` per pod. Pass `release` in `depends_on` of anything that needs the
-    stack's CRDs.
+    stack's CRDs. Every input is plain: each one shapes the chart values.
     """
 
     namespace: pulumi.Output[str]
@@ -151,7 +166,7 @@ class PrometheusStack(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PrometheusStackArgs, opts: pulumi.ResourceOptions | None = None):
         spec = resolve_stack(name, args)
-        super().__init__(STACK_TYPE, name, {}, opts)
+        super().__init__(STACK_TYPE, name, {}, tokens.options(STACK_TYPE, opts))
         self.spec = spec
         waits: list[pulumi.Resource] = []
         if spec.create_namespace:
@@ -211,7 +226,8 @@ class ServiceMonitoring(pulumi.ComponentResource):
     rule alerts on 5xx ratio, p99 latency, restarts, memory near the limit and an HPA stuck
     at its maximum; the dashboard ConfigMap carries the Grafana sidecar label. Every child
     waits for what this component's `depends_on` names: pass the PrometheusStack's `release`
-    (the CRDs) and the GoService (its namespace).
+    (the CRDs) and the GoService (its namespace). Inputs that may be Outputs: serviceName,
+    namespace and instance; all others are plain.
     """
 
     service_monitor: pulumi.Output[str]
@@ -224,18 +240,18 @@ class ServiceMonitoring(pulumi.ComponentResource):
     """Name of the dashboard ConfigMap, empty when there is none."""
 
     def __init__(self, name: str, args: ServiceMonitoringArgs, opts: pulumi.ResourceOptions | None = None):
-        spec = resolve_service(name, args)
-        super().__init__(SERVICE_TYPE, name, {}, opts)
+        spec, deferred = resolve_service_inputs(name, args)
+        super().__init__(SERVICE_TYPE, name, {}, tokens.options(SERVICE_TYPE, opts))
         self.spec = spec
         child = pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None)
         objects = service_monitoring.build(spec)
-        self.resources = {role: register(obj, f"{name}-{role.replace('_', '-')}", child) for role, obj in objects.items()}
+        self.resources = {role: register(deferred.fill(obj), f"{name}-{role.replace('_', '-')}", child) for role, obj in objects.items()}
 
         rule = objects["prometheus_rule"]
-        self.service_monitor = pulumi.Output.from_input(objects["service_monitor"]["metadata"]["name"])
-        self.prometheus_rule = pulumi.Output.from_input(rule["metadata"]["name"])
+        self.service_monitor = pulumi.Output.from_input(deferred.fill(objects["service_monitor"]["metadata"]["name"]))
+        self.prometheus_rule = pulumi.Output.from_input(deferred.fill(rule["metadata"]["name"]))
         self.alerts = pulumi.Output.from_input([r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]])
-        self.dashboard = pulumi.Output.from_input(objects["dashboard"]["metadata"]["name"] if "dashboard" in objects else "")
+        self.dashboard = pulumi.Output.from_input(deferred.fill(objects["dashboard"]["metadata"]["name"]) if "dashboard" in objects else "")
         self.register_outputs(
             {
                 "service_monitor": self.service_monitor,

@@ -5,136 +5,159 @@ from typing import Any, TypedDict
 import pulumi
 from typing_extensions import NotRequired
 
-from components.config import ServiceSpec, check_image_reference, plain_args, resolve_service
+from components import inputs, tokens
+from components.config import ServiceSpec, check_image_reference, resolve_service
 from components.errors import ConfigError
+from components.inputs import Deferred
 from components.k8s.register import register
 from components.service import autoscaling, network, workload
 
-TYPE = "gosvc:index:GoService"
+TYPE = tokens.GO_SERVICE
 
 
 class ResourcesArgs(TypedDict):
     """CPU and memory of a container, as Kubernetes quantities; each component documents its own defaults."""
 
-    cpu_request: NotRequired[pulumi.Input[str]]
+    cpu_request: NotRequired[str]
     """CPU request."""
-    cpu_limit: NotRequired[pulumi.Input[str]]
+    cpu_limit: NotRequired[str]
     """CPU limit; unset for none. In a Go container it also sets GOMAXPROCS."""
-    memory_request: NotRequired[pulumi.Input[str]]
+    memory_request: NotRequired[str]
     """Memory request."""
-    memory_limit: NotRequired[pulumi.Input[str]]
+    memory_limit: NotRequired[str]
     """Memory limit, default equal to the request; GOMEMLIMIT and JVM heaps are derived from it."""
 
 
 class AutoscalingArgs(TypedDict):
     """HorizontalPodAutoscaler settings."""
 
-    enabled: NotRequired[pulumi.Input[bool]]
+    enabled: NotRequired[bool]
     """Run an HPA (default true); the Deployment then leaves replicas to it."""
-    min_replicas: NotRequired[pulumi.Input[int]]
+    min_replicas: NotRequired[int]
     """Minimum replicas, default 2."""
-    max_replicas: NotRequired[pulumi.Input[int]]
+    max_replicas: NotRequired[int]
     """Maximum replicas, default 4."""
-    cpu_utilization: NotRequired[pulumi.Input[int]]
+    cpu_utilization: NotRequired[int]
     """Target average CPU utilization in percent of the request (1-100), default 70."""
-    scale_down_stabilization_seconds: NotRequired[pulumi.Input[int]]
+    scale_down_stabilization_seconds: NotRequired[int]
     """Seconds of lower load before scaling down, default 300."""
-    requests_per_second: NotRequired[pulumi.Input[str]]
+    requests_per_second: NotRequired[str]
     """Per-pod requests-per-second target (a quantity such as '50'); adds a Pods metric served by prometheus-adapter."""
 
 
 class SchedulingArgs(TypedDict):
     """How replicas are spread over nodes and zones."""
 
-    anti_affinity: NotRequired[pulumi.Input[str]]
+    anti_affinity: NotRequired[str]
     """'preferred' (default) or 'required' pod anti-affinity on kubernetes.io/hostname."""
-    zone_spread: NotRequired[pulumi.Input[bool]]
+    zone_spread: NotRequired[bool]
     """Add a topology spread constraint across topology.kubernetes.io/zone (default false)."""
 
 
 class NetworkArgs(TypedDict):
     """Traffic the NetworkPolicy allows."""
 
-    ingress_namespaces: NotRequired[pulumi.Input[list[str]]]
+    ingress_namespaces: NotRequired[list[str]]
     """Namespaces, besides the service's own, that may reach the HTTP port."""
-    monitoring_namespace: NotRequired[pulumi.Input[str]]
+    monitoring_namespace: NotRequired[str]
     """Namespace allowed to scrape the metrics port, default 'monitoring'."""
-    egress: NotRequired[pulumi.Input[list[str]]]
+    egress: NotRequired[list[str]]
     """Egress targets besides DNS: 'CIDR:port' or 'namespace:port'."""
 
 
 class InitContainerArgs(TypedDict):
     """An init container, run with the app's restricted security context and a shared /shared emptyDir."""
 
-    name: pulumi.Input[str]
+    name: str
     """Container name."""
-    image: pulumi.Input[str]
+    image: str
     """Image with a pinned tag or digest."""
-    command: NotRequired[pulumi.Input[list[str]]]
+    command: NotRequired[list[str]]
     """Entrypoint override."""
-    args: NotRequired[pulumi.Input[list[str]]]
+    args: NotRequired[list[str]]
     """Arguments."""
-    resources: NotRequired[pulumi.Input[ResourcesArgs]]
+    resources: NotRequired[ResourcesArgs]
     """Its own resources, default 50m CPU and 32Mi memory."""
 
 
 class GoServiceArgs(TypedDict):
-    """Arguments of GoService; everything but `image` must be known when the program runs."""
+    """Arguments of GoService.
+
+    `image`, `service_name`, `namespace` and the values of `env` may be Outputs (another
+    resource's output, unknown at preview, secret): they only flow into the manifests and are
+    validated once known. Every other field decides which objects exist or how many, so it is a
+    plain value.
+    """
 
     image: pulumi.Input[str]
     """Image reference; a digest reference (GoImage.image_ref) makes deploys immutable."""
     service_name: NotRequired[pulumi.Input[str]]
     """Kubernetes name of the service, default the component name."""
     namespace: NotRequired[pulumi.Input[str]]
-    """Namespace, default 'gosvc'; never 'default'."""
-    create_namespace: NotRequired[pulumi.Input[bool]]
+    """Namespace, default 'gosvc'; never 'default'. May be an Output, such as a Namespace's metadata.name."""
+    create_namespace: NotRequired[bool]
     """Create the namespace with Pod Security Admission 'restricted' labels (default false)."""
-    replicas: NotRequired[pulumi.Input[int]]
+    replicas: NotRequired[int]
     """Replicas when autoscaling is off, default 2."""
-    http_port: NotRequired[pulumi.Input[int]]
+    http_port: NotRequired[int]
     """Container port of the public listener, default 8080."""
-    metrics_port: NotRequired[pulumi.Input[int]]
+    metrics_port: NotRequired[int]
     """Container port of /metrics, default 9090."""
-    admin_port: NotRequired[pulumi.Input[int]]
+    admin_port: NotRequired[int]
     """Loopback pprof port, default 6060; never in the Service or NetworkPolicy."""
-    resources: NotRequired[pulumi.Input[ResourcesArgs]]
+    resources: NotRequired[ResourcesArgs]
     """Requests and limits of the app container: default 100m CPU request, 1 CPU limit, 128Mi memory."""
-    go_mem_limit_percent: NotRequired[pulumi.Input[int]]
+    go_mem_limit_percent: NotRequired[int]
     """GOMEMLIMIT as a percentage of the memory limit, default 90."""
-    autoscaling: NotRequired[pulumi.Input[AutoscalingArgs]]
+    autoscaling: NotRequired[AutoscalingArgs]
     """HorizontalPodAutoscaler settings."""
-    scheduling: NotRequired[pulumi.Input[SchedulingArgs]]
+    scheduling: NotRequired[SchedulingArgs]
     """Anti-affinity and zone spread."""
-    network: NotRequired[pulumi.Input[NetworkArgs]]
+    network: NotRequired[NetworkArgs]
     """NetworkPolicy settings."""
-    shutdown_timeout_seconds: NotRequired[pulumi.Input[int]]
+    shutdown_timeout_seconds: NotRequired[int]
     """The app's graceful shutdown timeout, default 25; the grace period is derived from it."""
-    pre_stop_sleep_seconds: NotRequired[pulumi.Input[int]]
+    pre_stop_sleep_seconds: NotRequired[int]
     """preStop sleep before SIGTERM, default 5."""
-    log_level: NotRequired[pulumi.Input[str]]
+    log_level: NotRequired[str]
     """debug, info (default), warn or error."""
-    env: NotRequired[pulumi.Input[dict[str, str]]]
-    """Plain environment variables; names that look like secrets are refused."""
-    secret_env: NotRequired[pulumi.Input[dict[str, str]]]
+    env: NotRequired[dict[str, pulumi.Input[str]]]
+    """Environment variables; names that look like secrets are refused. Values may be Outputs; names are plain."""
+    secret_env: NotRequired[dict[str, str]]
     """Environment variables from Secrets, as NAME: 'secret-name/key'."""
-    init_containers: NotRequired[pulumi.Input[list[InitContainerArgs]]]
+    init_containers: NotRequired[list[InitContainerArgs]]
     """Init containers, for example to wait for a dependency."""
 
 
-def resolve(name: str, args: GoServiceArgs) -> ServiceSpec:
-    """Validates GoService args into a ServiceSpec; raises ConfigError naming the field."""
+DEFERRABLE = ("namespace", "service_name", "env.*")
+"""Fields that may be Outputs (besides `image`): they only flow into manifests."""
+
+
+def _check_image(where: str, image: str) -> str:
+    try:
+        check_image_reference(image)
+    except ValueError as err:
+        raise ConfigError(f"{where}: image", image, str(err)) from None
+    return image
+
+
+def resolve(name: str, args: GoServiceArgs) -> tuple[ServiceSpec, Deferred, Any]:
+    """Validates GoService args into a ServiceSpec, the Outputs among them, and the image; raises ConfigError naming the field.
+
+    An Output in a DEFERRABLE field is validated by the same rules once known. An Output image
+    is taken as the resource that made it reports it (GoImage's digest reference, say): the
+    offline synth shows such digests as readable placeholders that no reference grammar accepts.
+    """
     where = f"GoService '{name}'"
-    raw = plain_args(dict(args), where, skip=("image",))
+    raw = {k: v for k, v in dict(args).items() if k != "image"}
     raw.setdefault("service_name", name)
     image = args.get("image")
     if image is None:
         raise ConfigError(f"{where}: image", None, "an image reference is required")
     if isinstance(image, str):
-        try:
-            check_image_reference(image)
-        except ValueError as err:
-            raise ConfigError(f"{where}: image", image, str(err)) from None
-    return resolve_service(raw, where)
+        _check_image(where, image)
+    plain, deferred = inputs.split(raw, where, DEFERRABLE, lambda real: resolve_service(real, where))
+    return resolve_service(plain, where), deferred, image
 
 
 def image_version(image: Any) -> str | None:
@@ -167,6 +190,7 @@ class GoService(pulumi.ComponentResource):
     probes, hostname anti-affinity, zero-downtime rollouts, GOMEMLIMIT/GOMAXPROCS from the
     limits), a ClusterIP Service, a PodDisruptionBudget when more than one replica can run,
     an autoscaling/v2 HPA on CPU, a default-deny NetworkPolicy and optionally the Namespace.
+    Inputs that may be Outputs: image, serviceName, namespace and env values; all others are plain.
     """
 
     deployment_name: pulumi.Output[str]
@@ -181,10 +205,10 @@ class GoService(pulumi.ComponentResource):
     """The kubectl command that reaches the pprof admin port of one pod."""
 
     def __init__(self, name: str, args: GoServiceArgs, opts: pulumi.ResourceOptions | None = None):
-        spec = resolve(name, args)
+        spec, deferred, image = resolve(name, args)
         super().__init__(TYPE, name, {}, opts)
         self.spec = spec
-        objects = build(name, spec, args["image"])
+        objects = deferred.fill(build(name, spec, image))
         child = pulumi.ResourceOptions(parent=self)
         self.resources: dict[str, pulumi.CustomResource] = {}
         if "namespace" in objects:
@@ -193,11 +217,14 @@ class GoService(pulumi.ComponentResource):
         for role, obj in objects.items():
             self.resources[role] = register(obj, f"{name}-{role.replace('_', '-')}", child)
 
-        self.deployment_name = pulumi.Output.from_input(spec.service_name)
-        self.service_name = pulumi.Output.from_input(spec.service_name)
-        self.namespace = pulumi.Output.from_input(spec.namespace)
-        self.url = pulumi.Output.from_input(f"http://{spec.service_name}.{spec.namespace}.svc.cluster.local")
-        self.pprof_port_forward = pulumi.Output.from_input(
+        def output(text: str) -> pulumi.Output[str]:
+            return pulumi.Output.from_input(deferred.fill(text))
+
+        self.deployment_name = output(spec.service_name)
+        self.service_name = output(spec.service_name)
+        self.namespace = output(spec.namespace)
+        self.url = output(f"http://{spec.service_name}.{spec.namespace}.svc.cluster.local")
+        self.pprof_port_forward = output(
             f"kubectl -n {spec.namespace} port-forward deploy/{spec.service_name} {spec.admin_port}:{spec.admin_port}"
         )
         self.register_outputs(

@@ -1,0 +1,174 @@
+"""Component args that are Outputs, under Pulumi's mock engine: known, unknown at preview, secret, and bad once known."""
+
+import json
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pulumi.output import Unknown, _OutputData
+
+from components import GoService, ServiceMonitoring
+from components.engine import SECRET, run
+from components.errors import ConfigError
+from components.service.component import resolve as resolve_go_service
+
+IMAGE = "r.example.com/api:1.0"
+PLACEHOLDER = "x--gosvc-output--"
+
+
+def unknown() -> pulumi.Output:
+    """An Output whose value the engine does not know yet, as a resource's output is during preview."""
+
+    async def data() -> _OutputData:
+        return _OutputData(resources=set(), value=None, is_known=False, is_secret=False)
+
+    return pulumi.Output._from_data(data())
+
+
+def kube(result) -> dict[str, dict]:
+    return {r.inputs["kind"]: r for r in result.registrations if r.type.startswith("kubernetes:") and "kind" in r.inputs}
+
+
+def texts(value) -> list[str]:
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in texts(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def no_placeholder_left(result) -> None:
+    leaks = [(r.name, t) for r in result.registrations for t in texts(r.inputs) if PLACEHOLDER in t]
+    assert not leaks, leaks
+    assert PLACEHOLDER not in json.dumps(result.outputs)
+
+
+def config_error(err: BaseException) -> ConfigError:
+    """The ConfigError an apply raised, from the chain the SDK wraps it in."""
+    while err is not None and not isinstance(err, ConfigError):
+        err = err.__cause__
+    assert err is not None, "no ConfigError in the chain"
+    return err
+
+
+def test_an_output_namespace_flows_into_every_object_and_waits_for_its_resource():
+    def program():
+        ns = k8s.core.v1.Namespace("team", metadata={"name": "team-a"})
+        svc = GoService("api", {"image": IMAGE, "namespace": ns.metadata.name, "env": {"REGION": pulumi.Output.from_input("eu-1")}})
+        pulumi.export("url", svc.url)
+        pulumi.export("namespace", svc.namespace)
+
+    result = run(program)
+    (ns,) = [r for r in result.registrations if r.name == "team"]
+    objects = {kind: r for kind, r in kube(result).items() if kind != "Namespace"}
+    assert set(objects) >= {"Deployment", "Service", "ServiceAccount", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"}
+    for kind, registration in objects.items():
+        assert registration.inputs["metadata"]["namespace"] == "team-a", kind
+        assert ns.urn in registration.dependencies, f"{kind} must wait for the Namespace it runs in"
+    env = {e["name"]: e.get("value") for e in objects["Deployment"].inputs["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["REGION"] == "eu-1"
+    ingress_from = objects["NetworkPolicy"].inputs["spec"]["ingress"][0]["from"]
+    assert "team-a" in json.dumps(ingress_from)
+    assert result.outputs == {"url": "http://api.team-a.svc.cluster.local", "namespace": "team-a"}
+    no_placeholder_left(result)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.from_regex(r"\A[a-j][a-z0-9-]{0,20}[a-z0-9]\Z"))
+def test_an_output_registers_exactly_what_the_same_plain_value_does(namespace):
+    plain = run(lambda: GoService("api", {"image": IMAGE, "namespace": namespace, "service_name": "api"}))
+    deferred = run(
+        lambda: GoService(
+            "api",
+            {"image": IMAGE, "namespace": pulumi.Output.from_input(namespace), "service_name": pulumi.Output.from_input("api")},
+        )
+    )
+    def registered(result):
+        return sorted(((r.type, r.name, json.dumps(r.inputs, sort_keys=True)) for r in result.registrations))
+
+    assert registered(deferred) == registered(plain)
+
+
+def test_an_unknown_namespace_at_preview_leaves_the_namespace_unknown_and_registers_everything():
+    def program():
+        GoService("api", {"image": IMAGE, "namespace": unknown()})
+
+    result = run(program, preview=True)
+    objects = kube(result)
+    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "NetworkPolicy"} <= set(objects)
+    for kind, registration in objects.items():
+        assert isinstance(registration.inputs["metadata"]["namespace"], Unknown), kind
+        assert registration.inputs["metadata"]["name"] == "api", kind
+    no_placeholder_left(result)
+
+
+def test_a_secret_input_keeps_every_field_it_flows_into_secret():
+    def program():
+        GoService("api", {"image": IMAGE, "namespace": "team-a", "env": {"UPSTREAM": pulumi.Output.secret("https://10.0.0.7:8443")}})
+
+    result = run(program)
+    deployment = kube(result)["Deployment"]
+    # The SDK marks the whole top-level property that holds a secret: the pod spec, here.
+    assert deployment.secret_paths == ["spec"] and set(deployment.inputs["spec"].values()) == {SECRET}
+    assert deployment.inputs["metadata"]["namespace"] == "team-a"
+    assert "https://10.0.0.7:8443" not in json.dumps([r.inputs for r in result.registrations])
+    assert all(not r.secret_paths for r in result.registrations if r is not deployment)
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [("namespace", "kube-system"), ("namespace", "Team_A"), ("service_name", "API")],
+)
+def test_a_bad_output_fails_once_known_with_the_message_a_plain_bad_value_gets(field, bad):
+    with pytest.raises(ConfigError) as plain:
+        resolve_go_service("api", {"image": IMAGE, field: bad})
+    with pytest.raises(ValueError) as deferred:
+        run(lambda: GoService("api", {"image": IMAGE, field: pulumi.Output.from_input(bad)}))
+    assert str(config_error(deferred.value)) == str(plain.value)
+
+
+def test_a_bad_env_value_once_known_fails_like_a_plain_one():
+    bad = {"image": IMAGE, "env": {"BAD NAME": "x"}}
+    with pytest.raises(ConfigError) as plain:
+        resolve_go_service("api", bad)
+    with pytest.raises(ValueError) as deferred:
+        run(lambda: GoService("api", {"image": IMAGE, "env": {"BAD NAME": pulumi.Output.from_input("x")}}))
+    assert str(config_error(deferred.value)) == str(plain.value)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"replicas": pulumi.Output.from_input(3)},
+        {"create_namespace": pulumi.Output.from_input(True)},
+        {"autoscaling": {"min_replicas": pulumi.Output.from_input(3)}},
+        {"env": pulumi.Output.from_input({"A": "b"})},
+    ],
+    ids=["replicas", "create_namespace", "autoscaling.min_replicas", "env as a whole"],
+)
+def test_fields_that_shape_what_is_registered_refuse_an_output(args):
+    """A count, a switch or the env names decide which objects and entries exist: they must be plain."""
+    with pytest.raises(ConfigError, match=r"GoService 'api': .*must be a plain value known when the program runs, not an Output"):
+        resolve_go_service("api", {"image": IMAGE, **args})
+
+
+def test_service_monitoring_takes_a_go_service_s_outputs():
+    def program():
+        ns = k8s.core.v1.Namespace("team", metadata={"name": "team-a"})
+        svc = GoService("api", {"image": IMAGE, "namespace": ns.metadata.name})
+        monitoring = ServiceMonitoring("api-monitoring", {"service_name": svc.service_name, "namespace": svc.namespace})
+        pulumi.export("service_monitor", monitoring.service_monitor)
+
+    result = run(program)
+    monitor = next(r for r in result.registrations if r.name == "api-monitoring-service-monitor")
+    assert monitor.inputs["metadata"] == {**monitor.inputs["metadata"], "name": "api", "namespace": "team-a"}
+    assert monitor.inputs["spec"]["namespaceSelector"] == {"matchNames": ["team-a"]}
+    rule = next(r for r in result.registrations if r.name == "api-monitoring-prometheus-rule")
+    expressions = [r["expr"] for g in rule.inputs["spec"]["groups"] for r in g["rules"]]
+    assert any('namespace="team-a"' in e for e in expressions), expressions
+    dashboard = next(r for r in result.registrations if r.name == "api-monitoring-dashboard")
+    assert "team-a" in json.dumps(dashboard.inputs["data"])
+    assert result.outputs["service_monitor"] == "api"
+    no_placeholder_left(result)
