@@ -1,5 +1,8 @@
 """gosvc: Pulumi components for shipping an optimized Go service on Kubernetes."""
 
+__version__ = "0.1.0"
+"""The package's version: pyproject.toml and the provider's schema read it from here."""
+
 from components.errors import ConfigError
 from components.image import GoImage, GoImageArgs
 from components.service import GoService, GoServiceArgs

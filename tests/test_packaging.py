@@ -1,12 +1,19 @@
-"""The package is installable and importable from outside the repo, and its components yield a Pulumi schema."""
+"""The package is installable and importable from outside the repo, its components yield the committed
+Pulumi schema, and one token scheme names them everywhere."""
 
+import json
+import re
 import subprocess
 import sys
 
+import pytest
 from pulumi.provider.experimental.analyzer import Analyzer
 from pulumi.provider.experimental.schema import generate_schema
 
 import components
+from components import provider, tokens
+from components.engine import run
+from policies.rules import go_image, images, network, resources
 from tests.conftest import ROOT
 
 PUBLIC_COMPONENTS = [getattr(components, name) for name in components.__all__ if isinstance(getattr(components, name), type) and issubclass(getattr(components, name), __import__("pulumi").ComponentResource)]
@@ -48,3 +55,63 @@ def test_pip_install_then_import_from_outside_the_repo(tmp_path):
     proc = subprocess.run([sys.executable, "-c", probe, str(target)], cwd=tmp_path, env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "components.service.component"
+
+
+def test_the_committed_schema_is_what_the_components_derive():
+    committed = (ROOT / "provider" / "schema.json").read_text()
+    assert committed == provider.schema_text(), "provider/schema.json is stale: run `make schema`"
+    schema = json.loads(committed)
+    assert schema["name"] == "gosvc" and schema["version"] == components.__version__
+    assert set(schema["resources"]) == {tokens.token(c.__name__) for c in provider.COMPONENTS} == {tokens.token(c.__name__) for c in PUBLIC_COMPONENTS}
+
+
+def test_schema_marks_every_input_plain_except_those_that_may_be_outputs():
+    schema = provider.schema()
+    may_be_outputs = {
+        "gosvc:index:GoService": {"image", "serviceName", "namespace"},
+        "gosvc:index:ServiceMonitoring": {"serviceName", "namespace", "instance"},
+    }
+    for token, resource in schema["resources"].items():
+        not_plain = {name for name, prop in resource["inputProperties"].items() if not prop.get("plain")}
+        expected = may_be_outputs.get(token, set())
+        if token == "gosvc:index:GoService":
+            env = resource["inputProperties"]["env"]
+            assert env["plain"] is True and "plain" not in env["additionalProperties"], "env names plain, values Inputs"
+        assert not_plain == expected, token
+        if expected:
+            assert "may be Outputs" in resource["description"], token
+        else:
+            assert "Every input is plain" in resource["description"], token
+
+
+def test_every_component_registers_the_token_the_schema_derives():
+    def program():
+        components.GoImage("image", {"context": str(ROOT / "app"), "repository": "r.example.com/api", "tag": "1.0"})
+        components.GoService("service", {"image": "r.example.com/api:1.0"})
+        components.PrometheusStack("prometheus", {})
+        components.ServiceMonitoring("monitoring", {"service_name": "service"})
+        components.LoggingPipeline("logging", {})
+
+    result = run(program)
+    top_level = {r.type for r in result.registrations if not r.custom and r.parent.endswith("pulumi:pulumi:Stack::gosvc-test")}
+    assert top_level == {tokens.token(c.__name__) for c in provider.COMPONENTS}
+    parts = {r.type for r in result.registrations if not r.custom} - top_level
+    assert parts == set(tokens.LOGGING_PARTS.values())
+    for constant in (resources.GO_SERVICE, network.GO_SERVICE, images.GO_IMAGE, go_image.GO_IMAGE):
+        assert constant in top_level, f"the policy pack names {constant}, which no component registers"
+    assert all(re.fullmatch(r"gosvc:index:[A-Z][A-Za-z]+", t) for t in top_level | parts)
+
+
+@pytest.mark.parametrize("current", sorted(tokens.FORMER))
+def test_a_renamed_component_keeps_its_former_token_as_an_alias(current):
+    former = tokens.FORMER[current]
+    assert former.split(":")[1] in ("observability", "logging") and former.rsplit(":", 1)[1] in current
+    opts = tokens.options(current, None)
+    assert [a.type_ for a in opts.aliases] == [former]
+
+
+def test_the_engine_receives_the_former_token_as_an_alias():
+    result = run(lambda: components.ServiceMonitoring("api-monitoring", {"service_name": "api"}))
+    (component,) = result.of_type(tokens.SERVICE_MONITORING)
+    assert component.aliases == ["gosvc:observability:ServiceMonitoring"]
+    assert all(r.aliases == [] for r in result.registrations if r.custom), "children follow their parent's alias"
