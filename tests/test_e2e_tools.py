@@ -24,7 +24,7 @@ from tools.e2e.engine import Operation, _Watchdog, cli_children, write_policy_la
 
 def test_every_tool_is_pinned_in_a_go_mod():
     versions = build.pinned_versions()
-    assert set(versions) == {"pulumi", "kubernetes", "etcd", "kwok", "pulumi-kubernetes", "pulumi-kubernetes-source", "prometheus-operator"}
+    assert set(versions) == {"pulumi", "pulumi-yaml", "kubernetes", "etcd", "kwok", "pulumi-kubernetes", "pulumi-kubernetes-source", "prometheus-operator"}
     for name, version in versions.items():
         assert re.match(r"^v\d+\.\d+\.\d+", version), (name, version)
     # kube-prometheus-stack 80.x (pinned in components/observability/charts.py) runs operator 0.87

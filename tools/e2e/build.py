@@ -3,8 +3,9 @@
     python -m tools.e2e.build        # builds if needed, prints the tool set's directory
 
 Every version is a `require` line of one of those go.mod files (their go.sum pins the rest):
-`pulumi/` the CLI, `kube/` etcd, the control plane and kwok, `sources/` the Kubernetes
-provider's source, its sdk/v4 release and the Prometheus Operator CRDs. A tool set lives in
+`pulumi/` the CLI, `yaml/` the Pulumi YAML language host, `kube/` etcd, the control plane
+and kwok, `sources/` the Kubernetes provider's source, its sdk/v4 release and the Prometheus
+Operator CRDs. A tool set lives in
 `$GOSVC_E2E_TOOLS` (default `~/.cache/gosvc/e2e-tools`) under a key hashed from those files,
 this script and the Go version, so a change to any pin builds a new set and an unchanged
 checkout reuses the old one.
@@ -30,6 +31,7 @@ MANIFEST = "manifest.json"
 
 PULUMI_PKG = "github.com/pulumi/pulumi/pkg/v3"
 PULUMI_SDK = "github.com/pulumi/pulumi/sdk/v3"
+PULUMI_YAML = "github.com/pulumi/pulumi-yaml"
 KUBERNETES = "k8s.io/kubernetes"
 ETCD = "go.etcd.io/etcd/server/v3"
 KWOK = "sigs.k8s.io/kwok"
@@ -118,6 +120,7 @@ def pinned_versions() -> dict[str, str]:
     pulumi, kube, sources = required("pulumi"), required("kube"), required("sources")
     return {
         "pulumi": pulumi[PULUMI_PKG],
+        "pulumi-yaml": required("yaml")[PULUMI_YAML],
         "kubernetes": kube[KUBERNETES],
         "etcd": kube[ETCD],
         "kwok": kube[KWOK],
@@ -173,6 +176,13 @@ def _build_pulumi(out: Path, versions: dict[str, str]) -> None:
     _run("build the Pulumi CLI", ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out / "bin" / "pulumi"), f"{PULUMI_PKG}/cmd/pulumi"], GO_DIR / "pulumi")
 
 
+def _build_yaml(out: Path, versions: dict[str, str]) -> None:
+    """The YAML language host, in a module of its own: it builds against its own Pulumi SDK release, not the CLI's."""
+    ldflags = f"-s -w -X {PULUMI_YAML}/pkg/version.Version={versions['pulumi-yaml']}"
+    target = out / "bin" / "pulumi-language-yaml"
+    _run("build the YAML language host", ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(target), f"{PULUMI_YAML}/cmd/pulumi-language-yaml"], GO_DIR / "yaml")
+
+
 def _build_provider(out: Path, versions: dict[str, str]) -> None:
     """The provider from a writable copy of its module: its sdk replace made a release, its schema embedded."""
     source = out / "src" / "pulumi-kubernetes"
@@ -207,6 +217,7 @@ def _copy_manifests(out: Path) -> None:
 STEPS: tuple[tuple[str, Callable[[Path, dict[str, str]], None]], ...] = (
     ("kube", _build_kube),
     ("pulumi", _build_pulumi),
+    ("yaml", _build_yaml),
     ("provider", _build_provider),
     ("manifests", lambda out, _: _copy_manifests(out)),
 )
