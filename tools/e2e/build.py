@@ -3,7 +3,7 @@
     python -m tools.e2e.build        # builds if needed, prints the tool set's directory
 
 Every version is a `require` line of one of those go.mod files (their go.sum pins the rest):
-`pulumi/` the CLI, `yaml/` the Pulumi YAML language host, `kube/` etcd, the control plane
+`pulumi/` the CLI and a Node.js code-generation host, `yaml/` the Pulumi YAML language host, `kube/` etcd, the control plane
 and kwok, `sources/` the Kubernetes provider's source, its sdk/v4 release and the Prometheus
 Operator CRDs. A tool set lives in
 `$GOSVC_E2E_TOOLS` (default `~/.cache/gosvc/e2e-tools`) under a key hashed from those files,
@@ -174,6 +174,10 @@ def _build_kube(out: Path, versions: dict[str, str]) -> None:
 def _build_pulumi(out: Path, versions: dict[str, str]) -> None:
     ldflags = f"-s -w -X {PULUMI_SDK}/go/common/version.Version={versions['pulumi']}"
     _run("build the Pulumi CLI", ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out / "bin" / "pulumi"), f"{PULUMI_PKG}/cmd/pulumi"], GO_DIR / "pulumi")
+    # The proxy does not serve the Node.js language host; `pulumi package gen-sdk --language nodejs`
+    # gets this code-generation-only host instead, which runs Pulumi's Node.js generator at the CLI's version.
+    codegen = f"-s -w -X main.version={versions['pulumi'].lstrip('v')}"
+    _run("build the Node.js code generator host", ["go", "build", "-trimpath", "-ldflags", codegen, "-o", str(out / "bin" / "pulumi-language-nodejs"), "./nodejs-codegen"], GO_DIR / "pulumi")
 
 
 def _build_yaml(out: Path, versions: dict[str, str]) -> None:
