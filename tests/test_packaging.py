@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pulumi.provider.experimental.analyzer import Analyzer
@@ -115,3 +116,26 @@ def test_the_engine_receives_the_former_token_as_an_alias():
     (component,) = result.of_type(tokens.SERVICE_MONITORING)
     assert component.aliases == ["gosvc:observability:ServiceMonitoring"]
     assert all(r.aliases == [] for r in result.registrations if r.custom), "children follow their parent's alias"
+
+
+def test_the_provider_launcher_is_a_clean_posix_script():
+    launcher = ROOT / "provider" / "bin" / "pulumi-resource-gosvc"
+    assert launcher.stat().st_mode & 0o111, "the CLI executes it as a plugin binary"
+    proc = subprocess.run([str(Path(sys.executable).parent / "shellcheck"), "--shell=sh", str(launcher)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_the_yaml_program_uses_only_what_the_schema_declares():
+    import yaml
+
+    program = yaml.safe_load((ROOT / "tests" / "e2e" / "yaml_program" / "Pulumi.yaml").read_text())
+    schema = provider.schema()
+    used = [(name, r) for name, r in program["resources"].items() if r["type"].startswith("gosvc:")]
+    assert {r["type"] for _, r in used} == {tokens.GO_SERVICE, tokens.SERVICE_MONITORING}
+    for name, resource in used:
+        declared = schema["resources"][resource["type"]]["inputProperties"]
+        assert set(resource["properties"]) <= set(declared), (name, set(resource["properties"]) - set(declared))
+        for key, value in resource["properties"].items():
+            if isinstance(value, str) and value.startswith("${"):
+                assert not declared[key].get("plain"), f"{name}.{key} takes an output but the schema makes it plain"
+    assert program["resources"]["hello"]["properties"]["namespace"] == "${team.metadata.name}"

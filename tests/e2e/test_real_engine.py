@@ -361,3 +361,7 @@ def test_report_shows_what_done_means(report):
     assert all(s["replaced"] == [] for s in data["scenarios"])
     assert data["policy"]["mandatory_blocked"] is True
     assert len(data["placement"]["prod"]["pods"]) == 3
+    # tests/e2e/test_package.py runs first: the YAML program through the gosvc provider
+    yaml_program = data["yaml_program"]
+    assert yaml_program["up"] == "succeeded" and yaml_program["changes_after_up"] == 0 and yaml_program["destroyed"] is True
+    assert yaml_program["schema"]["served_equals_committed"] is True

@@ -14,6 +14,7 @@ import runpy
 import shutil
 import signal
 import stat
+import subprocess
 import sys
 import threading
 import time
@@ -166,7 +167,9 @@ class RealEngine:
         shutil.rmtree(state, ignore_errors=True)
         state.mkdir(parents=True)
         self.env = {
-            "PATH": f"{toolset.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            # the CLI finds the gosvc provider's launcher as an ambient plugin, run with this Python
+            "PATH": os.pathsep.join([str(toolset.bin_dir), str(self.project / "provider" / "bin"), os.environ.get("PATH", "")]),
+            "GOSVC_PYTHON": sys.executable,
             "PULUMI_HOME": str(self.workdir / "pulumi-home"),
             "PULUMI_BACKEND_URL": state.as_uri(),
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
@@ -198,6 +201,24 @@ class RealEngine:
         return EngineStack(self, stack, counted, pack_config or name)
 
 
+    def program_stack(self, name: str, program_dir: Path, config: dict[str, Any] | None = None, pack_config: str = "dev") -> "EngineStack":
+        """A stack of a program in another language (its own Pulumi.yaml), copied to a work directory of its own."""
+        workdir = self.workdir / "programs" / program_dir.name / name
+        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.copytree(program_dir, workdir)
+        (workdir / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump({"config": config or {}}, sort_keys=True))
+        opts = auto.LocalWorkspaceOptions(env_vars=self.env, pulumi_command=self.command, pulumi_home=self.env["PULUMI_HOME"])
+        stack = auto.create_or_select_stack(stack_name=name, work_dir=str(workdir), opts=opts)
+        return EngineStack(self, stack, None, pack_config)
+
+    def cli(self, *args: str, cwd: Path | None = None, timeout: float = OPERATION_TIMEOUT) -> subprocess.CompletedProcess:
+        """The built CLI with this engine's environment, for commands the Automation API does not wrap."""
+        return subprocess.run(
+            [str(self.toolset.bin("pulumi")), *args], cwd=cwd or self.workdir, env={**os.environ, **self.env},
+            capture_output=True, text=True, timeout=timeout,
+        )
+
+
 class _Counted:
     """An inline program that counts its runs, so a test can tell the engine refused before running it."""
 
@@ -217,7 +238,8 @@ class EngineStack:
 
     engine: RealEngine
     stack: auto.Stack
-    program: _Counted
+    program: _Counted | None
+    """The inline program, counting its runs; None for a program in another language."""
     pack_config: str
 
     @property
