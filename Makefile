@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STACK  ?= dev
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv synth synth-all policy test test-python test-go e2e e2e-tools bench pulumi-yaml clean
+.PHONY: all venv synth synth-all policy test test-python test-go e2e e2e-tools bench pulumi-yaml schema clean
 
 all: test
 
@@ -53,6 +53,10 @@ bench: venv
 ## pulumi-yaml: regenerate Pulumi.yaml's config block from components/stack_config.py
 pulumi-yaml: venv
 	$(BIN)/python -m components.stack_config Pulumi.yaml
+
+## schema: rewrite provider/schema.json, the package schema the provider derives from the components
+schema: venv
+	$(BIN)/python -m components.provider provider/schema.json
 
 clean:
 	rm -rf build .gosvc .pytest_cache .hypothesis
