@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pulumi.output import Unknown, _OutputData
 
-from components import GoService, ServiceMonitoring
+from components import GoService, LoggingPipeline, PrometheusStack, ServiceMonitoring
+from components.logging.component import resolve as resolve_logging_pipeline
 from components.engine import SECRET, run
 from components.errors import ConfigError
 from components.service.component import resolve as resolve_go_service
@@ -172,3 +173,51 @@ def test_service_monitoring_takes_a_go_service_s_outputs():
     assert "team-a" in json.dumps(dashboard.inputs["data"])
     assert result.outputs["service_monitor"] == "api"
     no_placeholder_left(result)
+
+
+NAMESPACED = {
+    "PrometheusStack": lambda namespace: PrometheusStack("monitoring", {"namespace": namespace}),
+    "ServiceMonitoring": lambda namespace: ServiceMonitoring("api-monitoring", {"service_name": "api", "namespace": namespace}),
+}
+
+
+@pytest.mark.parametrize("component", sorted(NAMESPACED))
+def test_every_component_registers_the_same_objects_for_an_output_namespace_as_for_a_plain_one(component):
+    """Objects, chart values, config files and certificate names: everything the namespace reaches."""
+    make = NAMESPACED[component]
+    plain = run(lambda: make("obs-a"))
+    deferred = run(lambda: make(pulumi.Output.from_input("obs-a")))
+
+    def registered(result):
+        return sorted((r.type, r.name, json.dumps(r.inputs, sort_keys=True)) for r in result.registrations)
+
+    assert registered(deferred) == registered(plain)
+    assert any("obs-a" in entry[2] for entry in registered(plain))
+    no_placeholder_left(deferred)
+
+
+@pytest.mark.parametrize("component", sorted(NAMESPACED))
+def test_every_component_refuses_a_bad_output_namespace_with_the_plain_message(component):
+    make = NAMESPACED[component]
+    with pytest.raises(ConfigError) as plain:
+        run_or_raise_config_error(lambda: make("Obs_A"))
+    with pytest.raises(ValueError) as deferred:
+        run(lambda: make(pulumi.Output.from_input("Obs_A")))
+    assert str(config_error(deferred.value)) == str(plain.value)
+    assert "namespace" in str(plain.value) and "Obs_A" in str(plain.value)
+
+
+def run_or_raise_config_error(program):
+    """Runs `program`; a plain bad arg raises ConfigError from the component's constructor, before anything registers."""
+    result = run(program)
+    if result.error is not None:
+        raise result.error
+    return result
+
+
+def test_the_logging_pipeline_namespace_stays_plain():
+    """It seeds the Kafka cluster id and the config checksums: a placeholder there would change them."""
+    with pytest.raises(ConfigError, match=r"LoggingPipeline 'logging': namespace.*not an Output"):
+        resolve_logging_pipeline("logging", {"namespace": pulumi.Output.from_input("logs")})
+    with pytest.raises(ConfigError):
+        run_or_raise_config_error(lambda: LoggingPipeline("logging", {"namespace": pulumi.Output.from_input("logs")}))

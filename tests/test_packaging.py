@@ -71,6 +71,7 @@ def test_schema_marks_every_input_plain_except_those_that_may_be_outputs():
     may_be_outputs = {
         "gosvc:index:GoService": {"image", "serviceName", "namespace"},
         "gosvc:index:ServiceMonitoring": {"serviceName", "namespace", "instance"},
+        "gosvc:index:PrometheusStack": {"namespace"},
     }
     for token, resource in schema["resources"].items():
         not_plain = {name for name, prop in resource["inputProperties"].items() if not prop.get("plain")}
@@ -80,7 +81,7 @@ def test_schema_marks_every_input_plain_except_those_that_may_be_outputs():
             assert env["plain"] is True and "plain" not in env["additionalProperties"], "env names plain, values Inputs"
         assert not_plain == expected, token
         if expected:
-            assert "may be Outputs" in resource["description"], token
+            assert "Inputs that may be Outputs: " in resource["description"], token
         else:
             assert "Every input is plain" in resource["description"], token
 

@@ -110,7 +110,8 @@ class KibanaArgs(TypedDict):
 
 
 class LoggingPipelineArgs(TypedDict):
-    """Arguments of LoggingPipeline; all are plain values, because each shapes the objects registered."""
+    """Arguments of LoggingPipeline; all are plain values. Most shape the objects registered; the namespace
+    also seeds the Kafka cluster id and the config checksums, which must be computed from the real value."""
 
     namespace: NotRequired[str]
     """Namespace of every part, default 'logging'."""

@@ -8,7 +8,6 @@ import pulumi_random as random
 from typing_extensions import NotRequired
 
 from components import inputs, tokens
-from components.config import plain_args
 from components.inputs import Deferred
 from components.errors import ConfigError
 from components.k8s.register import register
@@ -52,9 +51,9 @@ class AlertmanagerArgs(TypedDict):
 
 
 class PrometheusStackArgs(TypedDict):
-    """Arguments of PrometheusStack; all are plain values, because they shape the chart values and objects registered."""
+    """Arguments of PrometheusStack. `namespace` may be an Output; the rest shape the chart values and objects registered, so they are plain values."""
 
-    namespace: NotRequired[str]
+    namespace: NotRequired[pulumi.Input[str]]
     """Namespace of the stack, default 'monitoring' (the namespace GoService lets scrape its metrics port)."""
     create_namespace: NotRequired[bool]
     """Create the namespace with Pod Security labels (default true)."""
@@ -114,10 +113,20 @@ class ServiceMonitoringArgs(TypedDict):
     """Ship the Grafana dashboard ConfigMap (default true)."""
 
 
-def resolve_stack(name: str, args: PrometheusStackArgs) -> PrometheusStackSpec:
-    """Validates PrometheusStack args; raises ConfigError naming the field."""
+STACK_DEFERRABLE = ("namespace",)
+"""PrometheusStack fields that may be Outputs: the namespace only flows into objects, chart values and URLs."""
+
+
+def resolve_stack_inputs(name: str, args: PrometheusStackArgs) -> tuple[PrometheusStackSpec, Deferred]:
+    """Validates PrometheusStack args, with a placeholder for an Output namespace; raises ConfigError naming the field."""
     where = f"PrometheusStack '{name}'"
-    return resolve_prometheus_stack(plain_args(dict(args or {}), where), where)
+    plain, deferred = inputs.split(dict(args or {}), where, STACK_DEFERRABLE, lambda real: resolve_prometheus_stack(real, where))
+    return resolve_prometheus_stack(plain, where), deferred
+
+
+def resolve_stack(name: str, args: PrometheusStackArgs) -> PrometheusStackSpec:
+    """Validates plain PrometheusStack args; raises ConfigError naming the field."""
+    return resolve_stack_inputs(name, args)[0]
 
 
 SERVICE_DEFERRABLE = ("service_name", "namespace", "instance")
@@ -146,7 +155,7 @@ class PrometheusStack(pulumi.ComponentResource):
     kube-prometheus-stack Release (Prometheus picks up ServiceMonitors, PodMonitors, Probes
     and PrometheusRules from every namespace) and the prometheus-adapter Release serving
     `requests_per_second` per pod. Pass `release` in `depends_on` of anything that needs the
-    stack's CRDs. Every input is plain: each one shapes the chart values.
+    stack's CRDs. Inputs that may be Outputs: namespace; all others are plain.
     """
 
     namespace: pulumi.Output[str]
@@ -165,44 +174,51 @@ class PrometheusStack(pulumi.ComponentResource):
     """Custom metrics the adapter serves to HPAs."""
 
     def __init__(self, name: str, args: PrometheusStackArgs, opts: pulumi.ResourceOptions | None = None):
-        spec = resolve_stack(name, args)
+        spec, deferred = resolve_stack_inputs(name, args)
         super().__init__(STACK_TYPE, name, {}, tokens.options(STACK_TYPE, opts))
         self.spec = spec
         waits: list[pulumi.Resource] = []
         if spec.create_namespace:
-            waits.append(register(prometheus_stack.namespace(spec, name), f"{name}-ns", pulumi.ResourceOptions(parent=self)))
+            waits.append(register(deferred.fill(prometheus_stack.namespace(spec, name)), f"{name}-ns", pulumi.ResourceOptions(parent=self)))
 
         password = random.RandomPassword(
             f"{name}-grafana-admin", length=GRAFANA_PASSWORD_LENGTH, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
         self.grafana_password = pulumi.Output.secret(password.result)
         secret = register(
-            prometheus_stack.grafana_admin_secret(spec, name, self.grafana_password),
+            deferred.fill(prometheus_stack.grafana_admin_secret(spec, name, self.grafana_password)),
             f"{name}-grafana-admin",
             pulumi.ResourceOptions(parent=self, depends_on=waits),
         )
 
         self.release = k8s.helm.v3.Release(
             f"{name}-kube-prometheus-stack",
-            **charts.KUBE_PROMETHEUS_STACK.release_args(
-                prometheus_stack.RELEASE_NAME, spec.namespace, spec.helm_repository, prometheus_stack.values(spec)
+            **deferred.fill(
+                charts.KUBE_PROMETHEUS_STACK.release_args(
+                    prometheus_stack.RELEASE_NAME, spec.namespace, spec.helm_repository, prometheus_stack.values(spec)
+                )
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, secret]),
         )
         self.adapter_release = k8s.helm.v3.Release(
             f"{name}-prometheus-adapter",
-            **charts.PROMETHEUS_ADAPTER.release_args(
-                charts.PROMETHEUS_ADAPTER.name, spec.namespace, spec.helm_repository, adapter.values(spec)
+            **deferred.fill(
+                charts.PROMETHEUS_ADAPTER.release_args(
+                    charts.PROMETHEUS_ADAPTER.name, spec.namespace, spec.helm_repository, adapter.values(spec)
+                )
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
         )
 
-        self.namespace = pulumi.Output.from_input(spec.namespace)
-        self.prometheus_url = pulumi.Output.from_input(prometheus_stack.prometheus_url(spec.namespace))
-        self.alertmanager_url = pulumi.Output.from_input(prometheus_stack.alertmanager_url(spec.namespace))
+        def output(value):
+            return pulumi.Output.from_input(deferred.fill(value))
+
+        self.namespace = output(spec.namespace)
+        self.prometheus_url = output(prometheus_stack.prometheus_url(spec.namespace))
+        self.alertmanager_url = output(prometheus_stack.alertmanager_url(spec.namespace))
         self.grafana_service = pulumi.Output.from_input(prometheus_stack.GRAFANA_SERVICE)
         self.grafana_admin_secret = pulumi.Output.from_input(prometheus_stack.GRAFANA_ADMIN_SECRET)
-        self.grafana_port_forward = pulumi.Output.from_input(
+        self.grafana_port_forward = output(
             f"kubectl -n {spec.namespace} port-forward svc/{prometheus_stack.GRAFANA_SERVICE} {GRAFANA_LOCAL_PORT}:{prometheus_stack.GRAFANA_PORT}"
         )
         self.custom_metrics = pulumi.Output.from_input(adapter.metric_names())
