@@ -30,6 +30,13 @@ class Deferred:
 
     values: pulumi.Output[dict[str, str]] | None
     """Placeholder -> real value, resolved once every Output is known and the args validated."""
+    checked: pulumi.Output[Any] | None = None
+    """What the validation returned for the real args (the component's spec)."""
+
+    def derive(self, build: Callable[[Any], Any], plain: Any) -> Any:
+        """`plain` when there are no Outputs, else `build(real spec)` as an Output: for values a
+        placeholder cannot stand in, such as a truncated or hashed name."""
+        return plain if self.checked is None else self.checked.apply(build)
 
     def fill(self, value: Any) -> Any:
         """`value` (a dict, list or string from a spec) with every placeholder swapped for its Output."""
@@ -81,7 +88,7 @@ def split(args: dict[str, Any] | None, where: str, deferrable: tuple[str, ...], 
 
     placeholders = list(outputs)
 
-    def known(values: list[Any]) -> dict[str, str]:
+    def known(values: list[Any]) -> tuple[dict[str, str], Any]:
         real = copy.deepcopy(plain)
         for placeholder, value in zip(placeholders, values):
             path = outputs[placeholder][0]
@@ -89,7 +96,8 @@ def split(args: dict[str, Any] | None, where: str, deferrable: tuple[str, ...], 
             for part in path[:-1]:
                 target = target[part]
             target[path[-1]] = value
-        check(real)
-        return {placeholder: str(value) for placeholder, value in zip(placeholders, values)}
+        checked = check(real)
+        return {placeholder: str(value) for placeholder, value in zip(placeholders, values)}, checked
 
-    return plain, Deferred(pulumi.Output.all(*[output for _, output in outputs.values()]).apply(known))
+    resolved = pulumi.Output.all(*[output for _, output in outputs.values()]).apply(known)
+    return plain, Deferred(resolved.apply(lambda r: r[0]), resolved.apply(lambda r: r[1]))

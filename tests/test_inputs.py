@@ -221,3 +221,23 @@ def test_the_logging_pipeline_namespace_stays_plain():
         resolve_logging_pipeline("logging", {"namespace": pulumi.Output.from_input("logs")})
     with pytest.raises(ConfigError):
         run_or_raise_config_error(lambda: LoggingPipeline("logging", {"namespace": pulumi.Output.from_input("logs")}))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    namespace=st.from_regex(r"\A[a-j][a-z0-9-]{20,60}[a-z0-9]\Z"),
+    service=st.from_regex(r"\A[a-j][a-z0-9-]{10,30}[a-z0-9]\Z"),
+)
+def test_long_names_from_outputs_register_what_plain_ones_do(namespace, service):
+    """The dashboard uid is the first 40 characters of namespace and name: it must come from the real values."""
+
+    def monitoring(ns, svc):
+        return run(lambda: ServiceMonitoring("m", {"service_name": svc, "namespace": ns}))
+
+    def registered(result):
+        return sorted((r.type, r.name, json.dumps(r.inputs, sort_keys=True)) for r in result.registrations)
+
+    plain = monitoring(namespace, service)
+    deferred = monitoring(pulumi.Output.from_input(namespace), pulumi.Output.from_input(service))
+    assert registered(deferred) == registered(plain)
+    no_placeholder_left(deferred)

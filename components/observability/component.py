@@ -11,7 +11,7 @@ from components import inputs, tokens
 from components.inputs import Deferred
 from components.errors import ConfigError
 from components.k8s.register import register
-from components.observability import adapter, charts, prometheus_stack, service_monitoring
+from components.observability import adapter, charts, dashboard, prometheus_stack, service_monitoring
 from components.observability.config import (
     PrometheusStackSpec,
     ServiceMonitoringSpec,
@@ -261,6 +261,8 @@ class ServiceMonitoring(pulumi.ComponentResource):
         self.spec = spec
         child = pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None)
         objects = service_monitoring.build(spec)
+        if "dashboard" in objects:  # its uid is a truncated name: built from the real spec, not substituted
+            objects["dashboard"]["data"] = deferred.derive(lambda real: dashboard.config_map(real)["data"], objects["dashboard"]["data"])
         self.resources = {role: register(deferred.fill(obj), f"{name}-{role.replace('_', '-')}", child) for role, obj in objects.items()}
 
         rule = objects["prometheus_rule"]
