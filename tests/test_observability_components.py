@@ -6,6 +6,8 @@ import json
 
 import pulumi
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from components import GoService
 from components.engine import PLACEHOLDERS, run
@@ -234,3 +236,22 @@ def test_bad_args_name_the_field_and_register_nothing(component, args, message):
 
     result = run(program)
     assert result.registrations == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    namespace=st.from_regex(r"\A[a-j][a-z0-9-]{0,50}[a-z0-9]\Z"),
+    service=st.from_regex(r"\A[a-j][a-z0-9-]{0,40}[a-z0-9]\Z"),
+    instance=st.one_of(st.none(), st.from_regex(r"\A[a-j][a-z0-9-]{0,20}[a-z0-9]\Z")),
+    hpa=st.booleans(),
+    error_ratio=st.sampled_from([0.001, 0.05, 0.25]),
+)
+def test_the_dashboard_encoded_once_per_shape_is_exactly_the_direct_encoding(namespace, service, instance, hpa, error_ratio):
+    from components.observability import dashboard
+    from components.observability.component import resolve_service
+
+    args = {"service_name": service, "namespace": namespace, "hpa_enabled": hpa, "alerts": {"error_ratio": error_ratio}}
+    if instance:
+        args["instance"] = instance
+    spec = resolve_service("m", args)
+    assert dashboard.dashboard_json(spec) == json.dumps(dashboard.dashboard(spec), indent=2, sort_keys=True) + "\n"
