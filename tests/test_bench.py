@@ -10,11 +10,11 @@ from tests.conftest import ROOT
 def test_bench_runs_at_n_1_and_writes_every_field(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--sizes", "1", "--repeat", "1", "--out", str(out)],
+        [sys.executable, "-m", "bench", "--sizes", "1", "--repeat", "1", "--policy-growth-sizes", "1,2", "--real-engine-sizes", "none", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=1800,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for title in ("Artifact size", "Layer reuse", "Synth scale", "Policy cost"):
+    for title in ("Artifact size", "Layer reuse", "Synth scale", "Policy cost", "Policy growth"):
         assert f"== {title}" in proc.stdout
     report = json.loads(out.read_text())
     assert set(report) >= {"measured_at", "machine", "sizes", "artifact", "layers", "synth_scale", "policy_cost"}
@@ -45,3 +45,12 @@ def test_bench_runs_at_n_1_and_writes_every_field(tmp_path):
     assert policy["per_resource_ms"] > 0 and policy["per_rule_ms"] > 0
     assert policy["slowest"] and all(r["policy"] and r["ms"] >= 0 for r in policy["slowest"])
     assert set(policy["per_policy_ms"]) == {r["policy"] for r in policy["rules"]}
+    floor = policy["floor"]
+    assert floor["total_seconds"] > 0 and floor["per_resource_ms"] > 0
+    assert policy["ratio_to_floor"] == policy["total_seconds"] / floor["total_seconds"]
+    grow = policy["growth"]
+    assert [r["n"] for r in grow["rows"]] == [1, 2] and grow["rows"][1]["resources"] == 2 * grow["rows"][0]["resources"]
+    assert set(grow["fit"]) == {"slope_s_per_service", "intercept_s", "r2"} and grow["verdict"]
+    assert report["real_engine"] is None, "--real-engine-sizes none skips it; tests/e2e runs it at N = 1"
+    assert row["components"]["inner_runs"] == row["floor"]["inner_runs"] == 15
+    assert row["ratio_to_floor_of_fastest"] > 0
