@@ -266,7 +266,7 @@ class EngineStack:
         except auto.errors.CommandError as err:
             operation.error = (f"{command} timed out after {timeout:.0f} s and was interrupted\n" if operation.timed_out else "") + str(err)
         operation.output = "\n".join(lines)
-        operation.seconds = round(time.monotonic() - started, 1)
+        operation.seconds = round(time.monotonic() - started, 3)
         return operation
 
     def up(self, policy: bool = True) -> Operation:
