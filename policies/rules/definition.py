@@ -64,16 +64,29 @@ class Subject:
     type: str
     name: str
     urn: str
-    props: dict[str, Any]
+    source: Any = field(repr=False)
+    """The properties as the policy SDK hands them over (proxies that check for unknowns), or a plain dict."""
     parent: str | None = None
 
     @classmethod
     def of(cls, resource_type: str, name: str, urn: str, props: Any, parent: str | None) -> Subject:
-        return cls(resource_type, name, urn, mapping(plain(props)), parent or None)
+        return cls(resource_type, name, urn, props, parent or None)
+
+    @cached_property
+    def props(self) -> dict[str, Any]:
+        """The properties as plain data, copied on first use: most rules look at the kind first and
+        skip most resources, and a deep copy through the SDK's proxies is the costliest step of a rule."""
+        return mapping(plain(self.source))
 
     @cached_property
     def kind(self) -> str | None:
-        return kube.kind_of(self.type, self.props)
+        if "props" in self.__dict__ or not isinstance(self.source, Mapping):
+            return kube.kind_of(self.type, self.props)
+        try:
+            declared = plain(self.source["kind"]) if "kind" in self.source else None
+        except Exception:  # the SDK's UnknownValueError: a kind unknown during preview
+            declared = UNKNOWN
+        return kube.kind_of(self.type, {"kind": declared})
 
     @property
     def meta(self) -> dict[str, Any]:
