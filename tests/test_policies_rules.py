@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
 import pytest
@@ -13,9 +14,12 @@ import test_policies_resources
 import test_policies_security
 from policy_harness import edit, edits, evaluate, load, one, resource_args, run, stack_args
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, Severity, StackValidationPolicy
-from pulumi_policy.proxy import UNKNOWN_NUMBER_VALUE, UNKNOWN_OBJECT_VALUE, UNKNOWN_STRING_VALUE
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pulumi_policy.proxy import UNKNOWN_NUMBER_VALUE, UNKNOWN_OBJECT_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from policies.rules import BY_NAME, POLICIES
+from policies.rules import props as props_module
 from policies.rules.props import UNKNOWN, plain
 
 # The names the issue asks for; the pack may have more.
@@ -111,3 +115,32 @@ def test_unknown_replicas_under_an_hpa_are_no_violation():
     docs = [edits(COMPLIANT[0], {"spec.replicas": UNKNOWN_NUMBER_VALUE}), *COMPLIANT[1:]]
     assert evaluate("replicas-at-least-two", docs).messages == []
     assert plain(resource_args(docs[0]).props)["spec"]["replicas"] is UNKNOWN
+
+
+_SENTINEL_VALUES = sorted(props_module._SENTINELS)
+_leaves = st.one_of(
+    st.text(max_size=8), st.integers(-5, 5), st.floats(allow_nan=False, allow_infinity=False, width=32), st.booleans(), st.none(),
+    st.sampled_from(_SENTINEL_VALUES),
+)
+_trees = st.recursive(_leaves, lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(st.text(max_size=5), children, max_size=4)), max_leaves=25)
+
+
+def _expected(value):
+    """What the rules must see: unknown sentinels as UNKNOWN, integral floats as ints, the rest as is."""
+    if isinstance(value, dict):
+        return {k: _expected(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expected(v) for v in value]
+    if isinstance(value, str) and value in props_module._SENTINELS:
+        return UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=5), _trees, max_size=5))
+def test_plain_reads_through_the_sdk_proxies_exactly(props):
+    proxied = unknown_checking_proxy(copy.deepcopy(props))
+    assert plain(proxied) == _expected(props)
+    assert plain(props) == _expected(props)
