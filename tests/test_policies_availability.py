@@ -121,3 +121,49 @@ CASES = [
 @pytest.mark.parametrize("case", [c.param() for c in CASES])
 def test_availability_policy(case: Case):
     case.check()
+
+
+# -- the selector index: it may only narrow the search, never change what matches --------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from policies.rules.definition import Stack, Subject  # noqa: E402
+from policies.rules.props import UNKNOWN  # noqa: E402
+from policies.rules.relations import candidates, labels_known, selects  # noqa: E402
+
+_namespaces = st.sampled_from(["a", "b", None, UNKNOWN])
+_label_values = st.sampled_from(["x", "y", UNKNOWN])
+_labels = st.dictionaries(st.sampled_from(["app", "tier", "team"]), _label_values, max_size=3)
+
+
+@st.composite
+def _stacks(draw):
+    workloads = []
+    for i in range(draw(st.integers(0, 8))):
+        labels = draw(st.one_of(_labels, st.just(UNKNOWN)))
+        props = {
+            "kind": draw(st.sampled_from(["Deployment", "StatefulSet"])),
+            "metadata": {"name": f"w{i}", "namespace": draw(_namespaces)},
+            "spec": {"template": {"metadata": {"labels": labels}}},
+        }
+        workloads.append(Subject.of(f"kubernetes:apps/v1:{props['kind']}", f"w{i}", f"urn:w{i}", props, None))
+    return Stack(workloads)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    stack=_stacks(),
+    namespace=_namespaces,
+    selector=st.one_of(
+        st.just({}), st.just(UNKNOWN),
+        st.builds(lambda m: {"matchLabels": m}, _labels),
+        st.builds(lambda m: {"matchLabels": m, "matchExpressions": [{"key": "tier", "operator": "Exists"}]}, _labels),
+    ),
+)
+def test_the_selector_index_finds_every_workload_a_full_scan_does(stack, namespace, selector):
+    found = candidates(stack, namespace, selector)
+    scanned = stack.in_namespace(stack.workloads(), namespace)
+    assert [w.urn for w in found] == [w.urn for w in scanned if w in found], "stack order"
+    assert {w.urn for w in found} <= {w.urn for w in scanned}
+    assert {w.urn for w in scanned if selects(selector, w) is not False or not labels_known(w)} <= {w.urn for w in found}

@@ -13,7 +13,7 @@ from pulumi_policy import Severity
 from .definition import Finding, ResourceRule, Stack, StackRule, Subject
 from .kube import SCALABLE_KINDS, containers, declared, map_selector_matches, selector_matches
 from .props import UNKNOWN, get, items, mapping, whole_number
-from .relations import hpa_target, hpas_for, labels_known, pdbs_for, pod_labels, replica_range, selects
+from .relations import candidates, hpa_target, hpas_for, labels_known, pdbs_for, pod_labels, replica_range, selects
 
 FAMILY = "availability"
 REPLICATED = ("Deployment", "StatefulSet")
@@ -170,7 +170,9 @@ def _pdb_for_multi_replica(stack: Stack, settings: Mapping[str, Any]) -> Iterato
         count = whole_number(min_available)
         if count is None:
             continue
-        for workload in stack.in_namespace(stack.workloads(SCALABLE_KINDS), pdb.namespace):
+        for workload in candidates(stack, pdb.namespace, spec.get("selector", {})):
+            if workload.kind not in SCALABLE_KINDS:
+                continue
             bounds = replica_range(stack, workload)
             if selects(spec.get("selector", {}), workload) is True and bounds is not None and count >= bounds[0]:
                 yield Finding(
@@ -187,23 +189,23 @@ def _selectors_match(stack: Stack, _: Mapping[str, Any]) -> Iterator[Finding]:
         if workload.kind != "Job" and isinstance(selector, dict) and labels_known(workload) and selector_matches(selector, pod_labels(workload)) is False:
             yield Finding(f"{workload.describe()}: spec.selector does not match its pod template labels, so it manages no pods", workload.urn)
 
-    def may_select(namespace: Any, matches: Any) -> bool:
+    def may_select(namespace: Any, selector: Any, matches: Any, plain_map: bool = False) -> bool:
         """Whether any workload in the namespace is or might be (labels unknown in preview) selected."""
-        return any(not labels_known(w) or matches(pod_labels(w)) is not False for w in stack.in_namespace(workloads, namespace))
+        return any(not labels_known(w) or matches(pod_labels(w)) is not False for w in candidates(stack, namespace, selector, plain_map=plain_map))
 
     for service in stack.kinds("Service"):
         selector = get(service.props, "spec", "selector")
         if get(service.props, "spec", "type") == "ExternalName" or not isinstance(selector, dict) or not selector:
             continue
-        if not may_select(service.namespace, lambda labels, sel=selector: map_selector_matches(sel, labels)):
+        if not may_select(service.namespace, selector, lambda labels, sel=selector: map_selector_matches(sel, labels), plain_map=True):
             yield Finding(f"{service.describe()} selects no pods of any workload in its namespace (selector {selector})", service.urn)
     for pdb in stack.kinds("PodDisruptionBudget"):
         selector = get(pdb.props, "spec", "selector", default={})
-        if not may_select(pdb.namespace, lambda labels, sel=selector: selector_matches(sel, labels)):
+        if not may_select(pdb.namespace, selector, lambda labels, sel=selector: selector_matches(sel, labels)):
             yield Finding(f"{pdb.describe()} selects no pods of any workload in its namespace", pdb.urn)
     for netpol in stack.kinds("NetworkPolicy"):
         selector = get(netpol.props, "spec", "podSelector", default={})
-        if mapping(selector) and not may_select(netpol.namespace, lambda labels, sel=selector: selector_matches(sel, labels)):
+        if mapping(selector) and not may_select(netpol.namespace, selector, lambda labels, sel=selector: selector_matches(sel, labels)):
             yield Finding(f"{netpol.describe()} podSelector selects no pods of any workload in its namespace", netpol.urn)
     for hpa in stack.kinds("HorizontalPodAutoscaler"):
         ref = mapping(get(hpa.props, "spec", "scaleTargetRef"))

@@ -29,14 +29,85 @@ def labels_known(workload: Subject) -> bool:
     return not any(v is UNKNOWN for v in mapping(node).values())
 
 
+def _same_namespace(a: Any, b: Any) -> bool:
+    return a == b or UNKNOWN in (a, b)
+
+
 def hpa_target(stack: Stack, hpa: Subject) -> Subject | None:
     """The workload an HPA's scaleTargetRef names in its namespace."""
     ref = mapping(get(hpa.props, "spec", "scaleTargetRef"))
-    for workload in stack.workloads():
-        same_namespace = workload.namespace == hpa.namespace or UNKNOWN in (workload.namespace, hpa.namespace)
-        if workload.kind == ref.get("kind") and workload.object_name == ref.get("name") and same_namespace:
+    by_name = stack.memo("workloads_by_kind_and_name", lambda: _group(stack.workloads(), lambda w: (w.kind, w.object_name)))
+    for workload in by_name.get((ref.get("kind"), ref.get("name")), []):
+        if _same_namespace(workload.namespace, hpa.namespace):
             return workload
     return None
+
+
+def _group(subjects: list[Subject], key: Any) -> dict[Any, list[Subject]]:
+    groups: dict[Any, list[Subject]] = {}
+    for subject in subjects:
+        try:
+            groups.setdefault(key(subject), []).append(subject)
+        except TypeError:  # an unhashable key (an unknown value inside a name) joins no group
+            continue
+    return groups
+
+
+def _required_pairs(selector: Any, *, plain_map: bool) -> list[tuple[str, str]] | None:
+    """The label pairs every pod the selector selects must carry; None when it names none or any part is unknown."""
+    if selector is UNKNOWN:
+        return None
+    if not plain_map and get(selector, "matchLabels") is UNKNOWN:
+        return None
+    labels = mapping(selector) if plain_map else mapping(get(selector, "matchLabels"))
+    if any(v is UNKNOWN for v in labels.values()):
+        return None
+    pairs = [(k, v) for k, v in labels.items() if isinstance(v, str)]
+    return pairs or None
+
+
+def candidates(stack: Stack, namespace: Any, selector: Any, *, plain_map: bool = False) -> list[Subject]:
+    """The workloads `selector` may select in `namespace`, in stack order: a superset for the caller's exact match.
+
+    Those whose pod labels carry every pair of its matchLabels (or of a Service's map), plus
+    those whose labels or namespace are unknown during preview; found through an index built
+    once per stack, so matching every selector against every workload stays linear.
+    """
+
+    def build() -> tuple[dict[Any, list[Subject]], dict[tuple[Any, str, str], list[Subject]], dict[Any, list[Subject]], dict[str, int]]:
+        by_namespace: dict[Any, list[Subject]] = {}
+        by_pair: dict[tuple[Any, str, str], list[Subject]] = {}
+        unknown_labels: dict[Any, list[Subject]] = {}
+        for workload in stack.workloads():
+            space = _space(workload.namespace)
+            by_namespace.setdefault(space, []).append(workload)
+            if not labels_known(workload):
+                unknown_labels.setdefault(space, []).append(workload)
+                continue
+            for key, value in pod_labels(workload).items():
+                by_pair.setdefault((space, key, value), []).append(workload)
+        order = {w.urn: i for i, w in enumerate(stack.workloads())}
+        return by_namespace, by_pair, unknown_labels, order
+
+    by_namespace, by_pair, unknown_labels, order = stack.memo("workload_label_index", build)
+    space = _space(namespace)
+    spaces = list(by_namespace) if space is UNKNOWN else [space, UNKNOWN]
+    pairs = _required_pairs(selector, plain_map=plain_map)
+    found: dict[str, Subject] = {}
+    for space in spaces:
+        if pairs is None:
+            pool = by_namespace.get(space, [])
+        else:
+            pool = min((by_pair.get((space, k, v), []) for k, v in pairs), key=len) + unknown_labels.get(space, [])
+        for workload in pool:
+            if _same_namespace(workload.namespace, namespace):
+                found[workload.urn] = workload
+    return sorted(found.values(), key=lambda w: order[w.urn])
+
+
+def _space(namespace: Any) -> Any:
+    """An index key for a namespace: itself when a string or unset, else the unknown marker (checked exactly later)."""
+    return namespace if namespace is None or isinstance(namespace, str) else UNKNOWN
 
 
 def hpas_for(stack: Stack, workload: Subject) -> list[Subject]:
@@ -68,12 +139,23 @@ def selects(selector: Any, workload: Subject) -> bool | None:
     return selector_matches(selector, pod_labels(workload))
 
 
+def _selected_by(stack: Stack, kind: str, selector_path: tuple[str, ...]) -> dict[str, list[Subject]]:
+    """Workload URN -> the objects of `kind` whose selector selects its pods, resolved once per stack."""
+
+    def build() -> dict[str, list[Subject]]:
+        found: dict[str, list[Subject]] = {}
+        for subject in stack.kinds(kind):
+            selector = get(subject.props, *selector_path, default={})
+            for workload in candidates(stack, subject.namespace, selector):
+                if selects(selector, workload) is True:
+                    found.setdefault(workload.urn, []).append(subject)
+        return found
+
+    return stack.memo(("selected_by", kind, selector_path), build)
+
+
 def pdbs_for(stack: Stack, workload: Subject) -> list[Subject]:
-    return [
-        p
-        for p in stack.in_namespace(stack.kinds("PodDisruptionBudget"), workload.namespace)
-        if selects(get(p.props, "spec", "selector", default={}), workload) is True
-    ]
+    return list(_selected_by(stack, "PodDisruptionBudget", ("spec", "selector")).get(workload.urn, []))
 
 
 def policy_types(netpol: Subject) -> set[str]:
@@ -86,8 +168,4 @@ def policy_types(netpol: Subject) -> set[str]:
 
 
 def network_policies_for(stack: Stack, workload: Subject) -> list[Subject]:
-    return [
-        n
-        for n in stack.in_namespace(stack.kinds("NetworkPolicy"), workload.namespace)
-        if selects(get(n.props, "spec", "podSelector", default={}), workload) is True
-    ]
+    return list(_selected_by(stack, "NetworkPolicy", ("spec", "podSelector")).get(workload.urn, []))
