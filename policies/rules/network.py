@@ -62,8 +62,39 @@ def _monitor_selects(monitor: Subject, service: Subject, port_name: str) -> bool
     )
 
 
+def _monitors_that_may_select(stack: Stack, service: Subject) -> list[Subject]:
+    """The ServiceMonitors that may select `service`, in stack order: a superset for `_monitor_selects`.
+
+    Each monitor is indexed under one pair of its selector's matchLabels (a service it selects
+    carries them all); monitors without such a pair are always candidates. Built once per
+    stack, so matching every service against every monitor stays linear.
+    """
+
+    def build() -> tuple[dict[tuple[str, str], list[Subject]], list[Subject], dict[str, int]]:
+        by_pair: dict[tuple[str, str], list[Subject]] = {}
+        always: list[Subject] = []
+        monitors = stack.kinds("ServiceMonitor")
+        for monitor in monitors:
+            labels = mapping(get(monitor.props, "spec", "selector", "matchLabels"))
+            pairs = sorted((k, v) for k, v in labels.items() if isinstance(v, str))
+            if pairs and len(pairs) == len(labels):
+                by_pair.setdefault(pairs[0], []).append(monitor)
+            else:
+                always.append(monitor)
+        return by_pair, always, {m.urn: i for i, m in enumerate(monitors)}
+
+    by_pair, always, order = stack.memo("service_monitor_index", build)
+    found = {m.urn: m for m in always}
+    for pair in service.labels.items():
+        for monitor in by_pair.get(pair, []):
+            found[monitor.urn] = monitor
+    return sorted(found.values(), key=lambda m: order[m.urn])
+
+
 def _prometheus_operator_present(stack: Stack) -> bool:
     """A Prometheus Operator object (ServiceMonitor, PrometheusRule, ...) or a Helm release of a Prometheus chart."""
+    if any(r.type.startswith(f"kubernetes:{MONITORING_GROUP}") for r in stack.resources):
+        return True  # found from the type token alone, without copying every resource's props
     for r in stack.resources:
         api = r.props.get("apiVersion")
         if r.kind and isinstance(api, str) and api.startswith(MONITORING_GROUP):
@@ -81,14 +112,13 @@ def _metrics_scraped(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Find
     if not _prometheus_operator_present(stack):
         raise NotApplicable("the stack runs no Prometheus Operator (no monitoring.coreos.com objects, no Prometheus chart)")
     port_name = settings.get("metricsPortName") or "metrics"
-    monitors = stack.kinds("ServiceMonitor")
     for service in services:
         ports = items(get(service.props, "spec", "ports"))
         if UNKNOWN in ports:
             continue
         if not any(get(p, "name") == port_name for p in ports):
             yield Finding(f"{service.describe()} has no port named '{port_name}', so Prometheus cannot scrape the service's metrics", service.urn)
-        elif not any(_monitor_selects(m, service, port_name) for m in monitors):
+        elif not any(_monitor_selects(m, service, port_name) for m in _monitors_that_may_select(stack, service)):
             yield Finding(
                 f"{service.describe()}: no ServiceMonitor selects its labels in namespace {service.namespace} and scrapes port "
                 f"'{port_name}', so its metrics and alerts are missing",
