@@ -21,28 +21,23 @@ GO_SERVICE = token("GoService")
 PROMETHEUS_STACK = token("PrometheusStack")
 SERVICE_MONITORING = token("ServiceMonitoring")
 LOGGING_PIPELINE = token("LoggingPipeline")
-LOGGING_PARTS = {part: token(class_name) for part, class_name in (
-    ("filebeat", "Filebeat"),
-    ("kafka", "Kafka"),
-    ("logstash", "Logstash"),
-    ("elasticsearch", "Elasticsearch"),
-    ("kibana", "Kibana"),
-    ("network", "LoggingNetworkPolicies"),
-)}
+_LOGGING_PARTS = (
+    # part, class name now, its name under the former `gosvc:logging` module
+    ("filebeat", "Filebeat", "Filebeat"),
+    ("kafka", "Kafka", "Kafka"),
+    ("logstash", "Logstash", "Logstash"),
+    ("elasticsearch", "Elasticsearch", "Elasticsearch"),
+    ("kibana", "Kibana", "Kibana"),
+    ("network", "LoggingNetworkPolicies", "NetworkPolicies"),
+)
+LOGGING_PARTS = {part: token(class_name) for part, class_name, _ in _LOGGING_PARTS}
 """The LoggingPipeline's internal grouping components (not served to other languages)."""
 
 FORMER: dict[str, str] = {
     PROMETHEUS_STACK: "gosvc:observability:PrometheusStack",
     SERVICE_MONITORING: "gosvc:observability:ServiceMonitoring",
     LOGGING_PIPELINE: "gosvc:logging:LoggingPipeline",
-    **{LOGGING_PARTS[part]: f"gosvc:logging:{name}" for part, name in (
-        ("filebeat", "Filebeat"),
-        ("kafka", "Kafka"),
-        ("logstash", "Logstash"),
-        ("elasticsearch", "Elasticsearch"),
-        ("kibana", "Kibana"),
-        ("network", "NetworkPolicies"),
-    )},
+    **{token(class_name): f"gosvc:logging:{former}" for _, class_name, former in _LOGGING_PARTS},
 }
 """Current token -> the token releases before the one-scheme change registered."""
 
