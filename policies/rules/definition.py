@@ -164,7 +164,12 @@ class Stack:
 
     def in_namespace(self, subjects: Iterable[Subject], namespace: Any) -> list[Subject]:
         """Those in `namespace`; a namespace unknown during preview might be any, so it matches."""
-        return [s for s in subjects if s.namespace == namespace or UNKNOWN in (s.namespace, namespace)]
+        return [s for s in subjects if same_namespace(s.namespace, namespace)]
+
+
+def same_namespace(a: Any, b: Any) -> bool:
+    """Whether two objects may share a namespace: equal, or either unknown during preview."""
+    return a == b or UNKNOWN in (a, b)
 
 
 def exemption(subject: Subject, policy: str) -> str | None:

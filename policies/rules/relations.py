@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .definition import Stack, Subject
+from .definition import Stack, Subject, same_namespace
 from .kube import selector_matches
 from .props import UNKNOWN, get, mapping, whole_number
 
@@ -29,16 +29,12 @@ def labels_known(workload: Subject) -> bool:
     return not any(v is UNKNOWN for v in mapping(node).values())
 
 
-def _same_namespace(a: Any, b: Any) -> bool:
-    return a == b or UNKNOWN in (a, b)
-
-
 def hpa_target(stack: Stack, hpa: Subject) -> Subject | None:
     """The workload an HPA's scaleTargetRef names in its namespace."""
     ref = mapping(get(hpa.props, "spec", "scaleTargetRef"))
     by_name = stack.memo("workloads_by_kind_and_name", lambda: _group(stack.workloads(), lambda w: (w.kind, w.object_name)))
     for workload in by_name.get((ref.get("kind"), ref.get("name")), []):
-        if _same_namespace(workload.namespace, hpa.namespace):
+        if same_namespace(workload.namespace, hpa.namespace):
             return workload
     return None
 
@@ -100,7 +96,7 @@ def candidates(stack: Stack, namespace: Any, selector: Any, *, plain_map: bool =
         else:
             pool = min((by_pair.get((space, k, v), []) for k, v in pairs), key=len) + unknown_labels.get(space, [])
         for workload in pool:
-            if _same_namespace(workload.namespace, namespace):
+            if same_namespace(workload.namespace, namespace):
                 found[workload.urn] = workload
     return sorted(found.values(), key=lambda w: order[w.urn])
 
