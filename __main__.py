@@ -4,9 +4,12 @@ import pulumi
 
 from components import GoImage, GoService, stack_config
 from components.observability import PrometheusStack, ServiceMonitoring
-from components.logging import LoggingPipeline
+from components.logging import LoggingPipeline, check_upgrade
 
 cfg = stack_config.from_pulumi()  # raises ConfigError before any resource is registered
+logging_args = cfg.logging.model_dump(exclude={"enabled"}) if cfg.logging is not None and cfg.logging.enabled else None
+if logging_args is not None:
+    check_upgrade("logging", logging_args)  # refuses a change that would lose logs in flight, also before anything is registered
 
 # gosvc:image deploys what a CI pipeline already built and pushed; otherwise the program builds it.
 image_ref = cfg.prebuilt_image or GoImage(cfg.service.service_name, cfg.image.model_dump(exclude_none=True)).image_ref
@@ -46,8 +49,8 @@ if monitoring.service_enabled:
     pulumi.export("alerts", service_monitoring.alerts)
 
 # Logging: Filebeat -> Kafka -> Logstash -> Elasticsearch -> Kibana in its own namespace, sized per stack.
-if cfg.logging is not None and cfg.logging.enabled:
-    logging_pipeline = LoggingPipeline("logging", cfg.logging.model_dump(exclude={"enabled"}))
+if logging_args is not None:
+    logging_pipeline = LoggingPipeline("logging", logging_args)
     pulumi.export("loggingNamespace", logging_pipeline.namespace)
     pulumi.export("kafkaBootstrapServers", logging_pipeline.kafka_bootstrap_servers)
     pulumi.export("elasticsearchUrl", logging_pipeline.elasticsearch_url)

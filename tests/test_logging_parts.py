@@ -91,7 +91,9 @@ def test_filebeat_rbac_is_read_only_cluster_wide_plus_leases():
     assert set(rule["resources"]) == {"pods", "namespaces", "nodes"} and set(rule["verbs"]) == {"get", "list", "watch"}
     (lease,) = filebeat.role(NAME, PROD)["rules"]
     assert lease["apiGroups"] == ["coordination.k8s.io"] and lease["resources"] == ["leases"]
-    assert filebeat.role(NAME, PROD)["metadata"]["namespace"] == PROD.namespace
+    assert filebeat.role(NAME, PROD)["metadata"]["namespace"] == PROD.collector_namespace == f"{PROD.namespace}-filebeat"
+    (subject,) = filebeat.cluster_role_binding(NAME, PROD)["subjects"]
+    assert subject["namespace"] == PROD.collector_namespace
 
 
 # --- Kafka -------------------------------------------------------------------------------------
@@ -233,21 +235,37 @@ def test_elasticsearch_yml_three_masters_derive_seeds_and_initial_masters():
     assert conf["xpack.security.transport.ssl.enabled"] is True and conf["xpack.security.http.ssl.enabled"] is True
 
 
-def test_elasticsearch_heap_is_half_the_limit_and_sysctl_is_exempted():
+def test_elasticsearch_is_restricted_reads_its_password_from_a_file_and_gets_its_heap():
     sts = elasticsearch.stateful_set(NAME, PROD, "x")
     pod = sts["spec"]["template"]["spec"]
-    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    (container,) = pod["containers"]
+    env = {e["name"]: e for e in container["env"]}
     assert env["ES_JAVA_OPTS"]["value"] == "-Xms2048m -Xmx2048m"
-    assert env["ELASTIC_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": elasticsearch.ELASTIC_SECRET, "key": "password"}
-    init = {c["name"]: c for c in pod["initContainers"]}
-    assert init["max-map-count"]["securityContext"]["privileged"] is True
-    assert "262144" in init["max-map-count"]["command"][-1]
-    annotations = sts["metadata"]["annotations"]
-    assert annotations["policies.gosvc.dev/exempt-no-privileged"].strip()
-    off = resolve_logging({"elasticsearch": {"sysctl_init": False}}, NAME)
-    sts_off = elasticsearch.stateful_set(NAME, off, "x")
-    assert [c["name"] for c in sts_off["spec"]["template"]["spec"]["initContainers"]] == ["config"]
-    assert "annotations" not in sts_off["metadata"]
+    path = env["ELASTIC_PASSWORD_FILE"]["value"]
+    mount = next(m for m in container["volumeMounts"] if path.startswith(m["mountPath"] + "/"))
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert volume["secret"]["secretName"] == "elasticsearch-elastic" and volume["secret"]["items"] == [{"key": "password", "path": "password"}]
+    assert path.endswith("/password") and mount["readOnly"] is True
+    assert "cat " + path in container["readinessProbe"]["exec"]["command"][-1]
+    assert [c["name"] for c in pod["initContainers"]] == ["config"]
+    assert "annotations" not in sts["metadata"], "nothing in the restricted namespace needs an exemption"
+    assert not any(c["securityContext"].get("privileged") for c in pod["initContainers"] + pod["containers"])
+
+
+@pytest.mark.parametrize(("mode", "tuning", "mmap"), [("daemonset", True, None), ("node", False, None), ("no-mmap", False, False)])
+def test_max_map_count_is_met_by_a_node_tuning_daemonset_the_nodes_or_no_mmap(mode, tuning, mmap):
+    spec = resolve_logging({"elasticsearch": {"max_map_count": mode}}, NAME)
+    objects = elasticsearch.node_tuning_objects(NAME, spec)
+    assert bool(objects) is tuning
+    assert elasticsearch.settings(NAME, spec).get("node.store.allow_mmap") is mmap
+    if tuning:
+        ds = objects["node_tuning"]
+        assert ds["metadata"]["namespace"] == spec.collector_namespace != spec.namespace
+        (c,) = ds["spec"]["template"]["spec"]["containers"]
+        assert c["securityContext"]["privileged"] is True and "262144" in c["command"][-1]
+        assert ds["spec"]["template"]["spec"]["tolerations"] == [{"operator": "Exists"}]
+        assert ds["metadata"]["annotations"]["policies.gosvc.dev/exempt-no-privileged"].strip()
+        assert objects["node_tuning_service_account"]["metadata"]["namespace"] == spec.collector_namespace
 
 
 @pytest.mark.parametrize(("spec", "replicas", "endpoint"), [(PROD, 1, "_component_template/logs@custom"), (DEV, 0, "_index_template/gosvc-logs")], ids=["prod", "dev"])
@@ -315,8 +333,20 @@ def test_every_policy_denies_by_default_and_allows_dns():
     assert policies["default_deny"]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     for key, policy in policies.items():
         assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"], key
-        if key != "default_deny":
+        if not key.endswith("default_deny"):
             assert policy["spec"]["egress"][0]["ports"][0]["port"] == 53, key
+    assert policies["collector_default_deny"]["metadata"]["namespace"] == PROD.collector_namespace
+
+
+def test_filebeat_reaches_kafka_across_namespaces():
+    policies = network.build(NAME, PROD)
+    to_kafka = policies["filebeat"]["spec"]["egress"][1]["to"][0]
+    assert to_kafka["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": PROD.namespace}}
+    from_filebeat = policies["kafka"]["spec"]["ingress"][0]["from"][0]
+    assert from_filebeat["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "filebeat"
+    assert from_filebeat["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": PROD.collector_namespace}}
+    same_namespace = policies["kafka"]["spec"]["ingress"][0]["from"][1]
+    assert "namespaceSelector" not in same_namespace
 
 
 # --- Versions ----------------------------------------------------------------------------------

@@ -59,8 +59,9 @@ def test_parts_are_child_components_of_the_pipeline(prod_run):
     part_urns = {p.urn for p in parts.values()}
     kube = [r for r in result.registrations if r.type.startswith("kubernetes:") and r.inputs.get("kind") != "Namespace"]
     assert kube and all(r.parent in part_urns for r in kube)
-    (ns,) = [r for r in result.registrations if r.inputs.get("kind") == "Namespace"]
-    assert all(ns.urn in r.dependencies for r in kube), "every object waits for the namespace"
+    namespaces = [r for r in result.registrations if r.inputs.get("kind") == "Namespace"]
+    assert len(namespaces) == 2
+    assert all(ns.urn in r.dependencies for r in kube for ns in namespaces), "every object waits for the namespaces"
 
 
 def test_workloads_wait_for_what_they_need(prod_run):
@@ -91,17 +92,22 @@ def test_passwords_are_generated_and_every_secret_is_secret_in_state(prod_run):
 
 def test_no_container_gets_a_secret_as_a_literal_value(prod_run):
     result, _ = prod_run
-    refs = set()
+    refs, files = set(), set()
     for reg in result.registrations:
         if reg.inputs.get("kind") not in WORKLOADS:
             continue
         pod = reg.inputs["spec"]["template"]["spec"]
         for c in pod.get("initContainers", []) + pod["containers"]:
             for env in c.get("env", []):
-                if SECRETISH.search(env["name"]):
+                if env["name"].endswith("_FILE"):  # a path; the file must come from a Secret volume
+                    mount = next(m for m in c["volumeMounts"] if env["value"].startswith(m["mountPath"] + "/"))
+                    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+                    files.add(volume["secret"]["secretName"])
+                elif SECRETISH.search(env["name"]):
                     assert "value" not in env, f"{reg.name}/{c['name']}: {env['name']}"
                     refs.add(env["valueFrom"]["secretKeyRef"]["name"])
-    assert refs == {"elasticsearch-elastic", "kibana-elasticsearch", "logstash-elasticsearch", "kibana-encryption-keys"}
+    assert refs == {"kibana-elasticsearch", "logstash-elasticsearch", "kibana-encryption-keys"}
+    assert files == {"elasticsearch-elastic"}
 
 
 def test_outputs_and_an_existing_namespace():
@@ -117,7 +123,7 @@ def test_outputs_and_an_existing_namespace():
     assert result.outputs["kafka"].split(",")[0] == "kafka-0.kafka-headless.observability.svc.cluster.local:9092"
     assert [r for r in result.registrations if r.inputs.get("kind") == "Namespace"] == []
     namespaced = [r for r in result.registrations if r.type.startswith("kubernetes:") and "namespace" in r.inputs.get("metadata", {})]
-    assert namespaced and {r.inputs["metadata"]["namespace"] for r in namespaced} == {"observability"}
+    assert namespaced and {r.inputs["metadata"]["namespace"] for r in namespaced} == {"observability", "observability-filebeat"}
 
 
 def test_bad_input_registers_nothing():
@@ -199,7 +205,7 @@ def test_no_loss_settings_hold_end_to_end(synth, stack):
     assert (rf, isr) == ((3, 2) if prod else (1, 1))
     assert props["unclean.leader.election.enable"].data == "false"
     assert one(objects, "StatefulSet", "kafka")["spec"]["replicas"] >= rf
-    args = " ".join(one(objects, "Job", "kafka-create-topic")["spec"]["template"]["spec"]["containers"][0]["args"])
+    args = " ".join(one(objects, "Job", "kafka-create-topic")["spec"]["template"]["spec"]["containers"][0]["command"])
     assert f"--replication-factor {rf}" in args and f"--config min.insync.replicas={isr}" in args
     # Logstash: persisted queue on each replica's claim.
     ls_data = one(objects, "ConfigMap", "logstash")["data"]
@@ -244,7 +250,7 @@ def test_every_container_is_restricted_unless_its_workload_says_why(synth, stack
         if any("hostPath" in v for v in pod.get("volumes", [])):
             assert "no-host-path" in exempt, o["metadata"]["name"]
     exempted = {o["metadata"]["name"] for o in objects if o["kind"] in WORKLOADS and o["metadata"].get("annotations")}
-    assert exempted <= {"filebeat", "elasticsearch"}
+    assert exempted <= {"filebeat", "elasticsearch-node-tuning"}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

@@ -14,7 +14,7 @@ from components import tokens
 from components.config import plain_args
 from components.k8s import meta
 from components.k8s.register import register
-from components.logging import credentials, elasticsearch, filebeat, kafka, kibana, logstash, network, versions
+from components.logging import credentials, elasticsearch, filebeat, kafka, kibana, logstash, network, secrets, upgrades, versions
 from components.logging.config import LoggingSpec, resolve_logging, warnings
 from components.service.component import ResourcesArgs
 
@@ -92,8 +92,10 @@ class ElasticsearchArgs(TypedDict):
     """Replicas of each log index, default 1; at most nodes - 1."""
     storage: NotRequired[str]
     """Volume size per node, default 50Gi."""
-    sysctl_init: NotRequired[bool]
-    """Run the privileged init container that sets vm.max_map_count (default true); turn off where nodes already set it."""
+    max_map_count: NotRequired[str]
+    """How nodes meet Elasticsearch's vm.max_map_count of 262144: 'daemonset' (default: a privileged DaemonSet in
+    Filebeat's namespace sets it on every node), 'node' (the nodes already set it), or 'no-mmap'
+    (node.store.allow_mmap: false; no sysctl, but slower searches and more heap pressure)."""
     resources: NotRequired[ResourcesArgs]
     """Default 1 CPU, 4Gi memory."""
 
@@ -109,14 +111,32 @@ class KibanaArgs(TypedDict):
     """Default 250m CPU, 1Gi memory."""
 
 
+class ExistingSecretsArgs(TypedDict):
+    """Existing Secrets to use instead of generated credentials (each unset one is generated), in the pipeline's namespace."""
+
+    elastic: NotRequired[str]
+    """Secret with key 'password': the `elastic` superuser's password."""
+    kibana_system: NotRequired[str]
+    """Secret with key 'password': the `kibana_system` user's password."""
+    logstash_writer: NotRequired[str]
+    """Secret with key 'password': the password of Logstash's writer user."""
+    kibana_encryption_keys: NotRequired[str]
+    """Secret with keys 'security' and 'saved-objects': Kibana's encryption keys, at least 32 characters each."""
+    certificates: NotRequired[str]
+    """kubernetes.io/tls Secret with 'tls.crt', 'tls.key' and 'ca.crt' (as cert-manager writes it): Elasticsearch's
+    node certificate, valid for the names in `elasticsearch.certificate_dns_names`, and the CA clients trust."""
+
+
 class LoggingPipelineArgs(TypedDict):
     """Arguments of LoggingPipeline; all are plain values. Most shape the objects registered; the namespace
     also seeds the Kafka cluster id and the config checksums, which must be computed from the real value."""
 
     namespace: NotRequired[str]
-    """Namespace of every part, default 'logging'."""
+    """Namespace of Kafka, Logstash, Elasticsearch and Kibana, default 'logging'; Pod Security enforces 'restricted'."""
+    filebeat_namespace: NotRequired[str]
+    """Namespace of Filebeat and the node tuning, default '<namespace>-filebeat'; Pod Security allows their hostPaths."""
     create_namespace: NotRequired[bool]
-    """Create the namespace (default true), enforcing 'privileged' for Filebeat's hostPaths and warning at 'restricted'."""
+    """Create both namespaces with their Pod Security labels (default true)."""
     storage_class: NotRequired[str]
     """StorageClass of every volume; the cluster default when unset."""
     api_server_cidr: NotRequired[str]
@@ -135,6 +155,10 @@ class LoggingPipelineArgs(TypedDict):
     """Digests pinning images, as '<repository>@sha256:<hex>'."""
     resolve_digests: NotRequired[bool]
     """Resolve every image not pinned by image_digests to its registry digest at deploy time (default false)."""
+    existing_secrets: NotRequired[ExistingSecretsArgs]
+    """Credentials the cluster already holds; the rest are generated."""
+    confirm_changes: NotRequired[list[str]]
+    """Keys whose refused change on a running pipeline the user confirms after the documented procedure: 'elasticsearch.nodes'."""
 
 
 def resolve(name: str, args: LoggingPipelineArgs | dict | None) -> LoggingSpec:
@@ -145,17 +169,26 @@ def resolve(name: str, args: LoggingPipelineArgs | dict | None) -> LoggingSpec:
     return resolve_logging(raw, where)
 
 
-def namespace(name: str, spec: LoggingSpec) -> dict:
-    """Pod Security Admission enforces 'privileged' (Filebeat's hostPaths, Elasticsearch's sysctl init), and audits and warns at 'restricted' so anything else that strays is reported."""
+def _namespace(name: str, namespace: str, enforce: str) -> dict:
     labels = {
         **meta.labels("logging", name, "namespace"),
-        "pod-security.kubernetes.io/enforce": "privileged",
+        "pod-security.kubernetes.io/enforce": enforce,
+        "pod-security.kubernetes.io/enforce-version": "latest",
         "pod-security.kubernetes.io/audit": "restricted",
         "pod-security.kubernetes.io/audit-version": "latest",
         "pod-security.kubernetes.io/warn": "restricted",
         "pod-security.kubernetes.io/warn-version": "latest",
     }
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta.metadata(spec.namespace, None, labels)}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta.metadata(namespace, None, labels)}
+
+
+def namespaces(name: str, spec: LoggingSpec) -> dict[str, dict]:
+    """The pipeline's namespace enforces the 'restricted' Pod Security Standard; the collector's enforces 'privileged'
+    (Filebeat's read-only hostPaths, the node tuning's sysctl) and warns and audits at 'restricted'."""
+    return {
+        "ns": _namespace(name, spec.namespace, "restricted"),
+        "collector-ns": _namespace(name, spec.collector_namespace, "privileged"),
+    }
 
 
 def registry_digests(spec: LoggingSpec, opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str]]:
@@ -183,16 +216,46 @@ def pin_images(obj: Any, refs: dict[str, Any]) -> Any:
     return obj
 
 
-def build(name: str, spec: LoggingSpec, creds: Any) -> dict[str, dict[str, dict]]:
-    """Every object of the pipeline: part -> role -> plain Kubernetes dict. Pure apart from `creds` Outputs placed as values."""
+def build(name: str, spec: LoggingSpec, creds: Any, previous: upgrades.Deployed | None = None) -> dict[str, dict[str, dict]]:
+    """Every object of the pipeline: part -> role -> plain Kubernetes dict. Pure apart from `creds` Outputs placed as values.
+
+    `previous` is the pipeline as the stack last deployed it: it keeps Elasticsearch's bootstrap
+    node set and adds the patches that grow existing volumes (see upgrades.py).
+    """
+    patches = upgrades.volume_patches(previous, spec)
+    es = {**elasticsearch.build(name, spec, creds, upgrades.initial_master_nodes(previous)), **elasticsearch.node_tuning_objects(name, spec)}
     return {
-        "elasticsearch": elasticsearch.build(name, spec, creds),
-        "kafka": kafka.build(name, spec),
-        "logstash": logstash.build(name, spec),
+        "elasticsearch": {**es, **patches.get("elasticsearch", {})},
+        "kafka": {**kafka.build(name, spec), **patches.get("kafka", {})},
+        "logstash": {**logstash.build(name, spec), **patches.get("logstash", {})},
         "kibana": kibana.build(name, spec, creds),
         "filebeat": filebeat.build(name, spec, kafka.bootstrap_servers(name, spec)),
         "network": network.build(name, spec),
     }
+
+
+def role_options(obj: dict) -> dict[str, Any]:
+    """Resource options that keep data: a StatefulSet's claim templates never change after create (a change would
+    replace it; volumes grow through patches instead), and a volume patch leaves the claim alone when dropped."""
+    if obj["kind"] == "StatefulSet":
+        return {"ignore_changes": ["spec.volumeClaimTemplates"]}
+    if obj["kind"] == "PersistentVolumeClaimPatch":
+        return {"retain_on_delete": True}
+    return {}
+
+
+def read_deployed(name: str) -> upgrades.Deployed | None:
+    """The pipeline `name` as this stack's state last recorded it, through the engine's built-in readStackResourceOutputs."""
+    stack = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    result = pulumi.runtime.invoke(upgrades.READ_STATE, {"stackName": stack})
+    return upgrades.deployed((result.value or {}).get("outputs") or {}, name)
+
+
+def check_upgrade(name: str, args: "LoggingPipelineArgs | dict | None") -> LoggingSpec:
+    """Validates args and refuses unsafe changes to the deployed pipeline; programs call it before registering anything."""
+    spec = resolve(name, args)
+    upgrades.check(read_deployed(name), spec)
+    return spec
 
 
 class LoggingPart(pulumi.ComponentResource):
@@ -213,24 +276,28 @@ class LoggingPart(pulumi.ComponentResource):
         earlier: list[pulumi.Resource] = list(depends_on)
         for role, obj in objects.items():
             deps = [*earlier, *(after or {}).get(role, [])]
-            resource = register(obj, f"{name}-{part}-{role.replace('_', '-')}", pulumi.ResourceOptions(parent=self, depends_on=deps))
+            options = pulumi.ResourceOptions(parent=self, depends_on=deps, **role_options(obj))
+            resource = register(obj, upgrades.resource_name(name, part, role), options)
             self.resources[role] = resource
             earlier.append(resource)
         self.register_outputs({})
 
 
 class LoggingPipeline(pulumi.ComponentResource):
-    """Filebeat -> Kafka -> Logstash -> Elasticsearch -> Kibana, in one namespace, sized per stack.
+    """Filebeat -> Kafka -> Logstash -> Elasticsearch -> Kibana, sized per stack.
 
-    Creates the namespace (optional), generated credentials and certificates, then one
-    child component per part, each with its ServiceAccount, config, workload, PDB, and
-    NetworkPolicies that allow only the pipeline's flows. Defaults are production-shaped:
-    3 brokers, replication factor 3, min.insync.replicas 2, 3 Elasticsearch nodes with one
-    replica per index. Every input is plain: each one shapes the objects registered.
+    Creates two namespaces (optional): a 'restricted' one for Kafka, Logstash, Elasticsearch and
+    Kibana, and a privileged one for Filebeat and the node tuning. Then the credentials no
+    existing Secret provides, and one child component per part, each with its ServiceAccount,
+    config, workload, PDB, and NetworkPolicies that allow only the pipeline's flows. Defaults are
+    production-shaped: 3 brokers, replication factor 3, min.insync.replicas 2, 3 Elasticsearch
+    nodes with one replica per index. Every input is plain: each one shapes the objects registered.
+    Changes that would lose data on a running pipeline are refused before anything is registered
+    (see upgrades.py).
     """
 
     namespace: pulumi.Output[str]
-    """Namespace of every part."""
+    """Namespace of Kafka, Logstash, Elasticsearch and Kibana."""
     kafka_bootstrap_servers: pulumi.Output[str]
     """Comma-separated broker addresses."""
     kafka_topic: pulumi.Output[str]
@@ -239,11 +306,15 @@ class LoggingPipeline(pulumi.ComponentResource):
     """In-cluster HTTPS URL of Elasticsearch."""
     kibana_url: pulumi.Output[str]
     """In-cluster URL of Kibana."""
-    elastic_password: pulumi.Output[str]
-    """Password of the `elastic` superuser (a secret)."""
+    elastic_password: pulumi.Output[str | None]
+    """Password of the `elastic` superuser (a secret) when generated; None when it comes from an existing Secret."""
+    elastic_password_secret: pulumi.Output[str]
+    """Name of the Secret (in `namespace`) whose key 'password' holds the `elastic` superuser's password."""
 
     def __init__(self, name: str, args: LoggingPipelineArgs, opts: pulumi.ResourceOptions | None = None):
         spec = resolve(name, args)
+        previous = read_deployed(name)
+        upgrades.check(previous, spec)
         super().__init__(TYPE, name, {}, tokens.options(TYPE, opts))
         self.spec = spec
         self.warnings = warnings(spec)
@@ -252,10 +323,11 @@ class LoggingPipeline(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         base: list[pulumi.Resource] = []
         if spec.create_namespace:
-            base = [register(namespace(name, spec), f"{name}-ns", child)]
+            base = [register(obj, f"{name}-{key}", child) for key, obj in namespaces(name, spec).items()]
         creds = credentials.generate(name, spec, child)
         refs = registry_digests(spec, child)
-        objects = {part: {role: pin_images(obj, refs) for role, obj in roles.items()} for part, roles in build(name, spec, creds).items()}
+        built = build(name, spec, creds, previous)
+        objects = {part: {role: pin_images(obj, refs) for role, obj in roles.items()} for part, roles in built.items()}
 
         def part(key: str, after: dict[str, list[pulumi.Resource]] | None = None) -> LoggingPart:
             return LoggingPart(key, name, objects[key], base, after, child)
@@ -266,7 +338,7 @@ class LoggingPipeline(pulumi.ComponentResource):
         kf = self.parts["kafka"] = part("kafka")
         ready = [kf.resources["topic_job"], es.resources["setup_job"]]
         self.parts["logstash"] = part("logstash", {"stateful_set": ready})
-        self.parts["kibana"] = part("kibana", {"deployment": [es.resources["setup_job"], es.resources["ca_secret"]]})
+        self.parts["kibana"] = part("kibana", {"deployment": [es.resources["setup_job"]]})
         self.parts["filebeat"] = part("filebeat", {"daemon_set": [kf.resources["topic_job"]]})
 
         self.namespace = pulumi.Output.from_input(spec.namespace)
@@ -274,7 +346,8 @@ class LoggingPipeline(pulumi.ComponentResource):
         self.kafka_topic = pulumi.Output.from_input(spec.kafka.topic)
         self.elasticsearch_url = pulumi.Output.from_input(elasticsearch.url(name, spec))
         self.kibana_url = pulumi.Output.from_input(kibana.url(name, spec))
-        self.elastic_password = creds.elastic
+        self.elastic_password = creds.elastic if creds.elastic is not None else pulumi.Output.from_input(None)
+        self.elastic_password_secret = pulumi.Output.from_input(secrets.refs(spec).elastic)
         self.register_outputs(
             {
                 "namespace": self.namespace,
@@ -283,5 +356,6 @@ class LoggingPipeline(pulumi.ComponentResource):
                 "elasticsearch_url": self.elasticsearch_url,
                 "kibana_url": self.kibana_url,
                 "elastic_password": self.elastic_password,
+                "elastic_password_secret": self.elastic_password_secret,
             }
         )

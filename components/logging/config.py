@@ -23,6 +23,10 @@ MIB = 1024 * 1024
 KAFKA_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 DIGEST_REF = re.compile(r"^(?P<repo>[^@\s]+)@sha256:[0-9a-f]{64}$")
 RATE_LIMIT = re.compile(r"^[1-9][0-9]*/(s|m|h)$")
+SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+"""A DNS-1123 subdomain: the form of Secret and StorageClass names."""
+CONFIRMABLE = ("elasticsearch.nodes",)
+"""Changes refused on a running pipeline that the user may confirm after following the documented procedure."""
 DLQ_MAX_MIB = 256
 """Cap of Logstash's dead letter queue, which shares the queue volume with the persisted queue."""
 HEAP_SHARE = Decimal("0.5")
@@ -112,7 +116,7 @@ class ElasticsearchSpec(_Model):
     heap: str | None = None
     index_replicas: int = Field(1, ge=0, le=5)
     storage: str = "50Gi"
-    sysctl_init: bool = True
+    max_map_count: Literal["daemonset", "node", "no-mmap"] = "daemonset"
     resources: ResourcesSpec = ResourcesSpec(cpu_request="1", cpu_limit=None, memory_request="4Gi")
 
     @field_validator("heap", "storage")
@@ -126,6 +130,24 @@ class ElasticsearchSpec(_Model):
         if self.heap is not None:
             return int(quantity(self.heap) // MIB)
         return default_heap_mib(self.resources)
+
+
+class ExistingSecretsSpec(_Model):
+    """Secrets the cluster already holds (from cert-manager, an external secret store, ...), used instead of
+    generating them; each unset one is generated. Keys each must hold are in `secrets.REQUIRED_KEYS`."""
+
+    elastic: str | None = None
+    kibana_system: str | None = None
+    logstash_writer: str | None = None
+    kibana_encryption_keys: str | None = None
+    certificates: str | None = None
+
+    @field_validator("*")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not SUBDOMAIN.match(value):
+            raise ValueError("must be a Secret name: lowercase letters, digits, '-' and '.', at most 253 characters")
+        return value
 
 
 class KibanaSpec(_Model):
@@ -146,11 +168,14 @@ class LoggingSpec(_Model):
 
     enabled: bool = True
     namespace: str = "logging"
+    filebeat_namespace: str | None = None
     create_namespace: bool = True
     storage_class: str | None = None
     api_server_cidr: str = "0.0.0.0/0"
     image_digests: list[str] = []
     resolve_digests: bool = False
+    existing_secrets: ExistingSecretsSpec = ExistingSecretsSpec()
+    confirm_changes: list[Literal[CONFIRMABLE]] = []  # type: ignore[valid-type]
     filebeat: FilebeatSpec = FilebeatSpec()
     kafka: KafkaSpec = KafkaSpec()
     logstash: LogstashSpec = LogstashSpec()
@@ -162,10 +187,20 @@ class LoggingSpec(_Model):
     def _namespace(cls, value: str) -> str:
         return namespace_name(value)
 
+    @field_validator("filebeat_namespace")
+    @classmethod
+    def _filebeat_namespace(cls, value: str | None) -> str | None:
+        return None if value is None else namespace_name(value)
+
+    @property
+    def collector_namespace(self) -> str:
+        """Where Filebeat and the node tuning run: a namespace of their own whose Pod Security allows hostPaths."""
+        return self.filebeat_namespace or f"{self.namespace}-filebeat"
+
     @field_validator("storage_class")
     @classmethod
     def _storage_class(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", value):
+        if value is not None and not SUBDOMAIN.match(value):
             raise ValueError("must be a StorageClass name (DNS-1123 subdomain)")
         return value
 
@@ -198,6 +233,31 @@ class LoggingSpec(_Model):
         for part in ("filebeat", "kafka", "logstash", "elasticsearch", "kibana"):
             getattr(self, part).resources.check(f"{part}.resources")
         kafka, logstash, es = self.kafka, self.logstash, self.elasticsearch
+        if self.collector_namespace == self.namespace:
+            raise ConfigError(
+                "filebeat_namespace",
+                self.collector_namespace,
+                f"must differ from namespace ({self.namespace}): Filebeat's hostPaths need Pod Security 'privileged', "
+                "and the namespace of Kafka, Logstash, Elasticsearch and Kibana enforces 'restricted'",
+            )
+        if self.filebeat_namespace is None and len(self.collector_namespace) > 63:
+            raise ConfigError(
+                "filebeat_namespace",
+                None,
+                f"defaults to '<namespace>-filebeat', which is longer than 63 characters for namespace {self.namespace!r}; set it",
+            )
+        secrets = self.existing_secrets
+        named = [(key, getattr(secrets, key)) for key in ("elastic", "kibana_system", "logstash_writer")]
+        seen: dict[str, str] = {}
+        for key, value in named:
+            if value is not None and value in seen:
+                raise ConfigError(
+                    f"existing_secrets.{key}",
+                    value,
+                    f"is also existing_secrets.{seen[value]}: each user's password is the key 'password' of a Secret of its own",
+                )
+            if value is not None:
+                seen[value] = key
         if kafka.replication_factor > kafka.brokers:
             raise ConfigError(
                 "kafka.replication_factor",

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_random as random
 import pulumi_tls as tls
 
-from components.logging import elasticsearch
+from components.logging import elasticsearch, secrets
 from components.logging.config import LoggingSpec
 
 PASSWORD_LENGTH = 32
@@ -27,16 +27,16 @@ EARLY_RENEWAL_HOURS = 30 * 24
 
 @dataclass(frozen=True)
 class Credentials:
-    """Secret Outputs, one per value the pipeline's Secrets carry."""
+    """Secret Outputs, one per value the pipeline's generated Secrets carry; None where an existing Secret holds it."""
 
-    elastic: pulumi.Output[str]
-    kibana_system: pulumi.Output[str]
-    logstash_writer: pulumi.Output[str]
-    kibana_security_key: pulumi.Output[str]
-    kibana_saved_objects_key: pulumi.Output[str]
-    ca_cert: pulumi.Output[str]
-    node_cert: pulumi.Output[str]
-    node_key: pulumi.Output[str]
+    elastic: pulumi.Output[str] | None = None
+    kibana_system: pulumi.Output[str] | None = None
+    logstash_writer: pulumi.Output[str] | None = None
+    kibana_security_key: pulumi.Output[str] | None = None
+    kibana_saved_objects_key: pulumi.Output[str] | None = None
+    ca_cert: pulumi.Output[str] | None = None
+    node_cert: pulumi.Output[str] | None = None
+    node_key: pulumi.Output[str] | None = None
 
 
 def _password(name: str, length: int, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
@@ -45,8 +45,7 @@ def _password(name: str, length: int, opts: pulumi.ResourceOptions) -> pulumi.Ou
     return pulumi.Output.secret(generated.result)
 
 
-def generate(name: str, spec: LoggingSpec, opts: pulumi.ResourceOptions) -> Credentials:
-    """Registers the RandomPasswords and the CA plus node certificate; returns their values as secret Outputs."""
+def _certificates(name: str, spec: LoggingSpec, opts: pulumi.ResourceOptions) -> dict[str, pulumi.Output[str]]:
     ca_key = tls.PrivateKey(f"{name}-ca-key", algorithm="RSA", rsa_bits=3072, opts=opts)
     ca = tls.SelfSignedCert(
         f"{name}-ca",
@@ -77,13 +76,19 @@ def generate(name: str, spec: LoggingSpec, opts: pulumi.ResourceOptions) -> Cred
         allowed_uses=["digital_signature", "key_encipherment", "server_auth", "client_auth"],
         opts=opts,
     )
-    return Credentials(
-        elastic=_password(f"{name}-elastic-password", PASSWORD_LENGTH, opts),
-        kibana_system=_password(f"{name}-kibana-system-password", PASSWORD_LENGTH, opts),
-        logstash_writer=_password(f"{name}-logstash-writer-password", PASSWORD_LENGTH, opts),
-        kibana_security_key=_password(f"{name}-kibana-security-key", ENCRYPTION_KEY_LENGTH, opts),
-        kibana_saved_objects_key=_password(f"{name}-kibana-saved-objects-key", ENCRYPTION_KEY_LENGTH, opts),
-        ca_cert=ca.cert_pem,
-        node_cert=node.cert_pem,
-        node_key=pulumi.Output.secret(node_key.private_key_pem),
-    )
+    return {"ca_cert": ca.cert_pem, "node_cert": node.cert_pem, "node_key": pulumi.Output.secret(node_key.private_key_pem)}
+
+
+def generate(name: str, spec: LoggingSpec, opts: pulumi.ResourceOptions) -> Credentials:
+    """Generates every credential that no existing Secret (`existing_secrets`) provides."""
+    wanted = secrets.refs(spec).generated
+    values: dict[str, pulumi.Output[str]] = {}
+    for key, resource in (("elastic", "elastic"), ("kibana_system", "kibana-system"), ("logstash_writer", "logstash-writer")):
+        if key in wanted:
+            values[key] = _password(f"{name}-{resource}-password", PASSWORD_LENGTH, opts)
+    if "kibana_encryption_keys" in wanted:
+        values["kibana_security_key"] = _password(f"{name}-kibana-security-key", ENCRYPTION_KEY_LENGTH, opts)
+        values["kibana_saved_objects_key"] = _password(f"{name}-kibana-saved-objects-key", ENCRYPTION_KEY_LENGTH, opts)
+    if "certificates" in wanted:
+        values.update(_certificates(name, spec, opts))
+    return Credentials(**values)

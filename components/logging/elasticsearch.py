@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from components.k8s import resources
-from components.logging import versions
+from components.logging import secrets, versions
 from components.logging.config import LoggingSpec
 from components.logging.pod import (
     Part,
@@ -29,7 +29,6 @@ from components.logging.pod import (
     jvm_heap,
     pod_disruption_budget,
     pod_security,
-    secret_env,
     service_account,
     spread,
     stateful_workload,
@@ -42,14 +41,8 @@ SERVICE = "elasticsearch"
 HEADLESS = "elasticsearch-headless"
 CONFIG_KEY = "elasticsearch.yml"
 HOME = "/usr/share/elasticsearch"
-CERTS_SECRET = "elasticsearch-certs"
-"""kubernetes.io/tls Secret with the node certificate, its key and the CA certificate."""
-CA_SECRET = "elasticsearch-ca"
-"""Only the CA certificate, for clients (Logstash, Kibana, the setup Job)."""
-ELASTIC_SECRET = "elasticsearch-elastic"
-KIBANA_SECRET = "kibana-elasticsearch"
-LOGSTASH_SECRET = "logstash-elasticsearch"
-PASSWORD_KEY = "password"
+SECRETS_DIR = "/run/secrets/gosvc"
+"""Where pods mount the passwords they read as files."""
 LOGSTASH_USER = "gosvc_logstash"
 LOGSTASH_ROLE = "gosvc_logstash_writer"
 DATA_STREAM = "logs-gosvc-default"
@@ -85,8 +78,13 @@ def certificate_dns_names(spec: LoggingSpec) -> list[str]:
     ]
 
 
-def settings(name: str, spec: LoggingSpec) -> dict:
-    """elasticsearch.yml as a dict."""
+def settings(name: str, spec: LoggingSpec, initial_masters: list[str] | None = None) -> dict:
+    """elasticsearch.yml as a dict.
+
+    `initial_masters` is the node set a multi-node cluster bootstraps from: by default all nodes,
+    on a running cluster the set it was first formed with (see `upgrades.initial_master_nodes`),
+    so that nodes added later join the cluster instead of bootstrapping one of their own.
+    """
     es = spec.elasticsearch
     conf: dict[str, Any] = {
         "cluster.name": f"gosvc-{name}",
@@ -110,17 +108,22 @@ def settings(name: str, spec: LoggingSpec) -> dict:
         "xpack.security.http.ssl.certificate": "certs/tls.crt",
         "xpack.security.http.ssl.certificate_authorities": ["certs/ca.crt"],
     }
+    if es.max_map_count == "no-mmap":
+        # Lucene reads index files through NIO instead of memory maps: no vm.max_map_count need, slower searches.
+        conf["node.store.allow_mmap"] = False
     if es.nodes == 1:
         conf["discovery.type"] = "single-node"
     else:
         conf["discovery.seed_hosts"] = [f"{n}.{HEADLESS}.{spec.namespace}.svc.cluster.local:{TRANSPORT_PORT}" for n in node_names(spec)]
-        # Only read when a brand-new cluster forms; ignored once the cluster state exists on disk.
-        conf["cluster.initial_master_nodes"] = node_names(spec)
+        masters = node_names(spec) if initial_masters is None else initial_masters
+        if masters:
+            # Only read when a brand-new cluster forms; ignored once the cluster state exists on disk.
+            conf["cluster.initial_master_nodes"] = list(masters)
     return conf
 
 
-def config_text(name: str, spec: LoggingSpec) -> str:
-    return yaml.safe_dump(settings(name, spec), sort_keys=False, width=1000)
+def config_text(name: str, spec: LoggingSpec, initial_masters: list[str] | None = None) -> str:
+    return yaml.safe_dump(settings(name, spec, initial_masters), sort_keys=False, width=1000)
 
 
 def writer_role() -> dict:
@@ -154,6 +157,9 @@ def setup_script(name: str, spec: LoggingSpec) -> str:
     endpoint, _ = index_settings(spec)
     return f"""#!/bin/bash
 set -euo pipefail
+ELASTIC_PASSWORD="$(cat {SECRETS_DIR}/elastic/password)"
+KIBANA_PASSWORD="$(cat {SECRETS_DIR}/kibana-system/password)"
+LOGSTASH_PASSWORD="$(cat {SECRETS_DIR}/logstash-writer/password)"
 es() {{ curl -fsS --cacert /certs/ca.crt -u "elastic:${{ELASTIC_PASSWORD}}" -H 'Content-Type: application/json' "$@"; echo; }}
 until es "${{ES_URL}}/_cluster/health?wait_for_status=yellow&timeout=30s" >/dev/null; do
   echo "waiting for Elasticsearch at ${{ES_URL}}"; sleep 5
@@ -174,18 +180,37 @@ def setup_files(name: str, spec: LoggingSpec) -> dict[str, str]:
     }
 
 
-def _sysctl_init(spec: LoggingSpec) -> dict:
-    """Raises vm.max_map_count on the node, which needs a privileged container; the StatefulSet is exempted for exactly this."""
-    return {
+NODE_TUNING = "elasticsearch-node-tuning"
+NODE_TUNING_EXEMPTIONS = {
+    "no-privileged": f"writes vm.max_map_count={MAX_MAP_COUNT} on every node, which Elasticsearch's bootstrap checks require; "
+    "it runs in the collector's privileged namespace so the Elasticsearch namespace can enforce 'restricted'",
+    "no-privilege-escalation": "a privileged container cannot also forbid escalation; it only writes one sysctl, then sleeps",
+    "run-as-non-root": "only root may write /proc/sys",
+}
+
+
+def node_tuning_part(name: str, spec: LoggingSpec) -> Part:
+    return Part("elasticsearch", name, spec.collector_namespace, "node-tuning", versions.ELASTIC_VERSION)
+
+
+def node_tuning(name: str, spec: LoggingSpec) -> dict:
+    """A DaemonSet in the collector's (privileged) namespace that raises vm.max_map_count on every node, then sleeps.
+
+    A DaemonSet rather than an init container: the sysctl is per node, and the Elasticsearch pods
+    themselves then pass the 'restricted' Pod Security Standard.
+    """
+    p = node_tuning_part(name, spec)
+    script = (
+        f"if [ \"$(cat /proc/sys/vm/max_map_count)\" -lt {MAX_MAP_COUNT} ]; then echo {MAX_MAP_COUNT} > /proc/sys/vm/max_map_count; fi; "
+        "exec sleep infinity"
+    )
+    applied = ["/bin/bash", "-c", f"[ \"$(cat /proc/sys/vm/max_map_count)\" -ge {MAX_MAP_COUNT} ]"]
+    container = {
         "name": "max-map-count",
         "image": spec.image(versions.ELASTICSEARCH_IMAGE),
         "imagePullPolicy": "IfNotPresent",
-        "command": [
-            "/bin/bash",
-            "-c",
-            f"if [ \"$(cat /proc/sys/vm/max_map_count)\" -lt {MAX_MAP_COUNT} ]; then echo {MAX_MAP_COUNT} > /proc/sys/vm/max_map_count; fi",
-        ],
-        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "32Mi"}},
+        "command": ["/bin/bash", "-c", script],
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "16Mi"}},
         "securityContext": {
             "privileged": True,
             "runAsUser": 0,
@@ -194,19 +219,44 @@ def _sysctl_init(spec: LoggingSpec) -> dict:
             "capabilities": {"drop": ["ALL"]},
             "seccompProfile": {"type": "RuntimeDefault"},
         },
+        "readinessProbe": {"exec": {"command": applied}, "periodSeconds": 30},
+        # Should something lower the value again, the restart sets it again.
+        "livenessProbe": {"exec": {"command": applied}, "periodSeconds": 60, "failureThreshold": 2},
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": p.metadata(NODE_TUNING, exemptions(NODE_TUNING_EXEMPTIONS)),
+        "spec": {
+            "selector": {"matchLabels": dict(p.selector)},
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+            "template": {
+                "metadata": {"labels": dict(p.labels)},
+                "spec": {
+                    "serviceAccountName": NODE_TUNING,
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "terminationGracePeriodSeconds": 5,
+                    "tolerations": [{"operator": "Exists"}],
+                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [container],
+                },
+            },
+        },
     }
 
 
-SYSCTL_EXEMPTIONS = {
-    "no-privileged": f"init container max-map-count writes vm.max_map_count={MAX_MAP_COUNT} on the node, which Elasticsearch's "
-    "bootstrap checks require; the server container itself is restricted",
-    "no-privilege-escalation": "the privileged max-map-count init container cannot also forbid escalation; it only writes one sysctl and exits",
-    "run-as-non-root": "the max-map-count init container must be root to write /proc/sys; the server container runs as UID 10001",
-}
+def node_tuning_objects(name: str, spec: LoggingSpec) -> dict[str, dict]:
+    """The node tuning's ServiceAccount and DaemonSet, or nothing when nodes already set the sysctl or mmap is off."""
+    if spec.elasticsearch.max_map_count != "daemonset":
+        return {}
+    p = node_tuning_part(name, spec)
+    return {"node_tuning_service_account": service_account(p, NODE_TUNING), "node_tuning": node_tuning(name, spec)}
 
 
 def stateful_set(name: str, spec: LoggingSpec, config: str) -> dict:
     p = part(name, spec)
+    names = secrets.refs(spec)
     es = spec.elasticsearch
     uid = versions.APP_UID
     copy_config = {
@@ -219,7 +269,8 @@ def stateful_set(name: str, spec: LoggingSpec, config: str) -> dict:
         "securityContext": container_security(uid),
         "volumeMounts": [{"name": "config", "mountPath": "/mnt/config"}, {"name": "es-config", "mountPath": "/mnt/es-config", "readOnly": True}],
     }
-    health = f'curl -fsS --cacert {HOME}/config/certs/ca.crt -u "elastic:${{ELASTIC_PASSWORD}}" "https://127.0.0.1:{HTTP_PORT}/_cluster/health?local=true" >/dev/null'
+    password_file = f"{SECRETS_DIR}/elastic/password"
+    health = f'curl -fsS --cacert {HOME}/config/certs/ca.crt -u "elastic:$(cat {password_file})" "https://127.0.0.1:{HTTP_PORT}/_cluster/health?local=true" >/dev/null'
     container = {
         "name": "elasticsearch",
         "image": spec.image(versions.ELASTICSEARCH_IMAGE),
@@ -227,7 +278,8 @@ def stateful_set(name: str, spec: LoggingSpec, config: str) -> dict:
         "env": [
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             {"name": "ES_JAVA_OPTS", "value": jvm_heap(es.heap_mib)},
-            secret_env("ELASTIC_PASSWORD", ELASTIC_SECRET, PASSWORD_KEY),
+            # The image's entrypoint reads the bootstrap password from this file.
+            {"name": "ELASTIC_PASSWORD_FILE", "value": password_file},
         ],
         "ports": [
             {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
@@ -244,10 +296,9 @@ def stateful_set(name: str, spec: LoggingSpec, config: str) -> dict:
             {"name": "data", "mountPath": f"{HOME}/data"},
             {"name": "logs", "mountPath": f"{HOME}/logs"},
             {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "elastic-password", "mountPath": f"{SECRETS_DIR}/elastic", "readOnly": True},
         ],
     }
-    init = ([_sysctl_init(spec)] if es.sysctl_init else []) + [copy_config]
-    annotations = exemptions(SYSCTL_EXEMPTIONS) if es.sysctl_init else None
     return stateful_workload(
         p,
         service_name=HEADLESS,
@@ -257,40 +308,38 @@ def stateful_set(name: str, spec: LoggingSpec, config: str) -> dict:
             "terminationGracePeriodSeconds": 120,
             "securityContext": pod_security(uid),
             "affinity": spread(p, required=es.nodes > 1),
-            "initContainers": init,
+            "initContainers": [copy_config],
             "containers": [container],
             "volumes": [
                 {"name": "es-config", "configMap": {"name": p.app, "defaultMode": 0o444}},
-                {"name": "certs", "secret": {"secretName": CERTS_SECRET, "defaultMode": 0o440}},
+                {"name": "certs", "secret": {"secretName": names.certificates, "defaultMode": 0o440}},
+                names.password_volume("elastic", "elastic-password"),
                 empty_dir("config", "64Mi"),
                 empty_dir("logs", "512Mi"),
                 empty_dir("tmp", "256Mi"),
             ],
         },
         claims=[volume_claim("data", es.storage, spec.storage_class)],
-        annotations=annotations,
     )
 
 
 def setup_job(name: str, spec: LoggingSpec) -> dict:
     p = part(name, spec).with_role("setup")
+    names = secrets.refs(spec)
+    users = (("elastic", "elastic"), ("kibana_system", "kibana-system"), ("logstash_writer", "logstash-writer"))
     container = {
         "name": "setup",
         "image": spec.image(versions.ELASTICSEARCH_IMAGE),
         "imagePullPolicy": "IfNotPresent",
         "command": ["/bin/bash", "/setup/setup.sh"],
-        "env": [
-            {"name": "ES_URL", "value": url(name, spec)},
-            secret_env("ELASTIC_PASSWORD", ELASTIC_SECRET, PASSWORD_KEY),
-            secret_env("KIBANA_PASSWORD", KIBANA_SECRET, PASSWORD_KEY),
-            secret_env("LOGSTASH_PASSWORD", LOGSTASH_SECRET, PASSWORD_KEY),
-        ],
+        "env": [{"name": "ES_URL", "value": url(name, spec)}],
         "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "128Mi"}},
         "securityContext": container_security(versions.APP_UID),
         "volumeMounts": [
             {"name": "setup", "mountPath": "/setup", "readOnly": True},
             {"name": "ca", "mountPath": "/certs", "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},
+            *({"name": f"{volume}-password", "mountPath": f"{SECRETS_DIR}/{volume}", "readOnly": True} for _, volume in users),
         ],
     }
     return {
@@ -311,8 +360,9 @@ def setup_job(name: str, spec: LoggingSpec) -> dict:
                     "containers": [container],
                     "volumes": [
                         {"name": "setup", "configMap": {"name": SETUP_CONFIG, "defaultMode": 0o444}},
-                        {"name": "ca", "secret": {"secretName": CA_SECRET, "defaultMode": 0o444}},
+                        names.ca_volume(),
                         empty_dir("tmp", "16Mi"),
+                        *(names.password_volume(credential, f"{volume}-password") for credential, volume in users),
                     ],
                 },
             },
@@ -325,17 +375,36 @@ def secret(part_: Part, name: str, string_data: dict[str, Any], type_: str = "Op
     return {"apiVersion": "v1", "kind": "Secret", "metadata": part_.metadata(name), "type": type_, "stringData": dict(string_data)}
 
 
-def build(name: str, spec: LoggingSpec, creds: Any) -> dict[str, dict]:
+def generated_secrets(name: str, spec: LoggingSpec, creds: Any) -> dict[str, dict]:
+    """The Secrets holding generated credentials (`creds` Outputs); none for those handed in as existing Secrets."""
+    p = part(name, spec)
+    wanted = secrets.refs(spec).generated
+    found: dict[str, dict] = {}
+    for credential, role, value in (
+        ("elastic", "elastic_secret", creds.elastic),
+        ("kibana_system", "kibana_secret", creds.kibana_system),
+        ("logstash_writer", "logstash_secret", creds.logstash_writer),
+    ):
+        if credential in wanted:
+            found[role] = secret(p, secrets.GENERATED[credential], {secrets.PASSWORD_KEY: value})
+    if "certificates" in wanted:
+        found["certs_secret"] = secret(
+            p,
+            secrets.GENERATED["certificates"],
+            {secrets.CA_KEY: creds.ca_cert, secrets.CERT_KEY: creds.node_cert, secrets.KEY_KEY: creds.node_key},
+            "kubernetes.io/tls",
+        )
+        found["ca_secret"] = secret(p, secrets.GENERATED_CA, {secrets.CA_KEY: creds.ca_cert})
+    return found
+
+
+def build(name: str, spec: LoggingSpec, creds: Any, initial_masters: list[str] | None = None) -> dict[str, dict]:
     """Every Elasticsearch object by role; `creds` carries the generated passwords and certificates (Outputs)."""
     p = part(name, spec)
-    config = config_text(name, spec)
+    config = config_text(name, spec, initial_masters)
     return {
         "service_account": service_account(p),
-        "elastic_secret": secret(p, ELASTIC_SECRET, {PASSWORD_KEY: creds.elastic}),
-        "kibana_secret": secret(p, KIBANA_SECRET, {PASSWORD_KEY: creds.kibana_system}),
-        "logstash_secret": secret(p, LOGSTASH_SECRET, {PASSWORD_KEY: creds.logstash_writer}),
-        "certs_secret": secret(p, CERTS_SECRET, {"ca.crt": creds.ca_cert, "tls.crt": creds.node_cert, "tls.key": creds.node_key}, "kubernetes.io/tls"),
-        "ca_secret": secret(p, CA_SECRET, {"ca.crt": creds.ca_cert}),
+        **generated_secrets(name, spec, creds),
         "config": config_map(p, p.app, {CONFIG_KEY: config}),
         "setup_config": config_map(p.with_role("setup"), SETUP_CONFIG, setup_files(name, spec)),
         "headless_service": headless_service(

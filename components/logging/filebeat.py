@@ -31,7 +31,7 @@ MAX_MESSAGE_BYTES = 1_000_000
 
 
 def part(name: str, spec: LoggingSpec) -> Part:
-    return Part("filebeat", name, spec.namespace, "collector", versions.ELASTIC_VERSION)
+    return Part("filebeat", name, spec.collector_namespace, "collector", versions.ELASTIC_VERSION)
 
 
 def cluster_role_name(spec: LoggingSpec) -> str:
@@ -127,7 +127,7 @@ def cluster_role_binding(name: str, spec: LoggingSpec) -> dict:
         "kind": "ClusterRoleBinding",
         "metadata": {"name": cluster_role_name(spec), "labels": p.labels},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_role_name(spec)},
-        "subjects": [{"kind": "ServiceAccount", "name": p.app, "namespace": spec.namespace}],
+        "subjects": [{"kind": "ServiceAccount", "name": p.app, "namespace": p.namespace}],
     }
 
 
@@ -149,7 +149,7 @@ def role_binding(name: str, spec: LoggingSpec) -> dict:
         "kind": "RoleBinding",
         "metadata": p.metadata(),
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": p.app},
-        "subjects": [{"kind": "ServiceAccount", "name": p.app, "namespace": spec.namespace}],
+        "subjects": [{"kind": "ServiceAccount", "name": p.app, "namespace": p.namespace}],
     }
 
 

@@ -199,19 +199,39 @@ def topic_job_args(name: str, spec: LoggingSpec) -> list[str]:
     ]
 
 
-def topic_job(name: str, spec: LoggingSpec) -> dict:
-    """Creates the log topic once the brokers answer; retried with back-off until they do.
+def topic_script(name: str, spec: LoggingSpec) -> str:
+    """Creates the log topic, then brings an existing one to the configured partitions and settings.
 
-    `--if-not-exists` makes it a no-op on an existing topic: raising the partition count
-    later needs `kafka-topics.sh --alter`.
+    Idempotent, so the Job can run again after every change: `--if-not-exists` leaves an existing
+    topic alone, the partition count only ever grows (fewer is refused before deploy, see
+    upgrades.check), and the topic's durability and retention settings are set on every run.
+    """
+    k = spec.kafka
+    servers = ",".join(bootstrap_servers(name, spec))
+    create = " ".join(topic_job_args(name, spec))
+    settings = f"min.insync.replicas={k.min_insync_replicas},unclean.leader.election.enable=false,retention.ms={k.retention_hours * 3600 * 1000}"
+    return f"""set -euo pipefail
+{KAFKA_BIN}/kafka-topics.sh {create}
+current="$({KAFKA_BIN}/kafka-topics.sh --bootstrap-server {servers} --describe --topic {k.topic} | awk '{{for (i = 1; i < NF; i++) if ($i == "PartitionCount:") {{print $(i + 1); exit}}}}')"
+if [ "${{current:-0}}" -lt {k.partitions} ]; then
+  {KAFKA_BIN}/kafka-topics.sh --bootstrap-server {servers} --alter --topic {k.topic} --partitions {k.partitions}
+fi
+{KAFKA_BIN}/kafka-configs.sh --bootstrap-server {servers} --alter --entity-type topics --entity-name {k.topic} --add-config {settings}
+"""
+
+
+def topic_job(name: str, spec: LoggingSpec) -> dict:
+    """Creates or updates the log topic once the brokers answer; retried with back-off until they do.
+
+    Its pod template changes with the topic's settings, so a change replaces the Job (Jobs are
+    run-once), which runs `topic_script` again against the existing topic.
     """
     p = part(name, spec).with_role("topic-setup")
     container = {
         "name": "create-topic",
         "image": spec.image(versions.KAFKA_IMAGE),
         "imagePullPolicy": "IfNotPresent",
-        "command": [f"{KAFKA_BIN}/kafka-topics.sh"],
-        "args": topic_job_args(name, spec),
+        "command": ["/bin/bash", "-c", topic_script(name, spec)],
         "env": [{"name": "KAFKA_HEAP_OPTS", "value": jvm_heap(128)}, {"name": "LOG_DIR", "value": "/tmp/kafka-logs"}],
         "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "256Mi"}},
         "securityContext": container_security(versions.APP_UID),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.k8s import resources
-from components.logging import elasticsearch, versions
+from components.logging import elasticsearch, secrets, versions
 from components.logging.config import LoggingSpec
 from components.logging.pod import (
     Part,
@@ -25,9 +25,6 @@ from components.logging.pod import (
 
 HTTP_PORT = 5601
 HOME = "/usr/share/kibana"
-ENCRYPTION_SECRET = "kibana-encryption-keys"
-SECURITY_KEY = "security"
-SAVED_OBJECTS_KEY = "saved-objects"
 
 
 def part(name: str, spec: LoggingSpec) -> Part:
@@ -39,16 +36,22 @@ def url(name: str, spec: LoggingSpec) -> str:
 
 
 def env(name: str, spec: LoggingSpec) -> list[dict]:
-    """Settings as the image's environment variables; the secret ones by reference only."""
+    """Settings as the image's environment variables; the secret ones by reference only.
+
+    Secrets as env: Kibana reads these settings from kibana.yml, its keystore or the environment,
+    never from a file named by a variable, so a file would mean assembling kibana.yml or the
+    keystore from the Secret at every start onto an emptyDir, the same value in a less guarded place.
+    """
+    names = secrets.refs(spec)
     return [
         {"name": "SERVER_HOST", "value": "0.0.0.0"},
         {"name": "SERVER_NAME", "value": "kibana"},
         {"name": "ELASTICSEARCH_HOSTS", "value": f'["{elasticsearch.url(name, spec)}"]'},
         {"name": "ELASTICSEARCH_USERNAME", "value": "kibana_system"},
-        secret_env("ELASTICSEARCH_PASSWORD", elasticsearch.KIBANA_SECRET, elasticsearch.PASSWORD_KEY),
+        secret_env("ELASTICSEARCH_PASSWORD", names.kibana_system, secrets.PASSWORD_KEY),
         {"name": "ELASTICSEARCH_SSL_CERTIFICATEAUTHORITIES", "value": f"{HOME}/certs/ca.crt"},
-        secret_env("XPACK_SECURITY_ENCRYPTIONKEY", ENCRYPTION_SECRET, SECURITY_KEY),
-        secret_env("XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY", ENCRYPTION_SECRET, SAVED_OBJECTS_KEY),
+        secret_env("XPACK_SECURITY_ENCRYPTIONKEY", names.kibana_encryption_keys, secrets.SECURITY_KEY),
+        secret_env("XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY", names.kibana_encryption_keys, secrets.SAVED_OBJECTS_KEY),
         # /api/status answers without credentials, so the readiness probe can use it.
         {"name": "STATUS_ALLOWANONYMOUS", "value": "true"},
         {"name": "TELEMETRY_OPTIN", "value": "false"},
@@ -96,7 +99,7 @@ def deployment(name: str, spec: LoggingSpec) -> dict:
                     "containers": [container],
                     "volumes": [
                         empty_dir("data", "256Mi"),
-                        {"name": "ca", "secret": {"secretName": elasticsearch.CA_SECRET, "defaultMode": 0o444}},
+                        secrets.refs(spec).ca_volume(),
                         empty_dir("tmp", "256Mi"),
                     ],
                 },
@@ -108,9 +111,13 @@ def deployment(name: str, spec: LoggingSpec) -> dict:
 def build(name: str, spec: LoggingSpec, creds: Any) -> dict[str, dict]:
     """Every Kibana object by role; `creds` carries the generated encryption keys (Outputs)."""
     p = part(name, spec)
+    generated = {}
+    if "kibana_encryption_keys" in secrets.refs(spec).generated:
+        keys = {secrets.SECURITY_KEY: creds.kibana_security_key, secrets.SAVED_OBJECTS_KEY: creds.kibana_saved_objects_key}
+        generated["encryption_secret"] = elasticsearch.secret(p, secrets.GENERATED["kibana_encryption_keys"], keys)
     return {
         "service_account": service_account(p),
-        "encryption_secret": elasticsearch.secret(p, ENCRYPTION_SECRET, {SECURITY_KEY: creds.kibana_security_key, SAVED_OBJECTS_KEY: creds.kibana_saved_objects_key}),
+        **generated,
         "service": cluster_service(p, "kibana", [{"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP"}]),
         "deployment": deployment(name, spec),
         "pod_disruption_budget": pod_disruption_budget(p, stateful=False),

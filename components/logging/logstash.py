@@ -12,7 +12,7 @@ from __future__ import annotations
 import yaml
 
 from components.k8s import resources
-from components.logging import elasticsearch, kafka, versions
+from components.logging import elasticsearch, kafka, secrets, versions
 from components.logging.config import DLQ_MAX_MIB, LoggingSpec, default_heap_mib
 from components.logging.pod import (
     Part,
@@ -57,6 +57,9 @@ def logstash_settings(spec: LoggingSpec) -> dict:
         "pipeline.ecs_compatibility": "v8",
         "queue.type": "persisted",
         "queue.max_bytes": f"{ls.queue_max_mib}mb",
+        # A stopping replica first empties its queue into Elasticsearch, so a scale-down strands no events
+        # on the retained volume (unless Elasticsearch stays away past the grace period: then they wait there).
+        "queue.drain": True,
         "dead_letter_queue.enable": True,
         "dead_letter_queue.max_bytes": f"{DLQ_MAX_MIB}mb",
         "config.reload.automatic": False,
@@ -161,7 +164,7 @@ def stateful_set(name: str, spec: LoggingSpec, files: dict[str, str]) -> dict:
         "name": "logstash",
         "image": spec.image(versions.LOGSTASH_IMAGE),
         "imagePullPolicy": "IfNotPresent",
-        "env": [{"name": "LS_JAVA_OPTS", "value": jvm_heap(heap_mib(spec))}, secret_env(PASSWORD_ENV, elasticsearch.LOGSTASH_SECRET, elasticsearch.PASSWORD_KEY)],
+        "env": [{"name": "LS_JAVA_OPTS", "value": jvm_heap(heap_mib(spec))}, secret_env(PASSWORD_ENV, secrets.refs(spec).logstash_writer, secrets.PASSWORD_KEY)],
         "ports": [{"name": "api", "containerPort": API_PORT, "protocol": "TCP"}],
         "resources": resources.requirements(ls.resources),
         "securityContext": container_security(versions.APP_UID),
@@ -191,7 +194,7 @@ def stateful_set(name: str, spec: LoggingSpec, files: dict[str, str]) -> dict:
             "volumes": [
                 {"name": "config", "configMap": {"name": p.app, "defaultMode": 0o444, "items": [{"key": SETTINGS_KEY, "path": SETTINGS_KEY}, {"key": PIPELINES_KEY, "path": PIPELINES_KEY}]}},
                 {"name": "pipeline", "configMap": {"name": p.app, "defaultMode": 0o444, "items": [{"key": PIPELINE_KEY, "path": PIPELINE_KEY}]}},
-                {"name": "ca", "secret": {"secretName": elasticsearch.CA_SECRET, "defaultMode": 0o444}},
+                secrets.refs(spec).ca_volume(),
                 empty_dir("tmp", "256Mi"),
             ],
         },

@@ -1,4 +1,4 @@
-"""NetworkPolicies of the logging namespace: deny by default, then only the pipeline's own flows.
+"""NetworkPolicies of the logging namespaces: deny by default, then only the pipeline's own flows.
 
 Kafka accepts clients only from Filebeat and Logstash (plus its peers and its topic Job),
 Elasticsearch only from Logstash and Kibana (plus its peers and its setup Job), and Kibana
@@ -20,8 +20,15 @@ API_SERVER_PORTS = (443, 6443)
 """The API server is outside any pod selector; it listens on 443 (the Service) or 6443 (the endpoints)."""
 
 
-def _pods(*parts: Part) -> list[dict]:
-    return [{"podSelector": {"matchLabels": dict(p.selector)}} for p in parts]
+def _pods(*parts: Part, seen_from: str | None = None) -> list[dict]:
+    """Peers by pod labels; a peer in another namespace than `seen_from` is also selected by its namespace."""
+    peers = []
+    for p in parts:
+        peer: dict = {"podSelector": {"matchLabels": dict(p.selector)}}
+        if seen_from is not None and p.namespace != seen_from:
+            peer["namespaceSelector"] = {"matchLabels": {NAMESPACE_NAME_LABEL: p.namespace}}
+        peers.append(peer)
+    return peers
 
 
 def _tcp(*ports: int) -> list[dict]:
@@ -42,9 +49,9 @@ def policy(target: Part, name: str, ingress: list[dict], egress: list[dict]) -> 
     }
 
 
-def default_deny(name: str, spec: LoggingSpec) -> dict:
+def default_deny(name: str, namespace: str) -> dict:
     """Every pod of the namespace that no other policy selects gets no traffic at all."""
-    anchor = Part("logging", name, spec.namespace, "network")
+    anchor = Part("logging", name, namespace, "network")
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -62,14 +69,19 @@ def build(name: str, spec: LoggingSpec) -> dict[str, dict]:
     es_setup = es.with_role("setup")
     kb = kibana.part(name, spec)
     kibana_from = [{"namespaceSelector": {"matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": sorted(set(spec.kibana.ingress_namespaces))}]}}]
+    tuning = {}
+    if spec.elasticsearch.max_map_count == "daemonset":
+        tuning["elasticsearch_node_tuning"] = policy(elasticsearch.node_tuning_part(name, spec), elasticsearch.NODE_TUNING, [], [])
     return {
-        "default_deny": default_deny(name, spec),
+        **tuning,
+        "default_deny": default_deny(name, spec.namespace),
+        "collector_default_deny": default_deny(name, spec.collector_namespace),
         "filebeat": policy(
             fb,
             "filebeat",
             [],
             [
-                {"to": _pods(broker), "ports": _tcp(kafka.CLIENT_PORT)},
+                {"to": _pods(broker, seen_from=fb.namespace), "ports": _tcp(kafka.CLIENT_PORT)},
                 {"to": [{"ipBlock": {"cidr": spec.api_server_cidr}}], "ports": _tcp(*API_SERVER_PORTS)},
             ],
         ),
@@ -77,7 +89,7 @@ def build(name: str, spec: LoggingSpec) -> dict[str, dict]:
             broker,
             "kafka",
             [
-                {"from": _pods(fb, ls, topic_job, broker), "ports": _tcp(kafka.CLIENT_PORT)},
+                {"from": _pods(fb, ls, topic_job, broker, seen_from=broker.namespace), "ports": _tcp(kafka.CLIENT_PORT)},
                 {"from": _pods(broker), "ports": _tcp(kafka.CONTROLLER_PORT)},
             ],
             [{"to": _pods(broker), "ports": _tcp(kafka.CLIENT_PORT, kafka.CONTROLLER_PORT)}],
