@@ -46,8 +46,13 @@ KWOK_STAGES = (
     "pod/fast/pod-ready.yaml",
     "pod/fast/pod-complete.yaml",
     "pod/fast/pod-delete.yaml",
+    "volume/fast/pvc-provision.yaml",
+    "volume/fast/pv-bind.yaml",
+    "volume/fast/pvc-delete.yaml",
+    "volume/fast/pv-delete.yaml",
 )
-"""kwok's own Stage objects: nodes turn Ready and renew their leases, pods become Running and Ready, deletions finish."""
+"""kwok's own Stage objects: nodes turn Ready and renew their leases, pods become Running and Ready, deletions finish,
+and claims of the `kwok-volume` StorageClass get a PersistentVolume provisioned and bound (kwok as the provisioner)."""
 
 
 class BuildError(RuntimeError):

@@ -41,6 +41,8 @@ ADMIN_USER = "gosvc-e2e-admin"
 FAKE_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 ZONE_LABEL = "topology.kubernetes.io/zone"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
+STORAGE_CLASS = "kwok-volume"
+"""The StorageClass whose claims kwok provisions and binds (its volume Stages select this name)."""
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 15.0
 
@@ -51,12 +53,13 @@ class ClusterError(RuntimeError):
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """A fake node: its name, zone and what it offers the scheduler."""
+    """A fake node: its name, zone and what it offers the scheduler (by default a common production
+    node size, large enough for prod's logging pipeline beside the services)."""
 
     name: str
     zone: str
-    cpu: str = "4"
-    memory: str = "16Gi"
+    cpu: str = "16"
+    memory: str = "64Gi"
     pods: str = "110"
 
 
@@ -65,6 +68,20 @@ DEFAULT_NODES = (
     NodeSpec("e2e-node-b", "zone-b"),
     NodeSpec("e2e-node-c", "zone-c"),
 )
+
+
+def storage_class_manifest() -> dict:
+    """The cluster's default StorageClass: kwok provisions a volume for each claim, and claims may grow
+    (no resizer runs, so a grown claim's spec changes while its capacity stays)."""
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": STORAGE_CLASS, "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+        "provisioner": "kwok.x-k8s.io/volume",
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "Immediate",
+        "allowVolumeExpansion": True,
+    }
 
 
 def node_manifest(node: NodeSpec) -> dict:
@@ -268,6 +285,7 @@ class LocalCluster:
         for node in self.nodes:
             core.create_node(node_manifest(node))
         self._wait("kwok nodes Ready", lambda: self.ready_nodes() == {n.name for n in self.nodes})
+        kubernetes.client.StorageV1Api(self.api()).create_storage_class(storage_class_manifest())
         self._install_crds()
         self.timings["start_seconds"] = round(time.monotonic() - started, 1)
 
@@ -391,6 +409,7 @@ class LocalCluster:
         return {
             "nodes": [{"name": n.name, "zone": n.zone, "cpu": n.cpu, "memory": n.memory, "pods": n.pods} for n in self.nodes],
             "crds": sorted(p.name for p in self.toolset.crds_dir.glob("*.yaml")),
+            "storage_class": storage_class_manifest(),
             "timings": dict(self.timings),
         }
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from components.logging import versions
+
 ROOT = Path(__file__).resolve().parents[2]
 E2E_DIGEST = "sha256:" + hashlib.sha256(b"gosvc e2e: kwok runs no containers, so no image is ever pulled").hexdigest()
 """The digest the overlay deploys in place of a pushed image's: well-formed, naming no real image."""
@@ -25,14 +27,46 @@ def prebuilt_image(config: dict[str, Any], digest: str = E2E_DIGEST) -> str:
     return f"{repository}:{config.get('gosvc:imageTag', '0.1.0')}"
 
 
+LOGGING_STACKS = ("dev", "prod")
+"""Stacks whose logging pipeline runs under the real engine; staging's is off to keep the run short."""
+EXISTING_SECRETS = {
+    "loggingElasticSecret": "byo-elastic",
+    "loggingKibanaSystemSecret": "byo-kibana-system",
+    "loggingLogstashWriterSecret": "byo-logstash-writer",
+    "loggingKibanaEncryptionSecret": "byo-kibana-encryption",
+    "loggingCertificatesSecret": "byo-elasticsearch-tls",
+}
+"""Secrets the test creates before `up` (tools.e2e.existing_secrets), as a cert-manager or secret store user would."""
+STORAGE_CLASS = "kwok-volume"
+
+
+def logging_overlay(stack: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Logging with existing Secrets (the random and tls providers cannot be built here), in namespaces the test
+    creates with the component's own labels (the Secrets must exist in them before `up`), on kwok's volumes, with
+    digests pinned instead of resolved (no registry is reachable)."""
+    if stack not in LOGGING_STACKS or not config.get("gosvc:loggingEnabled"):
+        return {"gosvc:loggingEnabled": False}
+    overlay: dict[str, Any] = {
+        "gosvc:loggingNamespace": f"logging-{stack}",
+        "gosvc:loggingCreateNamespace": False,
+        "gosvc:loggingStorageClass": STORAGE_CLASS,
+        **{f"gosvc:{key}": name for key, name in EXISTING_SECRETS.items()},
+    }
+    if config.get("gosvc:loggingResolveDigests"):
+        overlay["gosvc:loggingResolveDigests"] = False
+        overlay["gosvc:loggingImageDigests"] = [f"{repository}@{E2E_DIGEST}" for repository in versions.REPOSITORIES]
+    return overlay
+
+
 def e2e_config(stack: str, project: Path = ROOT, **changes: Any) -> dict[str, Any]:
     """The committed config of `stack`, then the overlay, then `changes` (stack keys without `gosvc:`).
 
     The image is prebuilt (no Docker engine runs here), the Prometheus stack is off (no chart
-    can be fetched; the operator's CRDs are installed instead) and logging is off (its
-    credentials come from the random and tls providers, which cannot be built here).
+    can be fetched; the operator's CRDs are installed instead), and logging runs on existing
+    Secrets (see `logging_overlay`) in dev and prod.
     """
     config = committed_config(stack, project)
-    config.update({"gosvc:image": prebuilt_image(config), "gosvc:prometheusStackEnabled": False, "gosvc:loggingEnabled": False})
+    overlay = {"gosvc:image": prebuilt_image(config), "gosvc:prometheusStackEnabled": False, **logging_overlay(stack, config)}
+    config.update(overlay)
     config.update({f"gosvc:{k}": v for k, v in changes.items()})
     return config

@@ -56,7 +56,7 @@ def _cert(subject: str, public_key, issuer: x509.Name | None, signer, *, ca: boo
             x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
         )
     else:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        builder = builder.add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH, x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     return builder.sign(signer, hashes.SHA256())
@@ -84,3 +84,24 @@ def generate(directory: Path, service_ip: str) -> Pki:
             directory / "sa.pub", sa_key.public_key().public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo)
         ),
     )
+
+
+@dataclass(frozen=True)
+class ServerCertificate:
+    """PEM texts of a CA and a server certificate it signed, as a tls Secret carries them."""
+
+    ca_cert: str
+    cert: str
+    key: str
+
+
+def server_certificate(common_name: str, dns_names: list[str], ips: list[str] = ("127.0.0.1",)) -> ServerCertificate:
+    """A fresh CA and a certificate it signs for `dns_names` and `ips`, usable for server and client auth."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = _cert(f"{common_name} CA", ca_key.public_key(), None, ca_key, ca=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
+    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+    cert = _cert(common_name, key.public_key(), ca_cert.subject, ca_key, ca=False, sans=sans)
+    pem = serialization.Encoding.PEM
+    return ServerCertificate(ca_cert.public_bytes(pem).decode(), cert.public_bytes(pem).decode(), _private_pem(key).decode())
