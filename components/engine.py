@@ -55,6 +55,8 @@ class Registration:
     outputs: dict[str, Any] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
     """Former identities: alias URNs, or the type an alias spec names."""
+    ignore_changes: list[str] = field(default_factory=list)
+    retain_on_delete: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,12 +87,21 @@ def _normalize(value: Any, path: str, secrets: list[str]) -> Any:
     return value
 
 
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Answers like a provider would on create: inputs echo back, engine-only values are placeholders."""
+READ_STATE = "pulumi:pulumi:readStackResourceOutputs"
+"""The engine's built-in invoke returning a stack's resource outputs by URN."""
 
-    def __init__(self) -> None:
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Answers like a provider would on create: inputs echo back, engine-only values are placeholders.
+
+    `state` is what the engine's readStackResourceOutputs returns (URN -> type and outputs): empty,
+    as for a stack's first `up`, unless a test plays a later one.
+    """
+
+    def __init__(self, state: dict[str, Any] | None = None) -> None:
         self.outputs_by_name: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.state = dict(state or {})
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         outputs = dict(args.inputs)
@@ -108,6 +119,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
         self.calls.append((args.token, dict(args.args)))
+        if args.token == READ_STATE:
+            return {"name": args.args.get("stackName"), "outputs": self.state}, []
         if args.token == "docker:index/getRegistryImage:getRegistryImage":
             return {"name": args.args.get("name"), "sha256Digest": PLACEHOLDERS["registry_digest"]}, []
         return {}, []
@@ -137,6 +150,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 inputs=inputs,
                 secret_paths=secrets,
                 aliases=[a.urn or a.spec.type for a in request.aliases] + list(request.aliasURNs),
+                ignore_changes=list(request.ignoreChanges),
+                retain_on_delete=bool(request.retainOnDelete),
             )
         )
         return response
@@ -157,6 +172,14 @@ class Run:
 
     def warnings(self) -> list[str]:
         return [message for level, message in self.messages if level == "WARNING"]
+
+    def provider_calls(self) -> list[tuple[str, dict[str, Any]]]:
+        """Calls that a provider plugin would answer: all but the engine's own reads of the stack's state."""
+        return [(token, args) for token, args in self.calls if token != READ_STATE]
+
+    def state(self) -> dict[str, Any]:
+        """This run as readStackResourceOutputs would return it after an `up`: URN -> type and outputs."""
+        return {r.urn: {"type": r.type, "outputs": r.outputs} for r in self.registrations}
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]
@@ -220,13 +243,14 @@ def run(
     config: dict[str, str] | None = None,
     preview: bool = False,
     raise_errors: bool = True,
+    state: dict[str, Any] | None = None,
 ) -> Run:
-    """Runs `program` under the mock engine with `config`.
+    """Runs `program` under the mock engine with `config`, `state` standing for the stack's last deployment.
 
     An exception from the program propagates, or with `raise_errors=False` is returned in
     `Run.error` beside whatever was registered before it, so tests can prove nothing was.
     """
-    mocks = RecordingMocks()
+    mocks = RecordingMocks(state)
     monitor = RecordingMonitor(mocks)
     messages: list[tuple[str, str]] = []
     settings.ROOT.set(None)

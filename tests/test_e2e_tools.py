@@ -16,7 +16,8 @@ from pulumi.automation import events
 
 from components import engine, stack_config
 from tests.conftest import ROOT, STACKS
-from tools.e2e import build, cluster, overlay, pki, readback
+from components.logging import secrets as logging_secrets
+from tools.e2e import build, cluster, existing_secrets, overlay, pki, readback
 from tools.e2e.engine import Operation, _Watchdog, cli_children, write_policy_launcher
 
 # -- pins ----------------------------------------------------------------------------------------
@@ -64,11 +65,20 @@ def test_a_missing_tool_set_is_none_and_a_built_one_loads(tmp_path):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_overlay_swaps_only_the_image_the_chart_and_logging(stack):
+def test_overlay_swaps_only_the_image_the_chart_and_what_logging_needs_here(stack):
     committed = overlay.committed_config(stack)
     config = overlay.e2e_config(stack)
     changed = {k for k in config if config.get(k) != committed.get(k)}
-    assert changed == {"gosvc:image", "gosvc:prometheusStackEnabled", "gosvc:loggingEnabled"}
+    logging = {f"gosvc:{k}" for k in ("loggingNamespace", "loggingCreateNamespace", "loggingStorageClass", *overlay.EXISTING_SECRETS)}
+    if stack == "staging":
+        assert changed == {"gosvc:image", "gosvc:prometheusStackEnabled", "gosvc:loggingEnabled"} and not config["gosvc:loggingEnabled"]
+    elif committed.get("gosvc:loggingResolveDigests"):  # prod: digests pinned instead of looked up
+        assert changed == {"gosvc:image", "gosvc:prometheusStackEnabled", "gosvc:loggingResolveDigests", "gosvc:loggingImageDigests"} | logging
+    else:
+        assert changed == {"gosvc:image", "gosvc:prometheusStackEnabled"} | logging
+    spec = stack_config.load(config).logging
+    if spec.enabled:
+        assert set(spec.existing_secrets.model_dump().values()) == set(overlay.EXISTING_SECRETS.values()), "every credential is an existing Secret"
     image = config["gosvc:image"]
     if committed.get("gosvc:imagePush"):
         assert image == f"{committed['gosvc:imageRepository']}@{overlay.E2E_DIGEST}"
@@ -86,10 +96,31 @@ def test_overlay_registers_nothing_this_machine_cannot_run(stack, monkeypatch):
     types = {r.type for r in result.registrations}
     unavailable = {t for t in types if t.startswith(("docker:", "random:", "tls:", "kubernetes:helm.sh"))}
     assert unavailable == set()
-    assert result.calls == [], "no provider function (registry digest lookups) may run"
+    assert result.provider_calls() == [], "no provider function (registry digest lookups) may run"
     assert "kubernetes:apps/v1:Deployment" in types and "kubernetes:monitoring.coreos.com/v1:ServiceMonitor" in types
     without = engine.run(lambda: runpy.run_path(str(ROOT / "__main__.py")), config=engine.stack_config(ROOT, stack))
     assert {r.type for r in without.registrations} & {"docker:index/image:Image", "kubernetes:helm.sh/v3:Release"}, "the committed stack does build and install charts"
+
+
+@pytest.mark.parametrize("stack", overlay.LOGGING_STACKS)
+def test_existing_secrets_hold_the_keys_the_pipeline_reads_and_a_certificate_for_its_names(stack):
+    from cryptography import x509
+
+    spec = existing_secrets.logging_spec(overlay.e2e_config(stack))
+    manifests = {m["metadata"]["name"]: m for m in existing_secrets.secret_manifests(spec)}
+    for credential, keys in logging_secrets.REQUIRED_KEYS.items():
+        secret = manifests[getattr(spec.existing_secrets, credential)]
+        assert set(secret["stringData"]) == set(keys) and secret["metadata"]["namespace"] == spec.namespace
+        assert all(len(v) >= 32 for v in secret["stringData"].values())
+    tls = manifests[spec.existing_secrets.certificates]
+    assert tls["type"] == "kubernetes.io/tls"
+    cert = x509.load_pem_x509_certificate(tls["stringData"]["tls.crt"].encode())
+    ca = x509.load_pem_x509_certificate(tls["stringData"]["ca.crt"].encode())
+    cert.verify_directly_issued_by(ca)
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    assert f"elasticsearch.{spec.namespace}.svc" in names and f"*.elasticsearch-headless.{spec.namespace}.svc.cluster.local" in names
+    namespaces = {n["metadata"]["name"]: n["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] for n in existing_secrets.namespace_manifests(spec)}
+    assert namespaces == {spec.namespace: "restricted", spec.collector_namespace: "privileged"}
 
 
 def test_overlay_changes_are_stack_keys():

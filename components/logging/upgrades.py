@@ -25,6 +25,7 @@ from typing import Any, Mapping
 import yaml
 
 from components.config import quantity
+from components import tokens
 from components.errors import ConfigError
 from components.logging import elasticsearch, kafka, logstash
 from components.logging.config import LoggingSpec
@@ -67,12 +68,18 @@ def resource_name(name: str, part: str, role: str) -> str:
     return f"{name}-{part}-{role.replace('_', '-')}"
 
 
+PART_CLASSES = frozenset(token.rsplit(":", 1)[-1] for token in tokens.LOGGING_PARTS.values())
+
+
 def _pipeline_outputs(resources: Mapping[str, Any], name: str) -> dict[str, dict]:
-    """Outputs of this pipeline's resources, by Pulumi name: URNs whose type chain passes through a LoggingPipeline."""
+    """Outputs of this pipeline's resources, by Pulumi name: URNs named after the pipeline whose parent is one of its parts."""
     found = {}
     for urn, entry in resources.items():
         pieces = urn.split("::")
-        if len(pieces) < 4 or "LoggingPipeline$" not in pieces[2] or not pieces[3].startswith(f"{name}-"):
+        if len(pieces) < 4 or not pieces[3].startswith(f"{name}-"):
+            continue
+        parents = pieces[2].split("$")[:-1]
+        if not parents or parents[-1].rsplit(":", 1)[-1] not in PART_CLASSES:
             continue
         found[pieces[3]] = dict((entry or {}).get("outputs") or {})
     return found

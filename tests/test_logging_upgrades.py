@@ -1,0 +1,252 @@
+"""LoggingPipeline with existing Secrets, and changes to a running pipeline.
+
+The mock engine plays the stack's last deployment (`state=`: what the engine's
+readStackResourceOutputs returns), so these tests drive the same read, check and carry-forward
+code that runs under the real engine; `make e2e` applies the changes to a live pipeline.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from components.config import quantity
+from components.engine import run
+from components.errors import ConfigError
+from components.logging import LoggingPipeline, upgrades
+from components.logging.config import resolve_logging
+
+NAME = "logging"
+EXISTING = {
+    "elastic": "es-admin",
+    "kibana_system": "kibana-user",
+    "logstash_writer": "logstash-user",
+    "kibana_encryption_keys": "kibana-keys",
+    "certificates": "es-tls",
+}
+SMALL = {
+    "kafka": {"brokers": 1, "replication_factor": 1, "min_insync_replicas": 1, "partitions": 2, "storage": "5Gi"},
+    "logstash": {"replicas": 1, "consumer_threads": 2, "queue_max_bytes": "512Mi", "queue_storage": "1Gi"},
+    "elasticsearch": {"nodes": 1, "index_replicas": 0, "storage": "10Gi"},
+}
+
+
+def pipeline(args: dict, state: dict | None = None, raise_errors: bool = True):
+    return run(lambda: LoggingPipeline(NAME, args), state=state, raise_errors=raise_errors)
+
+
+def state_after(result, before: dict) -> dict:
+    """The state after `result`'s up as the engine keeps it: a path under ignore_changes keeps its value from `before`."""
+    state = result.state()
+    for reg in result.registrations:
+        old = (before.get(reg.urn) or {}).get("outputs")
+        for path in reg.ignore_changes if old else []:
+            *parents, leaf = path.split(".")
+            new_obj, old_obj = state[reg.urn]["outputs"], old
+            for key in parents:
+                new_obj, old_obj = new_obj[key], old_obj[key]
+            new_obj[leaf] = old_obj[leaf]
+    return state
+
+
+def merged(base: dict, **parts: dict) -> dict:
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
+    for key, value in parts.items():
+        out[key] = {**out.get(key, {}), **value} if isinstance(value, dict) else value
+    return out
+
+
+def kinds(result, kind: str) -> dict[str, dict]:
+    """Registrations of a kind; a patch resource sends the patched kind, so patches are told by their type."""
+    if kind.endswith("Patch"):
+        return {r.name: r for r in result.registrations if r.type.endswith(f":{kind}")}
+    return {r.name: r for r in result.registrations if r.inputs.get("kind") == kind}
+
+
+# -- existing Secrets ----------------------------------------------------------------------------
+
+
+def test_existing_secrets_replace_every_generated_credential():
+    result = pipeline({"existing_secrets": EXISTING})
+    types = {r.type for r in result.registrations}
+    assert not {t for t in types if t.startswith(("random:", "tls:"))}, "nothing to generate"
+    assert kinds(result, "Secret") == {}, "the component creates no Secret of its own"
+    referenced = set()
+    for reg in result.registrations:
+        if reg.inputs.get("kind") not in ("StatefulSet", "Deployment", "Job", "DaemonSet"):
+            continue
+        pod = reg.inputs["spec"]["template"]["spec"]
+        referenced |= {v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
+        for c in pod.get("initContainers", []) + pod["containers"]:
+            referenced |= {e["valueFrom"]["secretKeyRef"]["name"] for e in c.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})}
+    assert referenced == set(EXISTING.values())
+
+
+def test_clients_get_only_the_ca_of_an_existing_certificate_secret():
+    result = pipeline({"existing_secrets": EXISTING})
+    for name in ("logging-kibana-deployment", "logging-logstash-stateful-set", "logging-elasticsearch-setup-job"):
+        reg = next(r for r in result.registrations if r.name == name)
+        (ca,) = [v for v in reg.inputs["spec"]["template"]["spec"]["volumes"] if v.get("secret", {}).get("secretName") == "es-tls"]
+        assert ca["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}], name
+    es = next(r for r in result.registrations if r.name == "logging-elasticsearch-stateful-set")
+    (certs,) = [v for v in es.inputs["spec"]["template"]["spec"]["volumes"] if v["name"] == "certs"]
+    assert certs["secret"]["secretName"] == "es-tls" and "items" not in certs["secret"], "the server mounts key, certificate and CA"
+
+
+def test_unset_credentials_are_still_generated():
+    result = pipeline({"existing_secrets": {"certificates": "es-tls"}})
+    assert len([r for r in result.registrations if r.type == "random:index/randomPassword:RandomPassword"]) == 5
+    assert not [r for r in result.registrations if r.type.startswith("tls:")]
+    names = {r.inputs["metadata"]["name"] for r in kinds(result, "Secret").values()}
+    assert names == {"elasticsearch-elastic", "kibana-elasticsearch", "logstash-elasticsearch", "kibana-encryption-keys"}
+
+
+@pytest.mark.parametrize(
+    ("existing", "key"),
+    [
+        ({"elastic": "Bad_Name"}, "existing_secrets.elastic"),
+        ({"certificates": "-tls"}, "existing_secrets.certificates"),
+        ({"elastic": "shared", "logstash_writer": "shared"}, "existing_secrets.logstash_writer"),
+    ],
+)
+def test_a_bad_secret_reference_is_refused_naming_the_key(existing, key):
+    result = pipeline({"existing_secrets": existing}, raise_errors=False)
+    assert isinstance(result.error, ConfigError) and key in str(result.error)
+    assert result.registrations == []
+
+
+# -- reading what the stack deployed -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_state() -> dict:
+    return pipeline(SMALL).state()
+
+
+def test_the_deployed_shape_is_read_from_the_stacks_state(small_state):
+    found = upgrades.deployed(small_state, NAME)
+    assert found.namespace == "logging"
+    assert found.replicas == {"kafka": 1, "logstash": 1, "elasticsearch": 1}
+    assert found.template_storage == found.volume_storage == {"kafka": "5Gi", "logstash": "1Gi", "elasticsearch": "10Gi"}
+    assert found.kafka_partitions == 2 and found.initial_masters == []
+    assert upgrades.deployed(small_state, "other") is None, "another pipeline's resources are not this one's"
+    assert upgrades.deployed({}, NAME) is None
+
+
+def test_an_unchanged_pipeline_registers_the_same_objects(small_state):
+    again = pipeline(SMALL, state=small_state)
+    first = pipeline(SMALL)
+    assert sorted((r.name, repr(r.inputs)) for r in again.registrations) == sorted((r.name, repr(r.inputs)) for r in first.registrations)
+
+
+# -- refused changes -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "says"),
+    [
+        ({"kafka": {"brokers": 3, "replication_factor": 3, "min_insync_replicas": 2}}, "kafka.brokers", "controller.quorum.voters"),
+        ({"kafka": {"partitions": 1}, "logstash": {"consumer_threads": 1}}, "kafka.partitions", "cannot remove partitions"),
+        ({"kafka": {"storage": "4Gi"}}, "kafka.storage", "cannot shrink"),
+        ({"logstash": {"queue_storage": "900Mi", "queue_max_bytes": "512Mi"}}, "logstash.queue_storage", "cannot shrink"),
+        ({"namespace": "logs"}, "namespace", "delete that namespace"),
+        ({"storage_class": "fast"}, "storage_class", "cannot move"),
+    ],
+)
+def test_a_change_that_would_lose_data_is_refused_before_anything_is_registered(small_state, change, key, says):
+    result = pipeline(merged(SMALL, **change), state=small_state, raise_errors=False)
+    assert isinstance(result.error, ConfigError), result.error
+    assert result.error.key == key and says in str(result.error)
+    assert result.registrations == []
+
+
+def test_fewer_elasticsearch_nodes_need_a_confirmation_after_the_procedure():
+    three = merged(SMALL, elasticsearch={"nodes": 3, "index_replicas": 1})
+    state = pipeline(three).state()
+    refused = pipeline(SMALL, state=state, raise_errors=False)
+    assert isinstance(refused.error, ConfigError) and refused.error.key == "elasticsearch.nodes"
+    assert "voting_config_exclusions" in str(refused.error) and "confirm_changes" in str(refused.error)
+    confirmed = pipeline({**SMALL, "confirm_changes": ["elasticsearch.nodes"]}, state=state)
+    (sts,) = [r for r in confirmed.registrations if r.name == "logging-elasticsearch-stateful-set"]
+    assert sts.inputs["spec"]["replicas"] == 1
+
+
+def test_only_documented_changes_can_be_confirmed():
+    with pytest.raises(ConfigError) as err:
+        resolve_logging({"confirm_changes": ["kafka.brokers"]}, NAME)
+    assert "confirm_changes" in str(err.value) and "elasticsearch.nodes" in str(err.value)
+
+
+# -- changes carried safely ----------------------------------------------------------------------
+
+
+def test_stateful_sets_never_change_their_claim_templates():
+    result = pipeline(SMALL)
+    sets = kinds(result, "StatefulSet")
+    assert len(sets) == 3 and all(r.ignore_changes == ["spec.volumeClaimTemplates"] for r in sets.values())
+
+
+def test_larger_volumes_grow_through_one_claim_patch_per_replica(small_state):
+    grown = merged(SMALL, kafka={"storage": "8Gi"})
+    result = pipeline(grown, state=small_state)
+    patches = kinds(result, "PersistentVolumeClaimPatch")
+    assert {r.inputs["metadata"]["name"] for r in patches.values()} == {"data-kafka-0"}
+    (patch,) = patches.values()
+    assert patch.inputs["spec"] == {"resources": {"requests": {"storage": "8Gi"}}}
+    assert patch.inputs["metadata"]["annotations"] == {"pulumi.com/patchForce": "true"}
+    assert patch.retain_on_delete is True, "dropping the patch must leave the claim alone"
+    (sts,) = [r for r in result.registrations if r.name == "logging-kafka-stateful-set"]
+    assert sts.urn in patch.dependencies, "the claims exist once the StatefulSet is ready"
+    # The next run reads the grown size back: shrinking to the template's size is now refused.
+    state = state_after(result, small_state)
+    after = upgrades.deployed(state, NAME)
+    assert after.template_storage["kafka"] == "5Gi" and after.volume_storage["kafka"] == "8Gi"
+    assert set(kinds(pipeline(grown, state=state), "PersistentVolumeClaimPatch")) == set(patches), "the same patch, run after run"
+    refused = pipeline(SMALL, state=state, raise_errors=False)
+    assert isinstance(refused.error, ConfigError) and "hold 8Gi" in str(refused.error)
+
+
+def test_new_replicas_of_a_grown_part_get_their_patch_too(small_state):
+    grown = merged(SMALL, logstash={"replicas": 3, "queue_storage": "2Gi"})
+    patches = kinds(pipeline(grown, state=small_state), "PersistentVolumeClaimPatch")
+    assert {r.inputs["metadata"]["name"] for r in patches.values()} == {"data-logstash-0", "data-logstash-1", "data-logstash-2"}
+
+
+def es_config(result) -> dict:
+    (cm,) = [r for r in result.registrations if r.name == "logging-elasticsearch-config"]
+    return yaml.safe_load(cm.inputs["data"]["elasticsearch.yml"])
+
+
+def test_new_elasticsearch_nodes_join_the_running_cluster_instead_of_bootstrapping_one(small_state):
+    three = merged(SMALL, elasticsearch={"nodes": 3, "index_replicas": 1})
+    fresh = es_config(pipeline(three))
+    assert fresh["cluster.initial_master_nodes"] == ["elasticsearch-0", "elasticsearch-1", "elasticsearch-2"]
+    grown_from_one = es_config(pipeline(three, state=small_state))
+    assert "cluster.initial_master_nodes" not in grown_from_one and "discovery.type" not in grown_from_one
+    assert len(grown_from_one["discovery.seed_hosts"]) == 3
+    five = merged(SMALL, elasticsearch={"nodes": 5, "index_replicas": 1})
+    grown_from_three = es_config(pipeline(five, state=pipeline(three).state()))
+    assert grown_from_three["cluster.initial_master_nodes"] == ["elasticsearch-0", "elasticsearch-1", "elasticsearch-2"]
+
+
+SIZES = st.sampled_from(["1Gi", "2Gi", "5Gi", "8Gi", "10Gi", "20Gi", "50Gi"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(kafka=SIZES, logstash=st.sampled_from(["2Gi", "4Gi", "8Gi"]), es=SIZES)
+def test_storage_outcome_follows_the_sizes(small_state, kafka, logstash, es):
+    """For any new sizes: smaller than deployed is refused, larger gets patches, equal changes nothing."""
+    spec = resolve_logging(merged(SMALL, kafka={"storage": kafka}, logstash={"queue_storage": logstash}, elasticsearch={"storage": es}), NAME)
+    previous = upgrades.deployed(small_state, NAME)
+    wanted = {"kafka": kafka, "logstash": logstash, "elasticsearch": es}
+    shrinks = [part for part, size in wanted.items() if quantity(size) < quantity(previous.volume_storage[part])]
+    if shrinks:
+        with pytest.raises(ConfigError) as err:
+            upgrades.check(previous, spec)
+        assert err.value.key == upgrades.STORAGE_KEY[shrinks[0]]
+        return
+    upgrades.check(previous, spec)
+    grows = {part for part, size in wanted.items() if quantity(size) > quantity(previous.volume_storage[part])}
+    assert set(upgrades.volume_patches(previous, spec)) == grows
