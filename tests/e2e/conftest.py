@@ -28,7 +28,7 @@ class Report:
     """What `make e2e` saw, written to build/e2e/report.json."""
 
     def __init__(self) -> None:
-        self.data: dict[str, Any] = {"tools": {}, "cluster": {}, "stacks": {}, "scenarios": [], "policy": {}, "config": {}, "placement": {}}
+        self.data: dict[str, Any] = {"tools": {}, "cluster": {}, "stacks": {}, "scenarios": [], "policy": {}, "config": {}, "placement": {}, "logging": {}, "upgrades": []}
 
     def stack(self, name: str) -> dict[str, Any]:
         return self.data["stacks"].setdefault(name, {})

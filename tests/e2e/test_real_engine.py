@@ -13,10 +13,10 @@ from typing import Any
 import kubernetes
 import pytest
 
-from tools.e2e import readback
+from tools.e2e import existing_secrets, readback
 from tools.e2e.cluster import ZONE_LABEL
 from tools.e2e.engine import NO_CHANGE_OPS, EngineStack, Operation
-from tools.e2e.overlay import e2e_config
+from tools.e2e.overlay import LOGGING_STACKS, e2e_config
 
 pytestmark = pytest.mark.e2e
 
@@ -106,6 +106,8 @@ def _at_hpa_minimum(cluster, config: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_up_succeeds_under_the_policy_pack(engine, cluster, deployed, configs, report, stack):
+    if configs[stack]["gosvc:loggingEnabled"]:  # its namespaces and Secrets exist before the pipeline goes up
+        existing_secrets.create(cluster.api(), configs[stack])
     under = engine.stack(stack, configs[stack])
     op = under.up()
     entry = report.stack(stack)
@@ -168,6 +170,26 @@ def test_deployment_is_available_with_its_resources_probes_and_security(cluster,
     assert metrics["Resource"].resource.name == "cpu"
     assert metrics["Pods"].pods.metric.name == "requests_per_second"
     assert metrics["Pods"].pods.target.average_value == config["gosvc:hpaRequestsPerSecond"]
+
+
+@pytest.mark.parametrize("stack", LOGGING_STACKS)
+def test_logging_pipeline_is_ready_at_its_stack_sizes_on_bound_volumes(cluster, deployed, configs, report, stack):
+    _stack(deployed, stack)
+    spec = existing_secrets.logging_spec(configs[stack])
+    apps = kubernetes.client.AppsV1Api(cluster.api())
+    core = kubernetes.client.CoreV1Api(cluster.api())
+    sizes = {"kafka": (spec.kafka.brokers, spec.kafka.storage), "logstash": (spec.logstash.replicas, spec.logstash.queue_storage),
+             "elasticsearch": (spec.elasticsearch.nodes, spec.elasticsearch.storage)}
+    seen = {}
+    for name, (replicas, storage) in sizes.items():
+        status = apps.read_namespaced_stateful_set(name, spec.namespace).status
+        claims = [c for c in core.list_namespaced_persistent_volume_claim(spec.namespace).items if c.metadata.name.startswith(f"data-{name}-")]
+        seen[name] = {"replicas": replicas, "ready": status.ready_replicas, "claims": {c.metadata.name: [c.status.phase, c.spec.resources.requests["storage"]] for c in claims}}
+        assert status.ready_replicas == replicas, name
+        assert len(claims) == replicas and all(c.status.phase == "Bound" and c.spec.resources.requests["storage"] == storage for c in claims), name
+    nodes_used = {p.spec.node_name for p in core.list_namespaced_pod(spec.namespace, label_selector="app.kubernetes.io/name=elasticsearch").items}
+    report.data["logging"][stack] = {"stateful_sets": seen, "elasticsearch_nodes": sorted(nodes_used)}
+    assert len(nodes_used) == spec.elasticsearch.nodes, "required anti-affinity: one Elasticsearch node per Kubernetes node"
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -365,3 +387,6 @@ def test_report_shows_what_done_means(report):
     yaml_program = data["yaml_program"]
     assert yaml_program["up"] == "succeeded" and yaml_program["changes_after_up"] == 0 and yaml_program["destroyed"] is True
     assert yaml_program["schema"]["served_equals_committed"] is True
+    # tests/e2e/test_logging_changes.py: the change matrix on a running pipeline
+    assert data["upgrades"] and all(u["outcome"] in ("in-place", "refused") for u in data["upgrades"])
+    assert set(data["logging"]) >= {"dev", "prod"}

@@ -1,0 +1,318 @@
+"""The logging pipeline under the real engine: existing Secrets, real volumes, Pod Security, and a change matrix.
+
+One stack (dev's config in namespaces of its own) goes up with Secrets the test created, then
+every stateful knob is changed on the running pipeline in turn. Each change is recorded in
+report.json's `upgrades` with what the engine did; no change may replace or delete a
+StatefulSet or a volume claim. The tests run in file order and share the stack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import kubernetes
+import pytest
+import yaml
+
+from components.logging import versions
+from tools.e2e import existing_secrets
+from tools.e2e.engine import NO_CHANGE_OPS, EngineStack, Operation
+from tools.e2e.overlay import e2e_config
+
+pytestmark = pytest.mark.e2e
+
+STACK = "logging-changes"
+DATA_BEARING = ("kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:PersistentVolumeClaim")
+"""What no ordinary change may replace or delete. A dropped volume patch is retained on delete: the claim stays as it is."""
+NEW_DIGEST = "sha256:" + hashlib.sha256(b"gosvc e2e: the next Elastic and Kafka patch release").hexdigest()
+
+
+@dataclass
+class Change:
+    """One change to the running pipeline: the stack keys it sets, the outcome the design promises, and what to see live."""
+
+    key: str
+    """The LoggingPipeline arg the change is about (what a refusal must name)."""
+    values: dict[str, Any]
+    expect: str
+    """'in-place' or 'refused'."""
+    live: Callable[["Live"], None] | None = None
+    changed: list[str] = field(default_factory=list)
+
+
+class Live:
+    """Reads of the pipeline's namespace on the local API server."""
+
+    def __init__(self, cluster, namespace: str) -> None:
+        self.namespace = namespace
+        self.core = kubernetes.client.CoreV1Api(cluster.api())
+        self.apps = kubernetes.client.AppsV1Api(cluster.api())
+        self.batch = kubernetes.client.BatchV1Api(cluster.api())
+
+    def claim(self, name: str) -> str:
+        return self.core.read_namespaced_persistent_volume_claim(name, self.namespace).spec.resources.requests["storage"]
+
+    def claims(self) -> dict[str, Any]:
+        return {c.metadata.name: c for c in self.core.list_namespaced_persistent_volume_claim(self.namespace).items}
+
+    def stateful_set(self, name: str):
+        return self.apps.read_namespaced_stateful_set(name, self.namespace)
+
+    def config(self, name: str, key: str) -> str:
+        return self.core.read_namespaced_config_map(name, self.namespace).data[key]
+
+    def job_command(self, name: str) -> str:
+        job = self.batch.read_namespaced_job(name, self.namespace)
+        assert any(c.type == "Complete" and c.status == "True" for c in job.status.conditions or []), f"Job {name} did not complete"
+        return " ".join(job.spec.template.spec.containers[0].command)
+
+    def ready(self, name: str) -> bool:
+        status = self.stateful_set(name).status
+        return status.ready_replicas == status.replicas == self.stateful_set(name).spec.replicas
+
+
+def _props(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
+
+
+def _es(live: Live) -> dict:
+    return yaml.safe_load(live.config("elasticsearch", "elasticsearch.yml"))
+
+
+def _storage(claim: str, size: str) -> Callable[[Live], None]:
+    def check(live: Live) -> None:
+        assert live.claim(claim) == size
+
+    return check
+
+
+def _partitions(live: Live) -> None:
+    assert _props(live.config("kafka", "server.properties"))["num.partitions"] == "4"
+    assert "--partitions 4" in live.job_command("kafka-create-topic")
+
+
+def _retention(live: Live) -> None:
+    assert _props(live.config("kafka", "server.properties"))["log.retention.hours"] == "48"
+    assert f"retention.ms={48 * 3600 * 1000}" in live.job_command("kafka-create-topic")
+
+
+def _queue(live: Live) -> None:
+    assert yaml.safe_load(live.config("logstash", "logstash.yml"))["queue.max_bytes"] == "640mb"
+
+
+def _logstash_replicas(live: Live) -> None:
+    assert live.stateful_set("logstash").spec.replicas == 2 and live.ready("logstash")
+    assert live.claim("data-logstash-1") == "2Gi", "the new replica's claim is grown like the others"
+
+
+def _heap(live: Live) -> None:
+    env = {e.name: e.value for e in live.stateful_set("elasticsearch").spec.template.spec.containers[0].env}
+    assert env["ES_JAVA_OPTS"] == "-Xms768m -Xmx768m"
+
+
+def _es_grown(live: Live) -> None:
+    assert live.stateful_set("elasticsearch").spec.replicas == 3 and live.ready("elasticsearch")
+    conf = _es(live)
+    assert "discovery.type" not in conf and len(conf["discovery.seed_hosts"]) == 3
+    assert "cluster.initial_master_nodes" not in conf, "nodes 1 and 2 join node 0's cluster instead of bootstrapping"
+    assert {live.claim(f"data-elasticsearch-{i}") for i in range(3)} == {"20Gi"}
+
+
+def _es_shrunk(live: Live) -> None:
+    assert live.stateful_set("elasticsearch").spec.replicas == 1
+    assert {"data-elasticsearch-1", "data-elasticsearch-2"} <= set(live.claims()), "scaled-away nodes keep their volumes"
+
+
+def _digests(live: Live) -> None:
+    images = {c.image for name in ("kafka", "logstash", "elasticsearch") for c in live.stateful_set(name).spec.template.spec.containers}
+    assert images and all(image.endswith(f"@{NEW_DIGEST}") for image in images), images
+
+
+CHANGES = [
+    Change("kafka.storage", {"kafkaStorage": "8Gi"}, "in-place", _storage("data-kafka-0", "8Gi")),
+    Change("kafka.brokers", {"kafkaBrokers": 3}, "refused"),
+    Change("kafka.partitions", {"kafkaPartitions": 4}, "in-place", _partitions),
+    Change("kafka.partitions", {"kafkaPartitions": 1, "logstashConsumerThreads": 1}, "refused"),
+    Change("kafka.retention_hours", {"kafkaRetentionHours": 48}, "in-place", _retention),
+    Change("kafka.storage", {"kafkaStorage": "5Gi"}, "refused"),
+    Change("logstash.queue_max_bytes", {"logstashQueueMaxBytes": "640Mi"}, "in-place", _queue),
+    Change("logstash.queue_storage", {"logstashQueueStorage": "2Gi"}, "in-place", _storage("data-logstash-0", "2Gi")),
+    Change("logstash.replicas", {"logstashReplicas": 2}, "in-place", _logstash_replicas),
+    Change("elasticsearch.heap", {"elasticsearchHeap": "768Mi"}, "in-place", _heap),
+    Change("elasticsearch.storage", {"elasticsearchStorage": "20Gi"}, "in-place", _storage("data-elasticsearch-0", "20Gi")),
+    Change("elasticsearch.nodes", {"elasticsearchNodes": 3}, "in-place", _es_grown),
+    Change("elasticsearch.storage", {"elasticsearchStorage": "10Gi"}, "refused"),
+    Change("elasticsearch.nodes", {"elasticsearchNodes": 1}, "refused"),
+    Change("elasticsearch.nodes", {"elasticsearchNodes": 1, "loggingConfirmChanges": ["elasticsearch.nodes"]}, "in-place", _es_shrunk),
+    Change("image_digests", {"loggingImageDigests": [f"{r}@{NEW_DIGEST}" for r in versions.REPOSITORIES]}, "in-place", _digests),
+    Change("namespace", {"loggingNamespace": "logging-moved"}, "refused"),
+    Change("storage_class", {"loggingStorageClass": "standard"}, "refused"),
+]
+
+
+@pytest.fixture(scope="module")
+def running() -> dict[str, Any]:
+    """The stack and its config as last applied; filled by the first test."""
+    return {}
+
+
+def _namespace(config: dict[str, Any]) -> str:
+    return config["gosvc:loggingNamespace"]
+
+
+def _changed_steps(op: Operation) -> list[tuple[str, str]]:
+    return [(step, type_) for step, type_, _ in op.steps if step not in NO_CHANGE_OPS]
+
+
+def _wait(what: str, check, timeout: float = 90.0):
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not reached after {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+def test_up_with_existing_secrets_on_real_volumes(engine, cluster, running, report):
+    config = e2e_config("dev", namespace="gosvc-changes", loggingNamespace="logging-changes")
+    spec = existing_secrets.create(cluster.api(), config)
+    under = engine.stack(STACK, config, pack_config="dev")
+    op = under.up()
+    entry = report.data["logging"].setdefault(STACK, {})
+    entry.update(up="succeeded" if op.succeeded else "failed", up_seconds=op.seconds, created=op.summary.get("create", 0))
+    assert op.succeeded, op.error[-4000:]
+    assert not [v for v in op.violations if v.level == "mandatory"]
+    running.update(stack=under, config=config, spec=spec)
+    types = {t for _, t, _ in op.steps}
+    assert not {t for t in types if t.startswith(("random:", "tls:"))}, "no credential was generated"
+    assert "kubernetes:core/v1:Secret" not in types, "the component created no Secret: it uses the existing ones"
+
+
+def _running(running) -> tuple[EngineStack, dict[str, Any]]:
+    if "stack" not in running:
+        pytest.fail("the logging stack is not up (see test_up_with_existing_secrets_on_real_volumes)")
+    return running["stack"], running["config"]
+
+
+def test_pipeline_is_ready_on_bound_volumes_with_the_existing_secrets(cluster, running, report):
+    under, config = _running(running)
+    live = Live(cluster, _namespace(config))
+    for name in ("kafka", "logstash", "elasticsearch"):
+        _wait(f"StatefulSet {name} ready", lambda name=name: live.ready(name))
+    for job in ("kafka-create-topic", "elasticsearch-setup"):
+        live.job_command(job)
+    claims = live.claims()
+    report.data["logging"][STACK]["claims"] = {n: {"phase": c.status.phase, "size": c.spec.resources.requests["storage"], "class": c.spec.storage_class_name} for n, c in claims.items()}
+    assert set(claims) == {"data-kafka-0", "data-logstash-0", "data-elasticsearch-0"}
+    assert all(c.status.phase == "Bound" and c.spec.storage_class_name == "kwok-volume" for c in claims.values())
+    pod = live.stateful_set("elasticsearch").spec.template.spec
+    secrets_used = {v.secret.secret_name for v in pod.volumes if v.secret}
+    assert {"byo-elastic", "byo-elasticsearch-tls"} <= secrets_used
+    existing = {s.metadata.name for s in live.core.list_namespaced_secret(_namespace(config)).items}
+    assert secrets_used <= existing
+
+
+def test_restricted_namespace_admits_every_logging_pod_but_filebeats(cluster, running, report):
+    _, config = _running(running)
+    spec = running["spec"]
+    core = kubernetes.client.CoreV1Api(cluster.api())
+    apps = kubernetes.client.AppsV1Api(cluster.api())
+    labels = core.read_namespace(spec.namespace).metadata.labels
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    pods = [p for p in core.list_namespaced_pod(spec.namespace).items if p.metadata.deletion_timestamp is None]
+    admitted = sorted({p.metadata.labels["app.kubernetes.io/name"] for p in pods})
+    assert {"kafka", "logstash", "elasticsearch", "kibana"} <= set(admitted)
+    refused = {}
+    for workload in apps.list_namespaced_daemon_set(spec.collector_namespace).items:
+        template = cluster.api().sanitize_for_serialization(workload.spec.template)
+        # Its ServiceAccount lives in the collector's namespace; the namespace's default one stands in, which Pod Security ignores.
+        pod_spec = {k: v for k, v in template["spec"].items() if k not in ("serviceAccountName", "serviceAccount")}
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"psa-probe-{workload.metadata.name}"}, "spec": pod_spec}
+        with pytest.raises(kubernetes.client.ApiException) as err:
+            core.create_namespaced_pod(spec.namespace, pod, dry_run="All")
+        assert err.value.status == 403 and "violates PodSecurity" in err.value.body, err.value.body
+        refused[workload.metadata.name] = err.value.body.split("violates PodSecurity", 1)[1][:300]
+    report.data["logging"][STACK]["pod_security"] = {"restricted_namespace_admitted": admitted, "refused_in_restricted": refused}
+    assert set(refused) == {"filebeat", "elasticsearch-node-tuning"}
+
+
+def test_preview_after_up_shows_no_changes(running, report):
+    under, _ = _running(running)
+    op = under.preview()
+    report.data["logging"][STACK]["changes_after_up"] = op.changes
+    assert op.succeeded, op.error[-4000:]
+    assert op.changes == 0, _changed_steps(op)
+
+
+def _outcome(op: Operation) -> str:
+    if not op.succeeded:
+        return "refused"
+    touched = set(op.replaced_types) | set(op.types("delete"))
+    return "replaced" if touched & set(DATA_BEARING) else "in-place"
+
+
+@pytest.mark.parametrize("index", range(len(CHANGES)), ids=[f"{c.key}={list(c.values.values())[0]}" for c in CHANGES])
+def test_change_on_the_running_pipeline(cluster, running, report, index):
+    under, config = _running(running)
+    change = CHANGES[index]
+    before = {f"gosvc:{k}": config.get(f"gosvc:{k}") for k in change.values}
+    wanted = {**config, **{f"gosvc:{k}": v for k, v in change.values.items()}}
+    under.write_config(wanted)
+    runs = under.program.runs
+    op = under.up()
+    outcome = _outcome(op)
+    after = under.preview() if op.succeeded else None
+    message = next((line.split("error: ", 1)[1] for line in (op.error + "\n" + op.output).splitlines() if "error: " in line and change.key in line), None)
+    entry = {
+        "key": change.key,
+        "from": {k[len("gosvc:") :]: v for k, v in before.items()},
+        "to": dict(change.values),
+        "outcome": outcome,
+        "expected": change.expect,
+        "replaced": op.replaced_types,
+        "deleted": op.types("delete"),
+        "updated": op.updated_types,
+        "created": op.types("create"),
+        "changes_after": after.changes if after else None,
+        "steps": [f"{step} {urn.rsplit('::', 1)[-1]}" for step, _, urn in op.steps if step not in NO_CHANGE_OPS],
+        "message": message,
+        "seconds": op.seconds,
+    }
+    report.data["upgrades"].append(entry)
+    assert not set(op.replaced_types) & set(DATA_BEARING), f"{change.key} replaced {op.replaced_types}"
+    assert not set(op.types("delete")) & set(DATA_BEARING), f"{change.key} deleted {op.types('delete')}"
+    assert outcome == change.expect, op.error[-3000:]
+    if outcome == "refused":
+        assert message and "invalid value" in message, op.error[-3000:]
+        assert _changed_steps(op) == [], "a refused change registers nothing"
+        assert under.program.runs == runs + 1
+        under.write_config(config)
+        return
+    running["config"] = wanted
+    assert op.updated_types or op.types("create"), f"{change.key} changed nothing: {op.summary}"
+    assert after.changes == 0, _changed_steps(after)
+    if change.live is not None:
+        change.live(Live(cluster, _namespace(wanted)))
+
+
+def test_destroy_keeps_the_volumes(cluster, running, report):
+    under, config = _running(running)
+    live = Live(cluster, _namespace(config))
+    claims = set(live.claims())
+    op = under.destroy()
+    assert op.succeeded, op.error[-4000:]
+    left = set(live.claims())
+    report.data["logging"][STACK].update(destroyed=op.succeeded, claims_before_destroy=sorted(claims), claims_after_destroy=sorted(left))
+    # The namespaces were the platform team's, so they and the claims in them stay (retention policy Retain).
+    assert claims and claims == left
+    under.remove()
+
+
+def test_report_has_the_change_matrix(report):
+    upgrades = report.data["upgrades"]
+    assert [u["key"] for u in upgrades] == [c.key for c in CHANGES]
+    for u in upgrades:
+        assert u["outcome"] == u["expected"] and u["outcome"] in ("in-place", "refused")
+        assert not set(u["replaced"]) & set(DATA_BEARING)
