@@ -250,3 +250,22 @@ def test_storage_outcome_follows_the_sizes(small_state, kafka, logstash, es):
     upgrades.check(previous, spec)
     grows = {part for part, size in wanted.items() if quantity(size) > quantity(previous.volume_storage[part])}
     assert set(upgrades.volume_patches(previous, spec)) == grows
+
+
+def test_the_program_refuses_before_registering_even_the_service(monkeypatch):
+    """__main__.py checks the pipeline first, so a refused change leaves the service untouched too."""
+    import runpy
+
+    from components import engine
+    from tests.conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    values = engine.stack_config(ROOT, "dev")
+    program = lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")  # noqa: E731
+    first = run(program, config=values)
+    assert any(r.type == "kubernetes:apps/v1:Deployment" for r in first.registrations)
+    refused = run(program, config={**values, "gosvc:kafkaStorage": "1Gi"}, state=first.state(), raise_errors=False)
+    assert isinstance(refused.error, ConfigError) and refused.error.key == "kafka.storage"
+    assert refused.registrations == []
+    grown = run(program, config={**values, "gosvc:kafkaStorage": "50Gi"}, state=first.state())
+    assert [r.name for r in grown.registrations if r.type.endswith(":PersistentVolumeClaimPatch")] == ["logging-kafka-volume-0"]
