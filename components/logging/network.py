@@ -36,17 +36,13 @@ def _tcp(*ports: int) -> list[dict]:
 
 
 def policy(target: Part, name: str, ingress: list[dict], egress: list[dict]) -> dict:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": target.metadata(name),
-        "spec": {
-            "podSelector": {"matchLabels": dict(target.selector)},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": ingress,
-            "egress": [DNS_EGRESS, *egress],
-        },
-    }
+    """Isolates `target`'s pods both ways and allows `ingress` and `egress` (plus DNS). No ingress rule means no
+    ingress, and the field is then left out, as the API server stores it (it drops an empty list)."""
+    spec: dict = {"podSelector": {"matchLabels": dict(target.selector)}, "policyTypes": ["Ingress", "Egress"]}
+    if ingress:
+        spec["ingress"] = ingress
+    spec["egress"] = [DNS_EGRESS, *egress]
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": target.metadata(name), "spec": spec}
 
 
 def default_deny(name: str, namespace: str) -> dict:

@@ -187,7 +187,8 @@ def test_logging_pipeline_is_ready_at_its_stack_sizes_on_bound_volumes(cluster, 
         seen[name] = {"replicas": replicas, "ready": status.ready_replicas, "claims": {c.metadata.name: [c.status.phase, c.spec.resources.requests["storage"]] for c in claims}}
         assert status.ready_replicas == replicas, name
         assert len(claims) == replicas and all(c.status.phase == "Bound" and c.spec.resources.requests["storage"] == storage for c in claims), name
-    nodes_used = {p.spec.node_name for p in core.list_namespaced_pod(spec.namespace, label_selector="app.kubernetes.io/name=elasticsearch").items}
+    data_nodes = core.list_namespaced_pod(spec.namespace, label_selector="app.kubernetes.io/name=elasticsearch,app.kubernetes.io/component=search").items
+    nodes_used = {p.spec.node_name for p in data_nodes if p.metadata.deletion_timestamp is None}
     report.data["logging"][stack] = {"stateful_sets": seen, "elasticsearch_nodes": sorted(nodes_used)}
     assert len(nodes_used) == spec.elasticsearch.nodes, "required anti-affinity: one Elasticsearch node per Kubernetes node"
 
