@@ -1,6 +1,7 @@
 """The pipeline's generated secrets: passwords from pulumi_random, Elasticsearch's TLS certificates from pulumi_tls.
 
-Everything here is created by the engine at `pulumi up`, kept secret in Pulumi state, and
+Only credentials that no existing Secret provides (`existing_secrets`, see secrets.py) are
+generated. Each is created by the engine at `pulumi up`, kept secret in Pulumi state, and
 reaches the cluster only inside Secrets (see elasticsearch.build / kibana.build). The CA
 lives ten years; the node certificate one year and is renewed by the first `pulumi up`
 within 30 days of its expiry.
