@@ -17,16 +17,20 @@ import kubernetes
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
+from pulumi import automation as auto
 
 from components import ServiceMonitoring, tokens
 from components.observability import component as observability
 from tests.conftest import ROOT
+from tools.e2e import existing_secrets
 from tools.e2e.engine import NO_CHANGE_OPS, REPLACE_OPS
+from tools.e2e.overlay import e2e_config
 
 pytestmark = pytest.mark.e2e
 
 HERE = Path(__file__).resolve().parent
 YAML_PROGRAM = HERE / "yaml_program"
+YAML_LOGGING = HERE / "yaml_logging"
 TYPESCRIPT = HERE / "typescript"
 YAML_NAMESPACE = "team-yaml"
 NPM_TIMEOUT = 600
@@ -158,3 +162,39 @@ def test_a_stack_deployed_under_the_former_token_updates_without_replacing_anyth
     assert tokens.SERVICE_MONITORING in state_types and tokens.FORMER[tokens.SERVICE_MONITORING] not in state_types
     assert new.destroy().succeeded
     new.remove()
+
+
+# -- the logging pipeline's change safety, from YAML ---------------------------------------------
+
+
+def test_yaml_logging_pipeline_grows_volumes_and_refuses_to_shrink_them(engine, cluster, report):
+    """Through the provider too, the component reads the stack's state: a larger Kafka volume is patched in
+    place, a smaller one is refused with nothing changed."""
+    existing_secrets.create(cluster.api(), e2e_config("dev", loggingNamespace="logging-yaml"))
+    under = engine.program_stack("dev", YAML_LOGGING, pack_config="dev")
+    entry = report.data.setdefault("yaml_logging", {})
+    up = under.up()
+    entry.update(up="succeeded" if up.succeeded else "failed", created=up.summary.get("create", 0))
+    assert up.succeeded, up.error[-4000:]
+    assert under.stack.outputs()["elasticPasswordSecret"].value == "byo-elastic"
+
+    def apply(size: str):
+        under.stack.set_config("gosvc-yaml-logging:kafkaStorage", auto.ConfigValue(size))
+        return under.up()
+
+    grown = apply("8Gi")
+    grown_steps = [(step, type_) for step, type_, _ in grown.steps if step not in NO_CHANGE_OPS]
+    claim = kubernetes.client.CoreV1Api(cluster.api()).read_namespaced_persistent_volume_claim("data-kafka-0", "logging-yaml")
+    shrunk = apply("4Gi")
+    shrunk_steps = [(step, type_) for step, type_, _ in shrunk.steps if step not in NO_CHANGE_OPS]
+    entry.update(grown=grown_steps, claim_after_grow=claim.spec.resources.requests["storage"], shrink_refused=not shrunk.succeeded, shrink_steps=shrunk_steps)
+    assert grown.succeeded, grown.error[-4000:]
+    assert grown_steps == [("create", "kubernetes:core/v1:PersistentVolumeClaimPatch")]
+    assert claim.spec.resources.requests["storage"] == "8Gi"
+    assert not shrunk.succeeded and shrunk_steps == []
+    assert "kafka.storage: invalid value '4Gi'" in shrunk.error and "cannot shrink" in shrunk.error
+    apply("8Gi")
+    destroyed = under.destroy()
+    entry["destroyed"] = destroyed.succeeded
+    assert destroyed.succeeded, destroyed.error[-4000:]
+    under.remove()
