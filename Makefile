@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STACK  ?= dev
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv synth synth-all policy test test-python test-go e2e e2e-tools bench pulumi-yaml schema clean
+.PHONY: size all venv synth synth-all policy test test-python test-go e2e e2e-tools bench pulumi-yaml schema clean
 
 all: test
 
@@ -24,9 +24,16 @@ synth: venv
 synth-all: venv
 	for s in dev staging prod; do $(BIN)/python -m components.synth --stack $$s --out build/$$s || exit 1; done
 
-## policy: synthesize $(STACK) and check it with the real policy pack and policies/config/$(STACK).json
+## policy: synthesize $(STACK) and check it with the real policy pack and policies/config/$(STACK).json,
+## then (advisory) its RPS target against the capacity `make size` measured, when a report exists
 policy: venv
 	$(BIN)/python -m components.synth --stack $(STACK) --out build/$(STACK) --policy-pack policies --policy-pack-config policies/config/$(STACK).json
+	$(BIN)/python -m tools.size check --stack $(STACK)
+
+## size: load the sample service to saturation under each stack's GOMEMLIMIT and propose its CPU request,
+## memory and autoscaling targets -> build/size/<stack>.json, build/size/curve.png (ARGS=--apply rewrites stacks/)
+size: venv
+	$(BIN)/python -m tools.size --plot build/size/curve.png $(ARGS)
 
 ## test: the Go service's tests, then every Python test
 test: test-go test-python
