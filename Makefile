@@ -40,6 +40,7 @@ test: test-go test-python
 
 test-go:
 	cd app && go vet ./... && go test -count=1 ./...
+	cd tools/size/go/loadgen && go vet ./...
 
 test-python: venv
 	$(BIN)/python -m pytest

@@ -125,6 +125,8 @@ def test_a_tiny_real_run_writes_a_consistent_report(tmp_path):
     assert 0 < request < limit
     assert quantity(report["proposal"]["memoryRequest"]) >= report["peak_rss_bytes"]
     assert set(report["difference"]) == set(proposal.KEYS)
+    if not any(c["saturated"] for c in report["curves"]):
+        assert report["capacity_is_lower_bound"] is True, "700 requests/s do not reach the knee: the report must say so"
     assert (out / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "dev: capacity" in run.stdout
     check = subprocess.run([sys.executable, "-m", "tools.size", "check", "--stack", "dev", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -2,6 +2,7 @@
 
     python -m tools.size [--stacks dev,staging,prod] [--step-seconds 5] [--apply] [--plot FILE]
     python -m tools.size check --stack prod     # advisory: the stack's RPS target against the measured capacity
+    python -m tools.size propose --stacks prod  # derive again from the curves already in build/size (no measuring)
 
 Writes build/size/<stack>.json (curves, capacity, current values, proposal, difference) and
 prints the proposal beside the stack's values. --apply rewrites the stack file's keys, printing
@@ -30,28 +31,35 @@ def _machine() -> dict:
     return {"cpus": len(os.sched_getaffinity(0)), "cpu_model": model, "pinned": bool(measure.cores()[0])}
 
 
-def run(stacks: list[str], step_seconds: float, start: int, stop: int, out: Path, apply: bool) -> dict[str, dict]:
-    app, loadgen = measure.build(out / "bin")
+def _curves(report: dict) -> list[measure.Curve]:
+    return [
+        measure.Curve(c["scenario"], c["gomemlimit"], [measure.Step(**s) for s in c["steps"]], c["saturated"], c.get("generator_bound", False))
+        for c in report["curves"]
+    ]
+
+
+def run(stacks: list[str], step_seconds: float, start: int, stop: int, out: Path, apply: bool, measure_anew: bool = True) -> dict[str, dict]:
+    if measure_anew:
+        app, loadgen = measure.build(out / "bin")
     reports = {}
     for stack in stacks:
         config = committed_config(stack)
         now = proposal.current(config)
-        rates = measure.geometric_rates(start, stop)
-        curves = [measure.curve(app, loadgen, scenario, now["gomemlimit"], rates, step_seconds, float(now["alertLatencyP99Seconds"])) for scenario in measure.SCENARIOS]
+        if measure_anew:
+            rates = measure.geometric_rates(start, stop)
+            curves = [measure.curve(app, loadgen, scenario, now["gomemlimit"], rates, step_seconds, float(now["alertLatencyP99Seconds"])) for scenario in measure.SCENARIOS]
+            base = {"measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": _machine(), "step_seconds": step_seconds}
+        else:
+            previous = json.loads((out / f"{stack}.json").read_text())
+            curves = _curves(previous)
+            base = {k: previous[k] for k in ("measured_at", "machine", "step_seconds")}
         derived = proposal.propose(curves, now)
-        report = {
-            "stack": stack,
-            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "machine": _machine(),
-            "step_seconds": step_seconds,
-            "current": now,
-            "curves": [c.to_json() for c in curves],
-            **derived,
-        }
+        report = {"stack": stack, **base, "current": now, "curves": [c.to_json() for c in curves], **derived}
         out.mkdir(parents=True, exist_ok=True)
         (out / f"{stack}.json").write_text(json.dumps(report, indent=2) + "\n")
         reports[stack] = report
-        print(f"\n{stack}: capacity {report['capacity_rps']} requests/s per pod within p99 {now['alertLatencyP99Seconds']}s ({report['binding_scenario']})")
+        bound = " (a lower bound: the curve ended before the service's knee)" if report["capacity_is_lower_bound"] else ""
+        print(f"\n{stack}: capacity {report['capacity_rps']} requests/s per pod within p99 {now['alertLatencyP99Seconds']}s ({report['binding_scenario']}){bound}")
         print(f"  {'key':<22}{'current':>12}{'proposed':>12}{'ratio':>8}")
         for key, row in report["difference"].items():
             print(f"  {key:<22}{str(row['current']):>12}{str(row['proposed']):>12}{str(row['ratio'] or '-'):>8}")
@@ -99,6 +107,17 @@ def check(stack: str, out: Path) -> int:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["propose"]:
+        parser = argparse.ArgumentParser(prog="python -m tools.size propose")
+        parser.add_argument("--stacks", default="dev,staging,prod")
+        parser.add_argument("--out", type=Path, default=OUT)
+        parser.add_argument("--apply", action="store_true")
+        parser.add_argument("--plot", type=Path)
+        args = parser.parse_args(argv[1:])
+        reports = run(args.stacks.split(","), 0, 0, 0, args.out, args.apply, measure_anew=False)
+        if args.plot:
+            plot(reports, args.plot)
+        return 0
     if argv[:1] == ["check"]:
         parser = argparse.ArgumentParser(prog="python -m tools.size check")
         parser.add_argument("--stack", required=True)
@@ -109,7 +128,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--stacks", default="dev,staging,prod")
     parser.add_argument("--step-seconds", type=float, default=5.0, help="how long each offered rate is held")
     parser.add_argument("--start-rps", type=int, default=250)
-    parser.add_argument("--max-rps", type=int, default=60000)
+    parser.add_argument("--max-rps", type=int, default=250000, help="stop stepping here even if the service keeps up")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--apply", action="store_true", help="rewrite the stack files' keys with the proposal")
     parser.add_argument("--plot", type=Path, help="write a PNG of the curves")

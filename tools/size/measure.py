@@ -58,9 +58,17 @@ class Curve:
     gomemlimit: str
     steps: list[Step] = field(default_factory=list)
     saturated: bool = False
+    generator_bound: bool = False
+    """The load generator could not send the rate asked of it: the curve stops there, short of the service's knee."""
 
     def to_json(self) -> dict:
-        return {"scenario": self.scenario, "gomemlimit": self.gomemlimit, "saturated": self.saturated, "steps": [asdict(s) for s in self.steps]}
+        return {
+            "scenario": self.scenario,
+            "gomemlimit": self.gomemlimit,
+            "saturated": self.saturated,
+            "generator_bound": self.generator_bound,
+            "steps": [asdict(s) for s in self.steps],
+        }
 
 
 def _free_port() -> int:
@@ -209,6 +217,9 @@ def curve(app: Path, loadgen: Path, scenario: str, gomemlimit: str, rates: list[
             result.steps.append(s)
             if saturated(s, latency_ceiling):
                 result.saturated = True
+                break
+            if s.offered_rps < 0.9 * rate:
+                result.generator_bound = True
                 break
     finally:
         service.stop()

@@ -107,6 +107,8 @@ def propose(curves: list[Curve], now: dict[str, Any]) -> dict[str, Any]:
     proposal = {"hpaRequestsPerSecond": str(target), "cpuRequest": request, "memoryRequest": memory, "hpaCpuUtilization": utilization}
     return {
         "capacity_rps": round(capacity, 1),
+        # Not a knee the curve reached, nor a CPU limit: the service kept up with every rate tried.
+        "capacity_is_lower_bound": not curve.saturated and capacity >= max(s.achieved_rps for s in curve.steps),
         "capacity_by_scenario": capacities,
         "binding_scenario": binding,
         "cpu_limit_cores": limit,
