@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from components.config import resolve_image
-from components.image import dockerfile
+from tools.image_build import build_as_image
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app"
@@ -31,24 +29,17 @@ USUAL_IMAGES = {
 CA_BUNDLE_BYTES = 220 * 1024  # Debian's /etc/ssl/certs/ca-certificates.crt is about 215-225 KiB
 
 
-def _build(argv: list[str], env: dict[str, str], out: Path) -> int:
-    argv = list(argv)
-    if "-o" in argv:
-        argv[argv.index("-o") + 1] = str(out)
-    else:
-        argv[2:2] = ["-o", str(out)]
-    subprocess.run(argv, cwd=APP, env={**os.environ, **env}, check=True, timeout=900, capture_output=True)
+def _plain_build(out: Path) -> int:
+    """The floor's comparison: `go build` with no flags at all."""
+    subprocess.run(["go", "build", "-o", str(out), "."], cwd=APP, check=True, timeout=900, capture_output=True)
     return out.stat().st_size
 
 
 def measure() -> dict[str, Any]:
-    spec = resolve_image({"context": str(APP), "repository": "registry.example.com/bench/app", "tag": "bench"}, "image")
-    module = dockerfile.read_module(spec.context)
-    text = dockerfile.render(spec, module)
-    env, argv = dockerfile.go_build_step(text, dockerfile.build_args(spec, module))
     with tempfile.TemporaryDirectory() as tmp:
-        plain = _build(["go", "build", "."], {}, Path(tmp) / "plain")
-        optimized = _build(argv, env, Path(tmp) / "optimized")
+        plain = _plain_build(Path(tmp) / "plain")
+        env, argv = build_as_image(Path(tmp) / "optimized", tag="bench")
+        optimized = (Path(tmp) / "optimized").stat().st_size
     images = {}
     for runtime, base in RUNTIME_BASES.items():
         extra = CA_BUNDLE_BYTES if runtime == "scratch" else 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import threading
 import time
@@ -19,11 +18,10 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from components.image import dockerfile
-from components.config import resolve_image
+from tools.e2e.cluster import free_port
+from tools.image_build import build_as_image
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = ROOT / "app"
 LOADGEN = Path(__file__).resolve().parent / "go" / "loadgen"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SCENARIOS = {
@@ -71,21 +69,10 @@ class Curve:
         }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def build(out: Path) -> tuple[Path, Path]:
     """The service, with the flags of its generated Dockerfile, and the load generator."""
     out.mkdir(parents=True, exist_ok=True)
-    spec = resolve_image({"context": str(APP), "repository": "registry.example.com/size/app", "tag": "size"}, "image")
-    module = dockerfile.read_module(spec.context)
-    env, argv = dockerfile.go_build_step(dockerfile.render(spec, module), dockerfile.build_args(spec, module))
-    argv = list(argv)
-    argv[argv.index("-o") + 1] = str(out / "app")
-    subprocess.run(argv, cwd=APP, env={**os.environ, **env}, check=True, capture_output=True, timeout=900)
+    build_as_image(out / "app", tag="size")
     subprocess.run(["go", "build", "-o", str(out / "loadgen"), "."], cwd=LOADGEN, check=True, capture_output=True, timeout=900)
     return out / "app", out / "loadgen"
 
@@ -133,7 +120,7 @@ class Service:
                     raise
 
     def _start(self, binary: Path, gomemlimit: str, pin: list[str]) -> None:
-        self.http, self.metrics, self.admin = _free_port(), _free_port(), _free_port()
+        self.http, self.metrics, self.admin = free_port(), free_port(), free_port()
         env = {
             "PATH": os.environ.get("PATH", ""),
             "GOMAXPROCS": "1",
