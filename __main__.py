@@ -4,12 +4,19 @@ import pulumi
 
 from components import GoImage, GoService, stack_config
 from components.observability import PrometheusStack, ServiceMonitoring
-from components.logging import LoggingPipeline, check_upgrade
+from components.logging import LoggingPipeline
 
 cfg = stack_config.from_pulumi()  # raises ConfigError before any resource is registered
-logging_args = cfg.logging.model_dump(exclude={"enabled"}) if cfg.logging is not None and cfg.logging.enabled else None
-if logging_args is not None:
-    check_upgrade("logging", logging_args)  # refuses a change that would lose logs in flight, also before anything is registered
+
+# Logging first: Filebeat -> Kafka -> Logstash -> Elasticsearch -> Kibana in its own namespaces, sized per
+# stack. It refuses a change that would lose logs in flight before registering anything, so coming first
+# means such a change leaves the service untouched too.
+if cfg.logging is not None and cfg.logging.enabled:
+    logging_pipeline = LoggingPipeline("logging", cfg.logging.model_dump(exclude={"enabled"}))
+    pulumi.export("loggingNamespace", logging_pipeline.namespace)
+    pulumi.export("kafkaBootstrapServers", logging_pipeline.kafka_bootstrap_servers)
+    pulumi.export("elasticsearchUrl", logging_pipeline.elasticsearch_url)
+    pulumi.export("kibanaUrl", logging_pipeline.kibana_url)
 
 # gosvc:image deploys what a CI pipeline already built and pushed; otherwise the program builds it.
 image_ref = cfg.prebuilt_image or GoImage(cfg.service.service_name, cfg.image.model_dump(exclude_none=True)).image_ref
@@ -47,11 +54,3 @@ if monitoring.service_enabled:
         opts=pulumi.ResourceOptions(depends_on=needs),
     )
     pulumi.export("alerts", service_monitoring.alerts)
-
-# Logging: Filebeat -> Kafka -> Logstash -> Elasticsearch -> Kibana in its own namespace, sized per stack.
-if logging_args is not None:
-    logging_pipeline = LoggingPipeline("logging", logging_args)
-    pulumi.export("loggingNamespace", logging_pipeline.namespace)
-    pulumi.export("kafkaBootstrapServers", logging_pipeline.kafka_bootstrap_servers)
-    pulumi.export("elasticsearchUrl", logging_pipeline.elasticsearch_url)
-    pulumi.export("kibanaUrl", logging_pipeline.kibana_url)

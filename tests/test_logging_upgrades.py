@@ -253,7 +253,7 @@ def test_storage_outcome_follows_the_sizes(small_state, kafka, logstash, es):
 
 
 def test_the_program_refuses_before_registering_even_the_service(monkeypatch):
-    """__main__.py checks the pipeline first, so a refused change leaves the service untouched too."""
+    """__main__.py creates the pipeline first, so a refused change leaves the service untouched too."""
     import runpy
 
     from components import engine

@@ -4,7 +4,7 @@ Each part's module holds pure builders of its Kubernetes objects and config file
 `config` validates the whole spec and its cross-part rules; `component` registers it all.
 """
 
-from components.logging.component import ExistingSecretsArgs, LoggingPipeline, LoggingPipelineArgs, check_upgrade
+from components.logging.component import ExistingSecretsArgs, LoggingPipeline, LoggingPipelineArgs
 from components.logging.config import LoggingSpec, resolve_logging, warnings
 
-__all__ = ["ExistingSecretsArgs", "LoggingPipeline", "LoggingPipelineArgs", "LoggingSpec", "check_upgrade", "resolve_logging", "warnings"]
+__all__ = ["ExistingSecretsArgs", "LoggingPipeline", "LoggingPipelineArgs", "LoggingSpec", "resolve_logging", "warnings"]

@@ -251,13 +251,6 @@ def read_deployed(name: str) -> upgrades.Deployed | None:
     return upgrades.deployed((result.value or {}).get("outputs") or {}, name)
 
 
-def check_upgrade(name: str, args: "LoggingPipelineArgs | dict | None") -> LoggingSpec:
-    """Validates args and refuses unsafe changes to the deployed pipeline; programs call it before registering anything."""
-    spec = resolve(name, args)
-    upgrades.check(read_deployed(name), spec)
-    return spec
-
-
 class LoggingPart(pulumi.ComponentResource):
     """One part of the pipeline (Kafka, Elasticsearch, ...): registers its objects in the order given,
     each depending on the ones before it and on `after[role]` from other parts."""
