@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,18 @@ from tools.e2e.cluster import LocalCluster
 from tools.e2e.engine import RealEngine
 
 OUT = ROOT / "build" / "e2e"
+
+
+def wait_for(what: str, check, timeout: float = 90.0):
+    """Polls `check` until it returns something truthy, and returns that; fails the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not reached after {timeout:.0f} s")
+        time.sleep(0.5)
 
 
 class Report:

@@ -9,7 +9,6 @@ StatefulSet or a volume claim. The tests run in file order and share the stack.
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -19,6 +18,7 @@ import yaml
 
 from components.logging import versions
 from tools.e2e import existing_secrets
+from tests.e2e.conftest import wait_for
 from tools.e2e.engine import NO_CHANGE_OPS, EngineStack, Operation
 from tools.e2e.overlay import e2e_config
 
@@ -163,16 +163,6 @@ def _namespace(config: dict[str, Any]) -> str:
     return config["gosvc:loggingNamespace"]
 
 
-def _changed_steps(op: Operation) -> list[tuple[str, str]]:
-    return [(step, type_) for step, type_, _ in op.steps if step not in NO_CHANGE_OPS]
-
-
-def _wait(what: str, check, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not reached after {timeout:.0f} s")
-        time.sleep(0.5)
 
 
 def test_up_with_existing_secrets_on_real_volumes(engine, cluster, running, report):
@@ -200,7 +190,7 @@ def test_pipeline_is_ready_on_bound_volumes_with_the_existing_secrets(cluster, r
     under, config = _running(running)
     live = Live(cluster, _namespace(config))
     for name in ("kafka", "logstash", "elasticsearch"):
-        _wait(f"StatefulSet {name} ready", lambda name=name: live.ready(name))
+        wait_for(f"StatefulSet {name} ready", lambda name=name: live.ready(name))
     for job in ("kafka-create-topic", "elasticsearch-setup"):
         live.job_command(job)
     claims = live.claims()
@@ -243,7 +233,7 @@ def test_preview_after_up_shows_no_changes(running, report):
     op = under.preview()
     report.data["logging"][STACK]["changes_after_up"] = op.changes
     assert op.succeeded, op.error[-4000:]
-    assert op.changes == 0, _changed_steps(op)
+    assert op.changes == 0, op.changed_steps
 
 
 def _outcome(op: Operation) -> str:
@@ -286,13 +276,13 @@ def test_change_on_the_running_pipeline(cluster, running, report, index):
     assert outcome == change.expect, op.error[-3000:]
     if outcome == "refused":
         assert message and "invalid value" in message, op.error[-3000:]
-        assert _changed_steps(op) == [], "a refused change registers nothing"
+        assert op.changed_steps == [], "a refused change registers nothing"
         assert under.program.runs == runs + 1
         under.write_config(config)
         return
     running["config"] = wanted
     assert op.updated_types or op.types("create"), f"{change.key} changed nothing: {op.summary}"
-    assert after.changes == 0, _changed_steps(after)
+    assert after.changes == 0, after.changed_steps
     if change.live is not None:
         change.live(Live(cluster, _namespace(wanted)))
 

@@ -23,7 +23,7 @@ from components import ServiceMonitoring, tokens
 from components.observability import component as observability
 from tests.conftest import ROOT
 from tools.e2e import existing_secrets
-from tools.e2e.engine import NO_CHANGE_OPS, REPLACE_OPS
+from tools.e2e.engine import REPLACE_OPS
 from tools.e2e.overlay import e2e_config
 
 pytestmark = pytest.mark.e2e
@@ -91,7 +91,7 @@ def test_yaml_program_preview_right_after_up_shows_no_changes(yaml_stack, entry)
     op = yaml_stack.preview()
     entry["changes_after_up"] = op.changes
     assert op.succeeded, op.error[-4000:]
-    assert op.changes == 0, [(s, t) for s, t, _ in op.steps if s not in NO_CHANGE_OPS]
+    assert op.changes == 0, op.changed_steps
 
 
 def test_yaml_program_destroy_removes_everything(cluster, yaml_stack, entry):
@@ -183,10 +183,10 @@ def test_yaml_logging_pipeline_grows_volumes_and_refuses_to_shrink_them(engine, 
         return under.up()
 
     grown = apply("8Gi")
-    grown_steps = [(step, type_) for step, type_, _ in grown.steps if step not in NO_CHANGE_OPS]
+    grown_steps = grown.changed_steps
     claim = kubernetes.client.CoreV1Api(cluster.api()).read_namespaced_persistent_volume_claim("data-kafka-0", "logging-yaml")
     shrunk = apply("4Gi")
-    shrunk_steps = [(step, type_) for step, type_, _ in shrunk.steps if step not in NO_CHANGE_OPS]
+    shrunk_steps = shrunk.changed_steps
     entry.update(grown=grown_steps, claim_after_grow=claim.spec.resources.requests["storage"], shrink_refused=not shrunk.succeeded, shrink_steps=shrunk_steps)
     assert grown.succeeded, grown.error[-4000:]
     assert grown_steps == [("create", "kubernetes:core/v1:PersistentVolumeClaimPatch")]

@@ -15,7 +15,8 @@ import pytest
 
 from tools.e2e import existing_secrets, readback
 from tools.e2e.cluster import ZONE_LABEL
-from tools.e2e.engine import NO_CHANGE_OPS, EngineStack, Operation
+from tests.e2e.conftest import wait_for
+from tools.e2e.engine import EngineStack
 from tools.e2e.overlay import LOGGING_STACKS, e2e_config
 
 pytestmark = pytest.mark.e2e
@@ -57,9 +58,6 @@ def _stack(deployed: dict[str, EngineStack], name: str) -> EngineStack:
     return deployed[name]
 
 
-def _changed_steps(op: Operation) -> list[tuple[str, str]]:
-    return [(step, type_) for step, type_, _ in op.steps if step not in NO_CHANGE_OPS]
-
 
 def _namespace(config: dict[str, Any]) -> str:
     return config["gosvc:namespace"]
@@ -77,16 +75,6 @@ def _pods(cluster, namespace: str) -> list[Any]:
     return [p for p in pods if p.metadata.deletion_timestamp is None]
 
 
-def _wait(what: str, check, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not reached after {timeout:.0f} s")
-        time.sleep(0.5)
-
 
 def _at_hpa_minimum(cluster, config: dict[str, Any]) -> None:
     """Wait until the HPA has raised the Deployment to its minimum and every pod is available."""
@@ -98,7 +86,7 @@ def _at_hpa_minimum(cluster, config: dict[str, Any]) -> None:
         status = apps.read_namespaced_deployment(SERVICE, _namespace(config)).status
         return status.replicas == status.ready_replicas == status.available_replicas == minimum
 
-    _wait(f"{minimum} ready and available replicas", reached, timeout=min_ready + 90)
+    wait_for(f"{minimum} ready and available replicas", reached, timeout=min_ready + 90)
 
 
 # -- up, read back, preview ------------------------------------------------------------------------
@@ -198,7 +186,7 @@ def test_preview_right_after_up_shows_no_changes(deployed, report, stack):
     op = _stack(deployed, stack).preview()
     report.stack(stack)["changes_after_up"] = op.changes
     assert op.succeeded, op.error[-4000:]
-    assert op.changes == 0, f"perpetual diff: {_changed_steps(op)}\n{op.output[-4000:]}"
+    assert op.changes == 0, f"perpetual diff: {op.changed_steps}\n{op.output[-4000:]}"
 
 
 # -- where the real scheduler put prod's pods ----------------------------------------------------
@@ -234,7 +222,7 @@ def test_more_replicas_than_nodes_under_required_anti_affinity_stay_pending(clus
         running = [p for p in pods if p.status.phase == "Running"]
         return (running, unschedulable) if len(pods) == 5 and len(running) == 3 and len(unschedulable) == 2 else None
 
-    running, pending = _wait("3 running and 2 unschedulable prod pods", settled)
+    running, pending = wait_for("3 running and 2 unschedulable prod pods", settled)
     message = next(c.message for c in pending[0].status.conditions if c.type == "PodScheduled")
     report.data["placement"]["prod"]["overflow"] = {
         "requested": 5,
@@ -248,7 +236,7 @@ def test_more_replicas_than_nodes_under_required_anti_affinity_stay_pending(clus
     assert "anti-affinity" in message, message
 
     apps.patch_namespaced_deployment_scale(SERVICE, namespace, {"spec": {"replicas": 3}})
-    _wait("prod back to 3 running pods", lambda: len(_pods(cluster, namespace)) == 3 and all(p.status.phase == "Running" for p in _pods(cluster, namespace)))
+    wait_for("prod back to 3 running pods", lambda: len(_pods(cluster, namespace)) == 3 and all(p.status.phase == "Running" for p in _pods(cluster, namespace)))
 
 
 # -- ordinary updates: in place, never a replacement ---------------------------------------------
@@ -281,7 +269,7 @@ def test_update_is_in_place(cluster, deployed, configs, report, stack, scenario)
     assert op.replaced_types == [], f"{scenario} replaced {op.replaced_types}"
     assert op.types("create") == [] and op.types("delete") == []
     assert op.updated_types, f"{scenario} changed nothing: {op.summary}"
-    assert after.changes == 0, _changed_steps(after)
+    assert after.changes == 0, after.changed_steps
     live = readback.read(cluster.dynamic(), {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": SERVICE, "namespace": _namespace(configs[stack])}})
     container = live["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == configs[stack]["gosvc:image"]

@@ -67,6 +67,11 @@ class Operation:
         """Steps that would change the stack: everything but same, read and refresh."""
         return sum(count for op, count in self.summary.items() if op not in NO_CHANGE_OPS)
 
+    @property
+    def changed_steps(self) -> list[tuple[str, str]]:
+        """(op, resource type) of every step that changes the stack, in order."""
+        return [(op, type_) for op, type_, _ in self.steps if op not in NO_CHANGE_OPS]
+
     def types(self, *ops: str) -> list[str]:
         return sorted({type_ for op, type_, _ in self.steps if op in ops})
 

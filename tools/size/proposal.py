@@ -21,6 +21,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
+from components import stack_config
 from components.config import quantity
 from components.k8s.resources import gomemlimit
 from tools.size.measure import Curve, Step, saturated
@@ -36,8 +37,6 @@ KEYS = ("hpaRequestsPerSecond", "cpuRequest", "memoryRequest", "hpaCpuUtilizatio
 
 def current(config: dict[str, Any]) -> dict[str, Any]:
     """The stack's values of what sizing proposes, with the project's defaults where the stack sets none."""
-    from components import stack_config
-
     spec = stack_config.load(config)
     service = spec.service
     return {
