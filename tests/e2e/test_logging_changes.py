@@ -70,8 +70,8 @@ class Live:
         return " ".join(job.spec.template.spec.containers[0].command)
 
     def ready(self, name: str) -> bool:
-        status = self.stateful_set(name).status
-        return status.ready_replicas == status.replicas == self.stateful_set(name).spec.replicas
+        found = self.stateful_set(name)
+        return found.status.ready_replicas == found.status.replicas == found.spec.replicas
 
 
 def _props(text: str) -> dict[str, str]:
