@@ -21,6 +21,7 @@ from tests.conftest import ROOT
 from tools.e2e import build
 from tools.e2e.cluster import LocalCluster
 from tools.e2e.engine import RealEngine
+from tools.pipeline import build as pipeline_build
 
 OUT = ROOT / "build" / "e2e"
 
@@ -41,7 +42,7 @@ class Report:
     """What `make e2e` saw, written to build/e2e/report.json."""
 
     def __init__(self) -> None:
-        self.data: dict[str, Any] = {"tools": {}, "cluster": {}, "stacks": {}, "scenarios": [], "policy": {}, "config": {}, "placement": {}, "logging": {}, "upgrades": []}
+        self.data: dict[str, Any] = {"tools": {}, "cluster": {}, "stacks": {}, "scenarios": [], "policy": {}, "config": {}, "placement": {}, "logging": {}, "upgrades": [], "pipeline": {}}
 
     def stack(self, name: str) -> dict[str, Any]:
         return self.data["stacks"].setdefault(name, {})
@@ -67,6 +68,14 @@ def toolset(report):
     tools = build.build()
     report.data["tools"] = {**tools.versions, "go": tools.manifest["go"], "build_seconds": tools.manifest["build_seconds"]}
     return tools
+
+
+@pytest.fixture(scope="session")
+def pipeline_runtime(report):
+    """Kafka from Maven Central and Filebeat from the Go module proxy, for the pipeline tier (tests/e2e/test_pipeline_*)."""
+    runtime = pipeline_build.build()
+    report.data["pipeline"]["software"] = {**runtime.versions, "go": runtime.manifest["go"], "java": runtime.manifest["java"], "build_seconds": runtime.manifest["build_seconds"]}
+    return runtime
 
 
 @pytest.fixture(scope="session")

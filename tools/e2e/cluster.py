@@ -126,12 +126,14 @@ class Process:
     name: str
     argv: list[str]
     log: Path
+    env: dict[str, str] | None = None
+    stop_timeout: float = STOP_TIMEOUT
     popen: subprocess.Popen | None = field(default=None, repr=False)
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as sink:
-            self.popen = subprocess.Popen(self.argv, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            self.popen = subprocess.Popen(self.argv, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=self.env)
 
     @property
     def alive(self) -> bool:
@@ -140,7 +142,7 @@ class Process:
     def stop(self) -> None:
         if self.popen is None or self.popen.poll() is not None:
             return
-        for sig, wait in ((signal.SIGTERM, STOP_TIMEOUT), (signal.SIGKILL, STOP_TIMEOUT)):
+        for sig, wait in ((signal.SIGTERM, self.stop_timeout), (signal.SIGKILL, STOP_TIMEOUT)):
             try:
                 os.killpg(self.popen.pid, sig)
             except ProcessLookupError:

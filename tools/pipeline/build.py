@@ -1,0 +1,160 @@
+"""Fetches and builds the real software the pipeline tier runs, once per machine.
+
+    python -m tools.pipeline.build       # builds if needed, prints the runtime's directory
+
+- Kafka at `components.logging.versions.KAFKA_VERSION`, the release the `apache/kafka` image pin
+  names, from Maven Central (`maven/pom.xml`, resolved with `mvn dependency:copy-dependencies`).
+- Filebeat from `github.com/elastic/beats/v7` at the version `go/filebeat/go.mod` requires. The
+  Go module proxy serves beats only up to 7.17.x, while the images pin Elastic 9.x: the gap is
+  reported with every result (`versions`), and stated in the README.
+
+A runtime lives in `$GOSVC_PIPELINE_TOOLS` (default `~/.cache/gosvc/pipeline-tools`) under a key
+hashed from those files, this script, the Kafka pin and the Go and Java versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from components.logging import versions
+from tools.e2e.build import BuildError
+
+HERE = Path(__file__).resolve().parent
+POM = HERE / "maven" / "pom.xml"
+FILEBEAT_MODULE = HERE / "go" / "filebeat"
+BEATS = "github.com/elastic/beats/v7"
+CACHE_ENV = "GOSVC_PIPELINE_TOOLS"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A built runtime: Kafka's jars in kafka/libs, Filebeat in bin/, and which versions they are."""
+
+    root: Path
+    manifest: dict
+
+    @property
+    def kafka_libs(self) -> Path:
+        return self.root / "kafka" / "libs"
+
+    @property
+    def filebeat(self) -> Path:
+        return self.root / "bin" / "filebeat"
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return dict(self.manifest["versions"])
+
+
+def cache_root() -> Path:
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "gosvc" / "pipeline-tools"
+
+
+def _run(step: str, cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"{step}: `{' '.join(cmd)}` in {cwd} exited {proc.returncode}\n{proc.stdout[-4000:]}{proc.stderr[-8000:]}")
+    return proc.stdout + proc.stderr
+
+
+def _go_env() -> dict[str, str]:
+    return {"GOTOOLCHAIN": "local", "GOFLAGS": "-buildvcs=false -mod=readonly"}
+
+
+def java_version() -> str:
+    # `java -version` writes to stderr; its first line names the release.
+    return _run("java -version", ["java", "-version"], HERE).splitlines()[0].strip()
+
+
+def go_version() -> str:
+    return _run("go version", ["go", "env", "GOVERSION"], FILEBEAT_MODULE, _go_env()).strip()
+
+
+def beats_version() -> str:
+    mod = json.loads(_run("read go/filebeat/go.mod", ["go", "mod", "edit", "-json"], FILEBEAT_MODULE, _go_env()))
+    return next(r["Version"] for r in mod["Require"] if r["Path"] == BEATS)
+
+
+def pinned_versions() -> dict[str, str]:
+    return {"kafka": versions.KAFKA_VERSION, "filebeat": beats_version().lstrip("v"), "filebeat_pinned_image": versions.ELASTIC_VERSION}
+
+
+def cache_key() -> str:
+    digest = hashlib.sha256()
+    for path in sorted([POM, *(p for p in FILEBEAT_MODULE.rglob("*") if p.is_file())]):
+        digest.update(str(path.relative_to(HERE)).encode() + b"\0" + path.read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    digest.update(versions.KAFKA_VERSION.encode() + go_version().encode() + java_version().encode())
+    return digest.hexdigest()[:16]
+
+
+def _fetch_kafka(out: Path, pins: dict[str, str]) -> None:
+    libs = out / "kafka" / "libs"
+    _run(
+        "fetch Kafka from Maven Central",
+        ["mvn", "-B", "-q", "-f", str(POM), "dependency:copy-dependencies", f"-Dkafka.version={pins['kafka']}", f"-DoutputDirectory={libs}"],
+        HERE,
+    )
+    if not (libs / f"kafka_2.13-{pins['kafka']}.jar").is_file():
+        raise BuildError(f"fetch Kafka: kafka_2.13-{pins['kafka']}.jar is not among {sorted(p.name for p in libs.glob('*.jar'))}")
+
+
+def _build_filebeat(out: Path, pins: dict[str, str]) -> None:
+    ldflags = "-s -w"
+    _run("build Filebeat", ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out / "bin" / "filebeat"), "."], FILEBEAT_MODULE, _go_env())
+
+
+STEPS: tuple[tuple[str, Callable[[Path, dict[str, str]], None]], ...] = (("kafka", _fetch_kafka), ("filebeat", _build_filebeat))
+
+
+def load(root: Path | None = None) -> Runtime | None:
+    root = root or cache_root() / cache_key()
+    manifest = root / MANIFEST
+    return Runtime(root, json.loads(manifest.read_text())) if manifest.is_file() else None
+
+
+def build(log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)) -> Runtime:
+    """The runtime for this checkout's pins, fetched and built first if this machine has none."""
+    root = cache_root() / cache_key()
+    found = load(root)
+    if found is not None:
+        return found
+    pins = pinned_versions()
+    partial = root.with_name(root.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    (partial / "bin").mkdir(parents=True)
+    seconds: dict[str, float] = {}
+    for name, step in STEPS:
+        log(f"pipeline tools: {name} ...")
+        start = time.monotonic()
+        step(partial, pins)
+        seconds[name] = round(time.monotonic() - start, 1)
+        log(f"pipeline tools: {name} done in {seconds[name]:.0f} s")
+    manifest = {"versions": pins, "go": go_version(), "java": java_version(), "build_seconds": seconds, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    shutil.rmtree(root, ignore_errors=True)
+    partial.rename(root)
+    return Runtime(root, manifest)
+
+
+if __name__ == "__main__":
+    try:
+        runtime = build()
+    except BuildError as err:
+        print(f"pipeline tools: {err}", file=sys.stderr)
+        sys.exit(1)
+    print(runtime.root)

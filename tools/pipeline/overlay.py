@@ -1,0 +1,190 @@
+"""The loopback overlay: every change the pipeline tier makes to a generated file, and why.
+
+The generated files expect pods: a ConfigMap mounted at a fixed path, emptyDirs and a claim,
+the `apache/kafka` image's scripts under /opt/kafka/bin, one network namespace per pod, and the
+cluster's DNS. Here they run as processes on one machine. Each `Edit` replaces text that must
+be in the generated file (an edit that no longer matches fails, so the overlay cannot drift
+silently), and says why. Everything else runs exactly as generated.
+"""
+
+from __future__ import annotations
+
+import copy
+import shlex
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from components.logging import filebeat, kafka
+
+LOOPBACK_NETS = range(10, 250)
+"""Pods get their own address; on loopback each broker binds 127.0.<net>.<ordinal + 1> (Linux routes all of 127/8
+to lo), with a <net> of its own per set of pods, so two sets never share an address."""
+
+
+class OverlayError(RuntimeError):
+    """A generated file no longer holds what the overlay edits: the overlay needs review, not the test."""
+
+
+@dataclass(frozen=True)
+class Edit:
+    file: str
+    old: str
+    new: str
+    why: str
+
+
+def apply(file: str, text: str, edits: list[Edit]) -> str:
+    for edit in edits:
+        if edit.file != file:
+            continue
+        if edit.old not in text:
+            raise OverlayError(f"{file}: the overlay expects {edit.old!r} in the generated file ({edit.why})")
+        text = text.replace(edit.old, edit.new)
+    return text
+
+
+def pod_address(net: int, ordinal: int) -> str:
+    return f"127.0.{net}.{ordinal + 1}"
+
+
+def free_net(port: int) -> int:
+    """A loopback /24 on whose first address nothing listens on `port` (the first pod binds it first)."""
+    for net in LOOPBACK_NETS:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((pod_address(net, 0), port))
+            except OSError:
+                continue
+        if net not in _taken:
+            _taken.add(net)
+            return net
+    raise OverlayError(f"no loopback /24 in 127.0.{LOOPBACK_NETS.start}-{LOOPBACK_NETS.stop - 1}.0 has port {port} free")
+
+
+_taken: set[int] = set()
+
+
+def hosts_file(names: dict[str, str]) -> str:
+    """/etc/hosts for the tier's mount namespace: cluster DNS names of the pods -> their loopback addresses."""
+    lines = ["127.0.0.1 localhost"] + [f"{address} {name}" for name, address in sorted(names.items())]
+    return "\n".join(lines) + "\n"
+
+
+# -- Kafka --------------------------------------------------------------------------------------
+
+SCRIPTS = {
+    "kafka-storage.sh": ("kafka.tools.StorageTool", "tools"),
+    "kafka-server-start.sh": ("kafka.Kafka", "server"),
+    "kafka-topics.sh": ("org.apache.kafka.tools.TopicCommand", "tools"),
+    "kafka-configs.sh": ("kafka.admin.ConfigCommand", "tools"),
+    "kafka-verifiable-producer.sh": ("org.apache.kafka.tools.VerifiableProducer", "tools"),
+    "kafka-console-consumer.sh": ("org.apache.kafka.tools.consumer.ConsoleConsumer", "tools"),
+}
+"""The `apache/kafka` image's scripts the generated files call (and two test clients), by the main class each runs.
+Maven Central publishes the jars only; each script here runs its class as the image's `kafka-run-class.sh` does."""
+
+LOG4J = {
+    # The broker logs INFO to stdout (its process log), like the image's log4j2.yaml; tools WARN to stderr.
+    "server": "status = warn\nappender.out.type = Console\nappender.out.name = OUT\nappender.out.layout.type = PatternLayout\n"
+    "appender.out.layout.pattern = [%d] %p %m (%c)%n\nrootLogger.level = info\nrootLogger.appenderRef.out.ref = OUT\n",
+    "tools": "status = warn\nappender.err.type = Console\nappender.err.name = ERR\nappender.err.target = SYSTEM_ERR\n"
+    "appender.err.layout.type = PatternLayout\nappender.err.layout.pattern = [%d] %p %m (%c)%n\nrootLogger.level = warn\nrootLogger.appenderRef.err.ref = ERR\n",
+}
+
+
+def write_kafka_scripts(bin_dir: Path, libs: Path) -> Path:
+    """The image's /opt/kafka/bin as far as the generated files use it, running the Maven jars."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for kind, text in LOG4J.items():
+        (bin_dir / f"log4j2-{kind}.properties").write_text(text)
+    for name, (main, kind) in SCRIPTS.items():
+        script = bin_dir / name
+        script.write_text(
+            "#!/bin/bash\n"
+            f"# Stands in for the apache/kafka image's {name}: runs {main} from the Maven Central jars.\n"
+            f'exec java ${{KAFKA_HEAP_OPTS:--Xmx256m}} -Dlog4j2.configurationFile={shlex.quote(str(bin_dir / f"log4j2-{kind}.properties"))} '
+            f'-cp {shlex.quote(str(libs))}"/*" {main} "$@"\n'
+        )
+        script.chmod(0o755)
+    return bin_dir
+
+
+@dataclass(frozen=True)
+class PodDirs:
+    """Where one pod's mounts live on this machine."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config"
+
+    @property
+    def runtime(self) -> Path:
+        return self.root / "runtime"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def make(self) -> "PodDirs":
+        for path in (self.config, self.runtime, self.data, self.logs):
+            path.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def kafka_edits(pod: PodDirs, bin_dir: Path) -> list[Edit]:
+    return [
+        Edit(kafka.START_KEY, f"{kafka.CONFIG_DIR}/", f"{pod.config}/", "the ConfigMap's mount point: the generated files are written to the pod's directory"),
+        Edit(kafka.START_KEY, f'conf="{kafka.RUNTIME_DIR}/', f'conf="{pod.runtime}/', "the emptyDir that holds the per-pod copy of server.properties"),
+        Edit(kafka.START_KEY, f"{kafka.KAFKA_BIN}/", f"{bin_dir}/", "the image's /opt/kafka/bin: the scripts write_kafka_scripts wrote for the Maven jars"),
+        Edit(
+            kafka.START_KEY,
+            '>> "$conf"\n',
+            '>> "$conf"\n'
+            f"printf 'listeners=PLAINTEXT://%s:{kafka.CLIENT_PORT},CONTROLLER://%s:{kafka.CONTROLLER_PORT}\\n' \"$POD_IP\" \"$POD_IP\" >> \"$conf\"\n",
+            "a pod owns its network namespace and binds every address; on one loopback each broker binds its pod's address only",
+        ),
+        Edit(kafka.CONFIG_KEY, f"log.dirs={kafka.LOG_DIRS}", f"log.dirs={pod.data}/{Path(kafka.LOG_DIRS).name}", "the claim's mount point"),
+    ]
+
+
+def topic_job_edits(bin_dir: Path) -> list[Edit]:
+    return [Edit("topic-job", f"{kafka.KAFKA_BIN}/", f"{bin_dir}/", "the image's /opt/kafka/bin: the scripts write_kafka_scripts wrote for the Maven jars")]
+
+
+def kafka_env(env: list[dict], logs: Path, hostname: str | None = None, address: str | None = None) -> dict[str, str]:
+    """The container's env as the StatefulSet or Job sets it, plus what a pod gets from Kubernetes."""
+    values = {e["name"]: e["value"] for e in env}
+    if "LOG_DIR" in values:
+        values["LOG_DIR"] = str(logs)  # the logs emptyDir
+    if hostname:
+        values["HOSTNAME"] = hostname  # the pod's name, which start.sh takes the node id from
+    if address:
+        values["POD_IP"] = address  # the pod's address, for the listeners edit above
+    return values
+
+
+# -- Filebeat -----------------------------------------------------------------------------------
+
+
+def filebeat_settings(generated: dict, logs: Path, data: Path, port: int) -> tuple[dict, list[str]]:
+    """filebeat.yml for this machine, and one reason per changed key."""
+    conf = copy.deepcopy(generated)
+    changed = []
+    (source,) = conf["filebeat.inputs"]
+    if source["paths"] != [filebeat.CONTAINER_LOGS]:
+        raise OverlayError(f"filebeat.yml: the overlay expects the input to read {filebeat.CONTAINER_LOGS}, not {source['paths']}")
+    source["paths"] = [str(logs / "containers" / "*.log")]
+    changed.append(f"filebeat.inputs[0].paths: the node's {filebeat.CONTAINER_LOGS} -> {source['paths'][0]}")
+    conf["path.data"] = str(data)
+    changed.append(f"path.data: the registry hostPath mounted at {filebeat.DATA_DIR} -> {data}")
+    conf["http"] = {**conf["http"], "host": "127.0.0.1", "port": port}
+    changed.append("http.host/port: the pod's own address and port -> loopback and a free port")
+    return conf, changed
