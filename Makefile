@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STACK  ?= dev
 STAMP  := $(VENV)/.installed
 
-.PHONY: size all venv synth synth-all policy test test-python test-go e2e e2e-tools bench pulumi-yaml schema clean
+.PHONY: size all venv synth synth-all policy test test-python test-go e2e e2e-tools pipeline bench pulumi-yaml schema clean
 
 all: test
 
@@ -50,9 +50,16 @@ test-python: venv
 e2e: e2e-tools
 	$(BIN)/python -m pytest tests/e2e -m e2e
 
-## e2e-tools: build those binaries from tools/e2e/go once per machine (reused while the pins are unchanged)
+## e2e-tools: build those binaries from tools/e2e/go once per machine (reused while the pins are unchanged),
+## and the pipeline tier's software: Kafka from Maven Central, Filebeat from the Go module proxy
 e2e-tools: venv
 	$(BIN)/python -m tools.e2e.build
+	$(BIN)/python -m tools.pipeline.build
+
+## pipeline: only the pipeline tier of make e2e: the generated Kafka and Filebeat configs in the real software
+## (needs root for a private /etc/hosts per process, as CI has) -> build/e2e/report.json `pipeline`
+pipeline: e2e-tools
+	$(BIN)/python -m pytest tests/e2e/test_pipeline_kafka.py tests/e2e/test_pipeline_filebeat.py -m e2e
 
 ## bench: artifact size, layer reuse, synth scale (floor and cdk8s-plus peer), policy cost -> build/bench.json
 bench: venv

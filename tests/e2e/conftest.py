@@ -22,6 +22,7 @@ from tools.e2e import build
 from tools.e2e.cluster import LocalCluster
 from tools.e2e.engine import RealEngine
 from tools.pipeline import build as pipeline_build
+from tools.pipeline import kafka as pipeline_kafka
 
 OUT = ROOT / "build" / "e2e"
 
@@ -73,6 +74,7 @@ def toolset(report):
 @pytest.fixture(scope="session")
 def pipeline_runtime(report):
     """Kafka from Maven Central and Filebeat from the Go module proxy, for the pipeline tier (tests/e2e/test_pipeline_*)."""
+    pipeline_kafka.check_namespaces()
     runtime = pipeline_build.build()
     report.data["pipeline"]["software"] = {**runtime.versions, "go": runtime.manifest["go"], "java": runtime.manifest["java"], "build_seconds": runtime.manifest["build_seconds"]}
     return runtime

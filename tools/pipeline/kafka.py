@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -40,8 +41,25 @@ class KafkaError(RuntimeError):
 
 
 def in_namespace(hosts: Path, argv: list[str]) -> list[str]:
-    """argv in a private mount namespace whose /etc/hosts is `hosts` (needs root, as CI has)."""
-    return ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', str(hosts), *argv]
+    """argv in a private mount namespace whose /etc/hosts is `hosts`.
+
+    Making one needs root. As root (CI here) the program runs as root; otherwise (a GitHub
+    runner) passwordless sudo makes the namespace and setpriv runs the program as this user again.
+    """
+    setup = ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', str(hosts)]
+    if os.geteuid() == 0:
+        return [*setup, *argv]
+    return ["sudo", "-n", "--preserve-env", *setup, "setpriv", f"--reuid={os.getuid()}", f"--regid={os.getgid()}", "--init-groups", *argv]
+
+
+def check_namespaces() -> None:
+    """Raises with what is missing when this machine cannot give a process its own /etc/hosts."""
+    probe = subprocess.run(in_namespace(Path("/etc/hosts"), ["true"]), capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise KafkaError(
+            "the pipeline tier runs each process with its own /etc/hosts (a private mount namespace), "
+            f"which needs root or passwordless sudo: {probe.stderr.strip() or probe.returncode}"
+        )
 
 
 @dataclass(frozen=True)
@@ -169,9 +187,17 @@ class KafkaPods:
         process.stop()
         return process.popen.returncode if process.popen else None
 
-    def stop_all(self) -> None:
+    def stop_all(self, grace: float = 10.0) -> None:
+        """Teardown: every pod at once, killed after `grace` seconds. Brokers that lost their quorum wait for a
+        controller to confirm a controlled shutdown that cannot come; their data is discarded anyway."""
+        for process in self.processes.values():
+            if process.alive:
+                os.killpg(process.popen.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
         for ordinal in list(self.processes):
-            self.stop(ordinal)
+            process = self.processes.pop(ordinal)
+            process.stop_timeout = max(0.1, deadline - time.monotonic())
+            process.stop()
 
     def known_settings(self, ordinal: int) -> dict[str, str]:
         """Every setting Kafka knows, as the broker logged them at its last start (`KafkaConfig values:`)."""

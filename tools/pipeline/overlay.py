@@ -104,7 +104,7 @@ def write_kafka_scripts(bin_dir: Path, libs: Path) -> Path:
         script.write_text(
             "#!/bin/bash\n"
             f"# Stands in for the apache/kafka image's {name}: runs {main} from the Maven Central jars.\n"
-            f'exec java ${{KAFKA_HEAP_OPTS:--Xmx256m}} -Dlog4j2.configurationFile={shlex.quote(str(bin_dir / f"log4j2-{kind}.properties"))} '
+            f'exec "${{JAVA_HOME:+$JAVA_HOME/bin/}}java" ${{KAFKA_HEAP_OPTS:--Xmx256m}} -Dlog4j2.configurationFile={shlex.quote(str(bin_dir / f"log4j2-{kind}.properties"))} '
             f'-cp {shlex.quote(str(libs))}"/*" {main} "$@"\n'
         )
         script.chmod(0o755)
