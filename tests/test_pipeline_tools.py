@@ -173,3 +173,23 @@ def test_a_new_kafka_pin_builds_a_new_runtime(monkeypatch):
     before = build.cache_key()
     monkeypatch.setattr(build.versions, "KAFKA_VERSION", "9.9.9")
     assert build.cache_key() != before
+
+
+@pytest.mark.parametrize("current", [None, 2, 12])
+def test_topic_job_script_creates_grows_and_configures_the_topic(current, tmp_path):
+    """The topic Job's command, overlaid, in real bash; kafka-topics.sh reports `current` partitions (None: no topic yet)."""
+    spec = spec_of("prod")
+    generated = pods.Generated.of(spec)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    describe = f'echo "Topic: {spec.kafka.topic}\tTopicId: x\tPartitionCount: {current}\tReplicationFactor: 3\tConfigs: "' if current else "true"
+    _stand_in(bin_dir / "kafka-topics.sh", f'echo "topics $*" >> {tmp_path}/calls\nif [[ " $* " == *" --describe "* ]]; then {describe}; fi\n')
+    _stand_in(bin_dir / "kafka-configs.sh", f'echo "configs $*" >> {tmp_path}/calls\n')
+    command = overlay.command(generated.topic_command, "topic-job", overlay.topic_job_edits(bin_dir))
+    subprocess.run(command, env={"PATH": "/usr/bin:/bin"}, check=True)
+    calls = [line.split(" ")[:2] + [("--alter" if "--alter" in line else "")] for line in (tmp_path / "calls").read_text().splitlines()]
+    grows = current is None or current < spec.kafka.partitions
+    assert [c[1] for c in calls if c[0] == "topics"] == ["--bootstrap-server"] * (3 if grows else 2)
+    assert [c[2] for c in calls if c[0] == "topics"][-1] == ("--alter" if grows else "")
+    (configs,) = [line for line in (tmp_path / "calls").read_text().splitlines() if line.startswith("configs")]
+    assert configs.endswith(f"--add-config min.insync.replicas=2,unclean.leader.election.enable=false,retention.ms={spec.kafka.retention_hours * 3600000}")

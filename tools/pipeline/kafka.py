@@ -143,7 +143,7 @@ class KafkaPods:
         edits = overlay.kafka_edits(pod, self.bin)
         for name, text in self.generated.files.items():
             (pod.config / name).write_text(overlay.apply(name, text, edits))
-        command = [overlay.apply(kafka.START_KEY, part, edits[:1]) if kafka.CONFIG_DIR in part else part for part in self.generated.broker_command]
+        command = overlay.command(self.generated.broker_command, "command", edits)
         env = {**os.environ, **overlay.kafka_env(self.generated.broker_env, pod.logs, f"kafka-{ordinal}", overlay.pod_address(self.net, ordinal))}
         self._baseline[ordinal] = self._started_count(ordinal)
         process = Process(f"kafka-{ordinal}", in_namespace(self.hosts, command), self.log(ordinal), env=env, stop_timeout=120.0)
@@ -255,7 +255,7 @@ class KafkaPods:
         """The Job's exact command (restartPolicy OnFailure: run again until it succeeds); returns the attempts it took."""
         pod = overlay.PodDirs(self.workdir / "topic-job").make()
         edits = overlay.topic_job_edits(self.bin)
-        command = [overlay.apply("topic-job", part, edits) if kafka.KAFKA_BIN in part else part for part in self.generated.topic_command]
+        command = overlay.command(self.generated.topic_command, "topic-job", edits)
         env = {**os.environ, **overlay.kafka_env(self.generated.topic_env, pod.logs)}
         last = None
         for attempt in range(1, attempts + 1):

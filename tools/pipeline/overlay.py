@@ -141,6 +141,7 @@ class PodDirs:
 
 def kafka_edits(pod: PodDirs, bin_dir: Path) -> list[Edit]:
     return [
+        Edit("command", f"{kafka.CONFIG_DIR}/", f"{pod.config}/", "the container runs start.sh from the ConfigMap's mount point"),
         Edit(kafka.START_KEY, f"{kafka.CONFIG_DIR}/", f"{pod.config}/", "the ConfigMap's mount point: the generated files are written to the pod's directory"),
         Edit(kafka.START_KEY, f'conf="{kafka.RUNTIME_DIR}/', f'conf="{pod.runtime}/', "the emptyDir that holds the per-pod copy of server.properties"),
         Edit(kafka.START_KEY, f"{kafka.KAFKA_BIN}/", f"{bin_dir}/", "the image's /opt/kafka/bin: the scripts write_kafka_scripts wrote for the Maven jars"),
@@ -153,6 +154,11 @@ def kafka_edits(pod: PodDirs, bin_dir: Path) -> list[Edit]:
         ),
         Edit(kafka.CONFIG_KEY, f"log.dirs={kafka.LOG_DIRS}", f"log.dirs={pod.data}/{Path(kafka.LOG_DIRS).name}", "the claim's mount point"),
     ]
+
+
+def command(argv: list[str], file: str, edits: list[Edit]) -> list[str]:
+    """A container's command with the edits for `file` applied (to the whole, so every edit must match)."""
+    return shlex.split(apply(file, shlex.join(argv), edits))
 
 
 def topic_job_edits(bin_dir: Path) -> list[Edit]:
