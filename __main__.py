@@ -19,9 +19,11 @@ if cfg.logging is not None and cfg.logging.enabled:
     pulumi.export("kibanaUrl", logging_pipeline.kibana_url)
 
 # gosvc:image deploys what a CI pipeline already built and pushed; otherwise the program builds it.
-image_ref = cfg.prebuilt_image or GoImage(cfg.service.service_name, cfg.image.model_dump(exclude_none=True)).image_ref
+image = None if cfg.prebuilt_image else GoImage(cfg.service.service_name, cfg.image.model_dump(exclude_none=True))
+image_ref = cfg.prebuilt_image or image.image_ref
+go_version = image.go_version if image else cfg.image.go_version
 
-service = GoService(cfg.service.service_name, {**cfg.service.model_dump(), "image": image_ref})
+service = GoService(cfg.service.service_name, {**cfg.service.model_dump(), "image": image_ref, "go_version": go_version})
 
 pulumi.export("image", image_ref)
 pulumi.export("namespace", service.namespace)

@@ -221,6 +221,8 @@ class ServiceSpec(_Model):
     admin_port: int = Field(defaults.ADMIN_PORT, ge=1024, le=65535)
     resources: ResourcesSpec = ResourcesSpec()
     go_mem_limit_percent: int = Field(defaults.GOMEMLIMIT_PERCENT, ge=50, le=100)
+    go_version: str | None = None
+    """The Go release the binary is built with ('1.26.0'); before 1.25, or unknown, GOMAXPROCS is set from the CPU limit."""
     autoscaling: AutoscalingSpec = AutoscalingSpec()
     scheduling: SchedulingSpec = SchedulingSpec()
     network: NetworkSpec = NetworkSpec()
@@ -230,6 +232,13 @@ class ServiceSpec(_Model):
     env: dict[str, str] = {}
     secret_env: dict[str, str] = {}
     init_containers: list[InitContainerSpec] = []
+
+    @field_validator("go_version")
+    @classmethod
+    def _go_version(cls, value: str | None) -> str | None:
+        if value is not None and not GO_VERSION.match(value):
+            raise ValueError("must be a Go release like '1.26' or '1.26.0'")
+        return value
 
     @field_validator("service_name")
     @classmethod

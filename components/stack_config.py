@@ -58,7 +58,7 @@ KEYS: tuple[ConfigKey, ...] = (
     _k("metricsPort", "integer", defaults.METRICS_PORT, "Container port serving /metrics.", "service", "metrics_port"),
     _k("adminPort", "integer", defaults.ADMIN_PORT, "Loopback port of the pprof listener; reachable only by port-forward.", "service", "admin_port"),
     _k("cpuRequest", "string", defaults.CPU_REQUEST, "CPU request (Kubernetes quantity).", "service", "resources", "cpu_request"),
-    _k("cpuLimit", "string", defaults.CPU_LIMIT, "CPU limit; empty for none. Also sets GOMAXPROCS.", "service", "resources", "cpu_limit"),
+    _k("cpuLimit", "string", defaults.CPU_LIMIT, "CPU limit; empty for none. Go before 1.25 also gets GOMAXPROCS from it.", "service", "resources", "cpu_limit"),
     _k("memoryRequest", "string", defaults.MEMORY_REQUEST, "Memory request (Kubernetes quantity).", "service", "resources", "memory_request"),
     _k("memoryLimit", "string", "", "Memory limit; empty means equal to the request.", "service", "resources", "memory_limit"),
     _k("goMemLimitPercent", "integer", defaults.GOMEMLIMIT_PERCENT, "GOMEMLIMIT as a percentage of the memory limit (50-100).", "service", "go_mem_limit_percent"),

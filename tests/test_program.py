@@ -30,6 +30,16 @@ def test_dev_is_small_soft_and_not_pushed(synth):
     assert img["inputs"]["skipPush"] is True
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_gomaxprocs_is_left_to_the_go_runtime_the_image_builds_with(synth, stack):
+    """app/go.mod says Go 1.26, which sizes GOMAXPROCS from the CPU limit itself; the env would switch that off."""
+    (go_line,) = [line for line in (ROOT / "app" / "go.mod").read_text().splitlines() if line.startswith("go ")]
+    assert tuple(int(p) for p in go_line.split()[1].split(".")[:2]) >= (1, 25)
+    app = deployment_pod(synth(stack))["containers"][0]
+    names = {e["name"] for e in app["env"]}
+    assert "GOMEMLIMIT" in names and "GOMAXPROCS" not in names and "cpu" in app["resources"]["limits"]
+
+
 def test_staging_runs_three(synth):
     hpa = synth("staging").one("HorizontalPodAutoscaler", "hello")["spec"]
     assert hpa["minReplicas"] == 3

@@ -4,6 +4,7 @@ import pytest
 from kubernetes.utils import parse_quantity
 
 from components.config import resolve_service
+from components.errors import ConfigError
 from components.service.autoscaling import REQUESTS_PER_SECOND
 from components.service.component import build
 
@@ -100,13 +101,23 @@ def test_gomemlimit_is_computed_from_the_quantity(limit, percent, expected):
     assert env_of(app_container(objs))["GOMEMLIMIT"]["value"] == expected
 
 
-def test_gomaxprocs_follows_the_cpu_limit_through_the_downward_api():
-    _, objs = objects(resources={"cpu_limit": "2"})
-    ref = env_of(app_container(objs))["GOMAXPROCS"]["valueFrom"]["resourceFieldRef"]
-    assert ref == {"containerName": "app", "resource": "limits.cpu", "divisor": "1"}
-    _, objs = objects(resources={"cpu_limit": None})
+@pytest.mark.parametrize("go_version, sets_env", [(None, True), ("1.24.9", True), ("1.25", False), ("1.26.0", False)])
+def test_gomaxprocs_follows_the_cpu_limit_only_for_go_before_1_25(go_version, sets_env):
+    """Go 1.25+ reads the CPU limit itself and follows changes; an explicit GOMAXPROCS would switch that off."""
+    _, objs = objects(resources={"cpu_limit": "2"}, go_version=go_version)
+    env = env_of(app_container(objs))
+    if sets_env:
+        assert env["GOMAXPROCS"]["valueFrom"]["resourceFieldRef"] == {"containerName": "app", "resource": "limits.cpu", "divisor": "1"}
+    else:
+        assert "GOMAXPROCS" not in env and "GOMEMLIMIT" in env
+    _, objs = objects(resources={"cpu_limit": None}, go_version=go_version)
     c = app_container(objs)
     assert "GOMAXPROCS" not in env_of(c) and "cpu" not in c["resources"]["limits"]
+
+
+def test_go_version_is_validated():
+    with pytest.raises(ConfigError, match="go_version"):
+        objects(go_version="go1.26")
 
 
 def test_rollout_is_safe_and_shutdown_fits_the_grace_period():

@@ -121,6 +121,8 @@ class GoImage(pulumi.ComponentResource):
             skip_push=not spec.push,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.go_version: str | None = build_args.get("GO_VERSION") or spec.go_version
+        """The Go release the image builds with (None for a Dockerfile of your own without go_version): pass it to GoService."""
         self.image_name = self.image.image_name
         self.image_ref = self.image.repo_digest if spec.push else pulumi.Output.from_input(spec.image_name)
         self.dockerfile = pulumi.Output.from_input(text)

@@ -24,10 +24,23 @@ def gomemlimit(memory_limit: str, percent: int) -> str:
     return f"{mib}MiB"
 
 
-def go_runtime_env(container: str, spec: ResourcesSpec, percent: int) -> list[dict]:
-    """GOMEMLIMIT from the memory limit, and GOMAXPROCS from the CPU limit through the downward API."""
+GO_SIZES_GOMAXPROCS = (1, 25)
+"""From Go 1.25 the runtime sets GOMAXPROCS from the container's CPU limit and follows changes to it; an explicit
+GOMAXPROCS switches that off, so the env is only for older Go."""
+
+
+def runtime_sizes_gomaxprocs(go_version: str | None) -> bool:
+    """Whether a binary built with `go_version` sizes GOMAXPROCS itself; unknown (None) counts as older."""
+    if go_version is None:
+        return False
+    major, minor = (int(part) for part in go_version.split(".")[:2])
+    return (major, minor) >= GO_SIZES_GOMAXPROCS
+
+
+def go_runtime_env(container: str, spec: ResourcesSpec, percent: int, go_version: str | None = None) -> list[dict]:
+    """GOMEMLIMIT from the memory limit, and for Go before 1.25 GOMAXPROCS from the CPU limit through the downward API."""
     env = [{"name": "GOMEMLIMIT", "value": gomemlimit(spec.effective_memory_limit, percent)}]
-    if spec.cpu_limit is not None:
+    if spec.cpu_limit is not None and not runtime_sizes_gomaxprocs(go_version):
         env.append(
             {
                 "name": "GOMAXPROCS",

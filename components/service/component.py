@@ -109,6 +109,8 @@ class GoServiceArgs(TypedDict):
     """Requests and limits of the app container: default 100m CPU request, 1 CPU limit, 128Mi memory."""
     go_mem_limit_percent: NotRequired[int]
     """GOMEMLIMIT as a percentage of the memory limit, default 90."""
+    go_version: NotRequired[str]
+    """Go release of the binary ('1.26.0', GoImage's go_version); before 1.25 or unset, GOMAXPROCS follows the CPU limit."""
     autoscaling: NotRequired[AutoscalingArgs]
     """HorizontalPodAutoscaler settings."""
     scheduling: NotRequired[SchedulingArgs]

@@ -67,7 +67,7 @@ def _app_env(spec: ServiceSpec) -> list[dict]:
         {"name": "ADMIN_ADDR", "value": f"127.0.0.1:{spec.admin_port}"},
         {"name": "SHUTDOWN_TIMEOUT", "value": f"{spec.shutdown_timeout_seconds}s"},
         {"name": "LOG_LEVEL", "value": spec.log_level},
-        *resources.go_runtime_env(APP_CONTAINER, spec.resources, spec.go_mem_limit_percent),
+        *resources.go_runtime_env(APP_CONTAINER, spec.resources, spec.go_mem_limit_percent, spec.go_version),
     ]
     env += [{"name": k, "value": v} for k, v in sorted(spec.env.items())]
     for key, ref in sorted(spec.secret_env.items()):
