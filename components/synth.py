@@ -3,9 +3,11 @@
     python -m components.synth --stack dev --out build/dev
 
 Runs `__main__.py` under Pulumi's mock engine with the stack's config, then writes each
-Kubernetes object to `k8s/<kind>-<namespace>-<name>.yaml`, each generated Dockerfile to
-`images/<component>/Dockerfile`, every registration to `resources.json`, and prints a
-summary. Exit code 2 means the stack config was rejected; nothing is written then.
+Kubernetes object to `k8s/<kind>-<namespace>-<name>.yaml` (only objects a cluster accepts, so
+`kubectl apply -f k8s/` works), each Helm release to `helm/<release>.yaml` (chart, version,
+repository, namespace, values), each generated Dockerfile to `images/<component>/Dockerfile`,
+every registration to `resources.json`, and prints a summary. Exit code 2 means the stack
+config was rejected; nothing is written then.
 """
 
 from __future__ import annotations
@@ -52,15 +54,24 @@ def _file_name(kind: str, namespace: str | None, name: str) -> str:
     return f"{kind.lower()}-{namespace or CLUSTER_SCOPE}-{name}.yaml"
 
 
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+RELEASE_FIRST = ("chart", "version", "repository", "namespace", "values")
+
+
 def _kubernetes_document(reg: Registration) -> tuple[str, dict[str, Any]] | None:
-    """The file name and document for a Kubernetes registration; Helm releases keep their inputs."""
-    if not reg.type.startswith("kubernetes:") or reg.type.startswith("pulumi:providers:"):
+    """The file name and document for a registration that is a Kubernetes object, else None."""
+    if not reg.type.startswith("kubernetes:") or "kind" not in reg.inputs:
         return None
     meta = reg.inputs.get("metadata") or {}
-    if "kind" in reg.inputs:
-        return _file_name(reg.inputs["kind"], meta.get("namespace"), meta.get("name", reg.name)), reg.inputs
-    kind = reg.type.rsplit(":", 1)[-1]
-    return _file_name(kind, reg.inputs.get("namespace"), reg.inputs.get("name", reg.name)), {"pulumiType": reg.type, **reg.inputs}
+    return _file_name(reg.inputs["kind"], meta.get("namespace"), meta.get("name", reg.name)), reg.inputs
+
+
+def release_document(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A Helm release as `helm install` needs it: chart, version, repository, namespace, values, then its other options."""
+    rest = {k: v for k, v in inputs.items() if k not in (*RELEASE_FIRST, "name", "repositoryOpts")}
+    repository = (inputs.get("repositoryOpts") or {}).get("repo")
+    first = {"chart": inputs.get("chart"), "version": inputs.get("version"), "repository": repository, "namespace": inputs.get("namespace"), "values": _ordered(inputs.get("values") or {})}
+    return {"release": inputs.get("name"), **first, "options": dict(sorted(rest.items()))}
 
 
 def write(result: Run, out: Path) -> list[tuple[str, str, str, str]]:
@@ -71,7 +82,15 @@ def write(result: Run, out: Path) -> list[tuple[str, str, str, str]]:
     rows: list[tuple[str, str, str, str]] = []
     for reg in sorted(result.registrations, key=lambda r: (r.type, r.name)):
         doc = _kubernetes_document(reg)
-        if doc is not None:
+        if reg.type == HELM_RELEASE:
+            body = release_document(reg.inputs)
+            path = out / "helm" / f"{body['release'] or reg.name}.yaml"
+            if path.exists():
+                raise RuntimeError(f"two Helm releases would be written to {path}; release names must be unique")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(yaml.dump(body, Dumper=_Dumper, default_flow_style=False, sort_keys=False, width=1000))
+            rows.append(("Release", body["namespace"] or "-", reg.name, str(path.relative_to(out))))
+        elif doc is not None:
             file_name, body = doc
             path = out / "k8s" / file_name
             if path.exists():

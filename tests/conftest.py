@@ -36,6 +36,11 @@ class Synth:
         assert len(found) == 1, f"{self.stack}: expected one {kind} {name or ''}, found {len(found)}"
         return found[0]
 
+    def releases(self) -> dict[str, dict[str, Any]]:
+        """Helm releases by chart name, from helm/<release>.yaml."""
+        docs = [yaml.safe_load(p.read_text()) for p in sorted((self.out / "helm").glob("*.yaml"))]
+        return {d["chart"].rsplit("/", 1)[-1]: d for d in docs}
+
     def resources(self) -> list[dict[str, Any]]:
         return json.loads((self.out / "resources.json").read_text())
 

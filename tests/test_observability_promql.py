@@ -45,8 +45,7 @@ def synthesized_promql(s) -> list[tuple[str, str]]:
         for panel in json.loads(text)["panels"]:
             for target in panel["targets"]:
                 found.append((f"panel {panel['title']}", target["expr"]))
-    release = [o for o in s.objects() if o.get("pulumiType", "").endswith(":Release") and o["chart"].endswith("prometheus-adapter")]
-    (rel,) = release
+    rel = s.releases()["prometheus-adapter"]
     for rule in rel["values"]["rules"]["custom"]:
         found.append(("adapter seriesQuery", rule["seriesQuery"]))
         filled = adapter.fill(rule["metricsQuery"], "http_requests_total", 'namespace="gosvc-prod",pod=~"hello-5d9c-x1|hello-5d9c-x2"', "pod")

@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+import yaml
 
 from components.observability import charts, dashboard, prometheus_stack
 from tests.conftest import ROOT, STACKS
@@ -23,7 +24,7 @@ def service_object(s, kind: str) -> dict:
 
 
 def releases(s) -> dict[str, dict]:
-    return {o["chart"].rsplit("/", 1)[-1]: o for o in s.objects() if o.get("pulumiType") == "kubernetes:helm.sh/v3:Release"}
+    return s.releases()
 
 
 def admin_port(s) -> int:
@@ -131,9 +132,11 @@ def test_dashboard_config_map_has_the_sidecar_label_and_loads(synth, stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_releases_are_written_pinned_and_in_the_monitoring_namespace(synth, stack):
     s = synth(stack)
-    files = {p.name for p in (s.out / "k8s").glob("release-*.yaml")}
-    assert files == {"release-monitoring-kube-prometheus-stack.yaml", "release-monitoring-prometheus-adapter.yaml"}
     rel = releases(s)
+    assert set(rel) == {"kube-prometheus-stack", "prometheus-adapter"}
+    assert {r["namespace"] for r in rel.values()} == {"monitoring"}
+    assert {r["repository"] for r in rel.values()} == {charts.DEFAULT_REPOSITORY}
+    assert not [p for p in (s.out / "k8s").glob("*.yaml") if "apiVersion" not in yaml.safe_load(p.read_text())], "k8s/ holds only objects"
     assert rel["kube-prometheus-stack"]["version"] == charts.KUBE_PROMETHEUS_STACK.version
     assert rel["prometheus-adapter"]["version"] == charts.PROMETHEUS_ADAPTER.version
     assert s.outputs()["prometheusUrl"] == prometheus_stack.prometheus_url("monitoring")

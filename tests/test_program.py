@@ -70,15 +70,16 @@ def integral_floats(value, path=""):
 @pytest.mark.parametrize("stack", STACKS)
 def test_synth_layout_names_and_integers(synth, stack):
     s = synth(stack)
-    files = list((s.out / "k8s").glob("*.yaml"))
-    kubernetes_files = [p for p in files if not p.name.startswith("release-")]
+    kubernetes_files = list((s.out / "k8s").glob("*.yaml"))
     assert kubernetes_files
+    assert sorted(p.name for p in (s.out / "helm").glob("*.yaml")) == ["kube-prometheus-stack.yaml", "prometheus-adapter.yaml"]
+    assert [p.relative_to(s.out).as_posix() for p in (s.out / "images").rglob("*") if p.is_file()] == ["images/hello/Dockerfile"]
     for path in kubernetes_files:
         obj = yaml.safe_load(path.read_text())
         namespace = obj["metadata"].get("namespace", "cluster")
         assert path.name == f"{obj['kind'].lower()}-{namespace}-{obj['metadata']['name']}.yaml"
         assert list(obj)[:3] == ["apiVersion", "kind", "metadata"]
-    for path in files:
+    for path in [*kubernetes_files, *(s.out / "helm").glob("*.yaml")]:
         assert integral_floats(yaml.safe_load(path.read_text())) == [], path.name
     deployment = s.one("Deployment", "hello")
     assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 35
