@@ -19,15 +19,15 @@ venv: $(STAMP)
 
 ## synth: what `pulumi up -s $(STACK)` would create, written to build/$(STACK)
 synth: venv
-	$(BIN)/python -m components.synth --stack $(STACK) --out build/$(STACK)
+	$(BIN)/python -m tools.offline.synth --stack $(STACK) --out build/$(STACK)
 
 synth-all: venv
-	for s in dev staging prod; do $(BIN)/python -m components.synth --stack $$s --out build/$$s || exit 1; done
+	for s in dev staging prod; do $(BIN)/python -m tools.offline.synth --stack $$s --out build/$$s || exit 1; done
 
 ## policy: synthesize $(STACK) and check it with the real policy pack and policies/config/$(STACK).json,
 ## then (advisory) its RPS target against the capacity `make size` measured, when a report exists
 policy: venv
-	$(BIN)/python -m components.synth --stack $(STACK) --out build/$(STACK) --policy-pack policies --policy-pack-config policies/config/$(STACK).json
+	$(BIN)/python -m tools.offline.synth --stack $(STACK) --out build/$(STACK) --policy-pack policies --policy-pack-config policies/config/$(STACK).json
 	$(BIN)/python -m tools.size check --stack $(STACK)
 
 ## size: load the sample service to saturation under each stack's GOMEMLIMIT and propose its CPU request,
@@ -65,9 +65,9 @@ pipeline: e2e-tools
 bench: venv
 	$(BIN)/python -m bench --out build/bench.json
 
-## pulumi-yaml: regenerate Pulumi.yaml's config block from components/stack_config.py
+## pulumi-yaml: regenerate Pulumi.yaml's config block from stacks/config.py
 pulumi-yaml: venv
-	$(BIN)/python -m components.stack_config Pulumi.yaml
+	$(BIN)/python -m stacks.config Pulumi.yaml
 
 ## schema: rewrite provider/schema.json, the package schema the provider derives from the components
 schema: venv

@@ -2,7 +2,8 @@
 
 import pulumi
 
-from components import GoImage, GoService, stack_config
+from components import GoImage, GoService
+from stacks import config as stack_config
 from components.observability import PrometheusStack, ServiceMonitoring
 from components.logging import LoggingPipeline
 

@@ -23,8 +23,8 @@ from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from bench.synth_scale import components_program, linear_fit
-from components import policy_runner
-from components.engine import run
+from tools.offline import policy_runner
+from tools.offline.engine import run
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK = ROOT / "policies"

@@ -43,7 +43,7 @@ def components_program(n: int):
 
 def floor_objects(n: int) -> list[dict[str, Any]]:
     """The same objects the components register, built by the pure spec functions ahead of time."""
-    from components.engine import run
+    from tools.offline.engine import run
 
     result = run(components_program(n))
     return [
@@ -74,7 +74,7 @@ def inner_runs(n: int) -> int:
 
 def measure(mode: str, n: int) -> dict[str, Any]:
     """One process's measurement: the median wall time of its mock-engine runs, registrations, peak RSS."""
-    from components.engine import run
+    from tools.offline.engine import run
 
     if mode == "components":
         program = components_program(n)

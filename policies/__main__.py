@@ -1,6 +1,6 @@
 """The gosvc policy pack's entry point: builds the PolicyPack, which serves the Analyzer protocol until stopped.
 
-The Pulumi engine (and `python -m components.synth --policy-pack policies`) starts this as
+The Pulumi engine (and `python -m tools.offline.synth --policy-pack policies`) starts this as
 `python -u -m pulumi.policy <engine-address> .` in this directory; constructing the
 PolicyPack starts the gRPC server and prints its port, so nothing else may construct one.
 """

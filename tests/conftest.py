@@ -50,14 +50,14 @@ class Synth:
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory):
-    """synth(stack) -> Synth, running `python -m components.synth` once per stack."""
+    """synth(stack) -> Synth, running `python -m tools.offline.synth` once per stack."""
     cache: dict[str, Synth] = {}
 
     def get(stack: str) -> Synth:
         if stack not in cache:
             out = tmp_path_factory.mktemp(f"synth-{stack}")
             proc = subprocess.run(
-                [sys.executable, "-m", "components.synth", "--stack", stack, "--out", str(out)],
+                [sys.executable, "-m", "tools.offline.synth", "--stack", stack, "--out", str(out)],
                 cwd=ROOT,
                 capture_output=True,
                 text=True,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from components.policy_runner import PolicyPackProcess
+from tools.offline.policy_runner import PolicyPackProcess
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "policies"
 

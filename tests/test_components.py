@@ -4,7 +4,7 @@ import pulumi
 import pytest
 
 from components import GoImage, GoService
-from components.engine import run
+from tools.offline.engine import run
 from components.errors import ConfigError
 from tests.conftest import ROOT
 

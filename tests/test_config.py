@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components import stack_config
+from stacks import config as stack_config
 from components.config import ServiceSpec, resolve_image, resolve_service
 from components.errors import ConfigError
 from components.service.component import resolve as resolve_go_service

@@ -14,7 +14,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pulumi.automation import events
 
-from components import engine, stack_config
+from stacks import config as stack_config
+from tools.offline import engine
 from tests.conftest import ROOT, STACKS
 from components.logging import secrets as logging_secrets
 from tools.e2e import build, cluster, existing_secrets, overlay, pki, readback

@@ -11,7 +11,7 @@ from pulumi.output import Unknown, _OutputData
 
 from components import GoService, LoggingPipeline, PrometheusStack, ServiceMonitoring
 from components.logging.component import resolve as resolve_logging_pipeline
-from components.engine import SECRET, run
+from tools.offline.engine import SECRET, run
 from components.errors import ConfigError
 from components.service.component import resolve as resolve_go_service
 

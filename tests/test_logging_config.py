@@ -2,7 +2,7 @@
 
 import pytest
 
-from components import stack_config
+from stacks import config as stack_config
 from components.errors import ConfigError
 from components.logging.config import LoggingSpec, resolve_logging, warnings
 
@@ -128,7 +128,7 @@ def test_every_logging_key_lands_on_a_spec_field():
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_each_stack_file_validates_with_the_expected_durability(stack):
-    from components.engine import stack_config as engine_stack_config
+    from tools.offline.engine import stack_config as engine_stack_config
     from tests.conftest import ROOT
 
     cfg = stack_config.load(engine_stack_config(ROOT, stack))

@@ -1,6 +1,6 @@
 """Logging images deploy by digest when asked: resolved from the registry at `pulumi up`, or pinned in config."""
 
-from components.engine import PLACEHOLDERS, run
+from tools.offline.engine import PLACEHOLDERS, run
 from components.logging import LoggingPipeline
 from components.logging import versions
 

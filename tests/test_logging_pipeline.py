@@ -16,7 +16,7 @@ import pytest
 import yaml
 from jproperties import Properties
 
-from components.engine import SECRET, run
+from tools.offline.engine import SECRET, run
 from components.errors import ConfigError
 from components.logging import LoggingPipeline
 

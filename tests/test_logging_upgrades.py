@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.config import quantity
-from components.engine import run
+from tools.offline.engine import run
 from components.errors import ConfigError
 from components.logging import LoggingPipeline, upgrades
 from components.logging.config import resolve_logging
@@ -256,7 +256,7 @@ def test_the_program_refuses_before_registering_even_the_service(monkeypatch):
     """__main__.py creates the pipeline first, so a refused change leaves the service untouched too."""
     import runpy
 
-    from components import engine
+    from tools.offline import engine
     from tests.conftest import ROOT
 
     monkeypatch.chdir(ROOT)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components import GoService
-from components.engine import PLACEHOLDERS, run
+from tools.offline.engine import PLACEHOLDERS, run
 from components.errors import ConfigError
 from components.observability import PrometheusStack, ServiceMonitoring, adapter, charts, prometheus_stack
 from components.service.autoscaling import REQUESTS_PER_SECOND

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components import stack_config
+from stacks import config as stack_config
 from components.errors import ConfigError
 from components.observability import config
 from components.observability.component import resolve_service, resolve_stack

@@ -13,7 +13,7 @@ from pulumi.provider.experimental.schema import generate_schema
 
 import components
 from components import provider, tokens
-from components.engine import run
+from tools.offline.engine import run
 from policies.rules import go_image, images, network, resources
 from tests.conftest import ROOT
 

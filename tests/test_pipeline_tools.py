@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import stack_config
+from stacks import config as stack_config
 from components.logging import kafka, versions
 from tests.conftest import ROOT
 from tools.pipeline import build, overlay

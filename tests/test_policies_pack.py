@@ -12,8 +12,8 @@ from policy_harness import DELETE, edit, edits, load, one, resource
 from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from components.engine import Registration
-from components.policy_runner import PolicyPackError, PolicyPackProcess, PolicySetting, analyzer_resource
+from tools.offline.engine import Registration
+from tools.offline.policy_runner import PolicyPackError, PolicyPackProcess, PolicySetting, analyzer_resource
 from policies.rules import POLICIES
 
 pytest_plugins = ["policy_pack_plugin"]

@@ -1,5 +1,5 @@
 """The pack over real program output: every stack passes with its config, the bad program trips every policy,
-and the offline runner behind `python -m components.synth --policy-pack` reports, exits and cleans up as documented."""
+and the offline runner behind `python -m tools.offline.synth --policy-pack` reports, exits and cleans up as documented."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from components import engine, policy_runner
-from components.policy_runner import load_config, reconcile, registrations_from_json
+from tools.offline import engine, policy_runner
+from tools.offline.policy_runner import load_config, reconcile, registrations_from_json
 from policies.rules import BY_NAME, EXEMPT_PREFIX, POLICIES
 
 pytest_plugins = ["policy_pack_plugin"]
@@ -101,7 +101,7 @@ def test_synth_cli_checks_a_stack_with_the_pack_and_stops_it(tmp_path):
     marker = f"GOSVC_POLICY_TEST={uuid.uuid4()}"
     out = tmp_path / "dev"
     proc = subprocess.run(
-        [sys.executable, "-m", "components.synth", "--stack", "dev", "--out", str(out), "--policy-pack", "policies", "--policy-pack-config", "policies/config/dev.json"],
+        [sys.executable, "-m", "tools.offline.synth", "--stack", "dev", "--out", str(out), "--policy-pack", "policies", "--policy-pack-config", "policies/config/dev.json"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -120,7 +120,7 @@ def test_synth_cli_refuses_an_invalid_pack_config(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"run-as-non-root": {"enforcementLevel": "strict"}}))
     proc = subprocess.run(
-        [sys.executable, "-m", "components.synth", "--stack", "dev", "--out", str(tmp_path / "dev"), "--policy-pack", "policies", "--policy-pack-config", str(bad)],
+        [sys.executable, "-m", "tools.offline.synth", "--stack", "dev", "--out", str(tmp_path / "dev"), "--policy-pack", "policies", "--policy-pack-config", str(bad)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -7,9 +7,9 @@ import sys
 import pytest
 import yaml
 
-from components import engine
+from tools.offline import engine
 from components.errors import ConfigError
-from components.stack_config import render_project_config
+from stacks.config import render_project_config
 from tests.conftest import ROOT, STACKS
 
 
@@ -96,7 +96,7 @@ def test_integral_float_check_can_fail():
 def test_synth_is_deterministic(synth, tmp_path):
     first = synth("prod")
     out = tmp_path / "again"
-    subprocess.run([sys.executable, "-m", "components.synth", "--stack", "prod", "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "tools.offline.synth", "--stack", "prod", "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
     for path in [*(first.out / "k8s").glob("*.yaml"), first.out / "resources.json", first.out / "outputs.json"]:
         assert (out / path.relative_to(first.out)).read_text() == path.read_text(), path.name
 
@@ -110,7 +110,7 @@ def test_bad_stack_config_exits_2_writes_nothing_and_registers_nothing(tmp_path)
     (project / "stacks" / "Pulumi.broken.yaml").write_text(yaml.safe_dump({"config": {"gosvc:hpaMinReplicas": 9, "gosvc:hpaMaxReplicas": 3}}))
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "components.synth", "--stack", "broken", "--out", str(out), "--project-dir", str(project)],
+        [sys.executable, "-m", "tools.offline.synth", "--stack", "broken", "--out", str(out), "--project-dir", str(project)],
         cwd=ROOT, capture_output=True, text=True,
     )
     assert proc.returncode == 2, proc.stdout + proc.stderr
@@ -156,7 +156,7 @@ def test_bad_prebuilt_image_registers_nothing(monkeypatch):
 
 
 def test_unknown_stack_is_a_clear_error(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "components.synth", "--stack", "nope", "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "tools.offline.synth", "--stack", "nope", "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "known stacks: dev, prod, staging" in proc.stderr
 
 

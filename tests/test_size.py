@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from components import stack_config
+from stacks import config as stack_config
 from components.config import quantity
 from tests.conftest import ROOT
 from tools.e2e.overlay import committed_config

@@ -107,7 +107,7 @@ def synthesized(tmp_path_factory):
         (project / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump({"config": config}))
         out = project / "out"
         proc = subprocess.run(
-            [sys.executable, "-m", "components.synth", "--stack", name, "--out", str(out), "--project-dir", str(project)],
+            [sys.executable, "-m", "tools.offline.synth", "--stack", name, "--out", str(out), "--project-dir", str(project)],
             cwd=ROOT, capture_output=True, text=True, timeout=600,
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr

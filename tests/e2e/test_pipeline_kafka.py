@@ -14,7 +14,7 @@ from dataclasses import asdict
 import pytest
 import yaml
 
-from components import stack_config
+from stacks import config as stack_config
 from components.logging import kafka
 from components.logging.config import LoggingSpec
 from tests.conftest import ROOT

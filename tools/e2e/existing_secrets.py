@@ -8,7 +8,7 @@ from typing import Any
 
 import kubernetes
 
-from components import stack_config
+from stacks import config as stack_config
 from components.logging import component, elasticsearch
 from components.logging import secrets as credential_secrets
 from components.logging.config import LoggingSpec

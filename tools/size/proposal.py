@@ -21,7 +21,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from components import stack_config
+from stacks import config as stack_config
 from components.config import quantity
 from components.k8s.resources import gomemlimit
 from tools.size.measure import Curve, Step, saturated

@@ -1,7 +1,7 @@
 """Offline policy check: the real policy pack, driven over the Analyzer protocol the way the Pulumi engine drives it.
 
-    python -m components.synth --stack dev --policy-pack policies --policy-pack-config policies/config/dev.json
-    python -m components.policy_runner --resources build/dev/resources.json --stack dev --policy-pack policies
+    python -m tools.offline.synth --stack dev --policy-pack policies --policy-pack-config policies/config/dev.json
+    python -m tools.offline.policy_runner --resources build/dev/resources.json --stack dev --policy-pack policies
 
 The pack runs as its own process, started as the engine starts a Python policy pack
 (`python -u -m pulumi.policy <engine-address> .` in the pack directory, with the pack's
@@ -36,7 +36,7 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from components.engine import Registration, Run
+from tools.offline.engine import Registration, Run
 
 ENGINE_ADDRESS = "127.0.0.1:0"
 """Passed where the engine passes its own address; the Python policy SDK never dials it."""
@@ -503,7 +503,7 @@ def check(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.policy_runner", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.offline.policy_runner", description=__doc__.splitlines()[0])
     parser.add_argument("--resources", type=Path, required=True, help="a synth's resources.json")
     parser.add_argument("--stack", required=True, help="stack name, for the report")
     parser.add_argument("--policy-pack", type=Path, default=Path("policies"), help="policy pack directory")

@@ -1,6 +1,6 @@
 """Offline synth: writes what `pulumi up -s <stack>` would create, with no CLI, cluster or Docker.
 
-    python -m components.synth --stack dev --out build/dev
+    python -m tools.offline.synth --stack dev --out build/dev
 
 Runs `__main__.py` under Pulumi's mock engine with the stack's config, then writes each
 Kubernetes object to `k8s/<kind>-<namespace>-<name>.yaml` (only objects a cluster accepts, so
@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from components import tokens
-from components.engine import PLACEHOLDERS, SECRET, Registration, Run, run_project
+from tools.offline.engine import PLACEHOLDERS, SECRET, Registration, Run, run_project
 from components.errors import ConfigError
 
 FIRST_KEYS = ("apiVersion", "kind", "metadata")
@@ -118,7 +118,7 @@ def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.synth", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.offline.synth", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
     parser.add_argument("--out", type=Path, help="output directory, default build/<stack>")
     parser.add_argument("--project-dir", type=Path, default=Path.cwd(), help="directory holding Pulumi.yaml")
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {what}: {text}")
     print(f"  secrets are written as {SECRET}")
     if args.policy_pack:
-        from components import policy_runner
+        from tools.offline import policy_runner
 
         print()
         return policy_runner.check(result, stack=args.stack, pack_dir=args.policy_pack, config_file=args.policy_pack_config, out=out)
