@@ -14,8 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from components.config import resolve_image
 from components.image import dockerfile
+from components.image.config import resolve_image
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYER_STEPS = ("WORKDIR", "COPY", "RUN")  # the steps that make layers; ARG and FROM only feed the chain

@@ -19,11 +19,12 @@ from typing import Any, Callable, Literal
 import yaml
 
 from components import defaults
-from components.config import ImageSpec, ServiceSpec, check_image_reference, resolve_image, resolve_service
 from components.errors import ConfigError
+from components.image.config import ImageSpec, check_image_reference, resolve_image
 from components.logging.config import LoggingSpec, resolve_logging
 from components.observability.charts import DEFAULT_REPOSITORY as DEFAULT_HELM_REPOSITORY
 from components.observability.config import DEFAULT_RUNBOOK_BASE_URL, MonitoringConfig, resolve_monitoring
+from components.service.config import ServiceSpec, resolve_service
 
 PROJECT = "gosvc"
 _LOG = LoggingSpec()  # the logging keys' defaults are the model's own

@@ -7,9 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stacks import config as stack_config
-from components.config import ServiceSpec, resolve_image, resolve_service
 from components.errors import ConfigError
+from components.image.config import resolve_image
 from components.service.component import resolve as resolve_go_service
+from components.service.config import ServiceSpec, resolve_service
 
 
 def load(**values):

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from components.config import resolve_image
 from components.errors import ConfigError
 from components.image import dockerfile
+from components.image.config import resolve_image
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app"

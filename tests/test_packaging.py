@@ -1,8 +1,10 @@
 """The package is installable and importable from outside the repo, its components yield the committed
 Pulumi schema, and one token scheme names them everywhere."""
 
+import ast
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,24 +40,50 @@ def test_analyzer_derives_a_schema_for_every_public_component():
     assert set(image["requiredInputs"]) == {"context", "repository", "tag"}
 
 
-def test_pip_install_then_import_from_outside_the_repo(tmp_path):
-    target = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "--target", str(target), str(ROOT)],
-        check=True, capture_output=True, text=True, timeout=600,
-    )
-    assert (target / "components" / "service" / "workload.py").is_file()
-    assert not (target / "tests").exists()
-    probe = (
-        "import components, sys; "
-        "from components import GoService, GoImage, ConfigError; "
-        "assert components.__file__.startswith(sys.argv[1]), components.__file__; "
-        "print(GoService.__module__)"
-    )
-    env_path = f"{target}"
-    proc = subprocess.run([sys.executable, "-c", probe, str(target)], cwd=tmp_path, env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "components.service.component"
+PROBE = """
+import importlib, importlib.util, json, pkgutil, sys
+import components
+public = {name: getattr(components, name).__module__ for name in components.__all__}
+modules = sorted(m.name for m in pkgutil.walk_packages(components.__path__, "components."))
+for name in modules:
+    importlib.import_module(name)
+absent = {name: importlib.util.find_spec(name) is None for name in ("tools", "stacks", "tests", "bench", "policies", "jsonschema", "jproperties", "pytest")}
+print(json.dumps({"file": components.__file__, "public": public, "modules": modules, "absent": absent}))
+"""
+
+
+def test_installs_into_an_empty_virtualenv_and_holds_only_the_library(tmp_path):
+    """`pip install` with the declared dependencies only, then every public name and every module imports,
+    from outside the repository; the tools, the program's config and the tests are not in it."""
+    # From the checkout's files as a clean clone has them: setuptools would also pack a stale build/lib.
+    source = tmp_path / "source"
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for name in listed:
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = str(venv / "bin" / "python")
+    install = subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(source)], capture_output=True, text=True, timeout=900)
+    assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-4000:]
+    proc = subprocess.run([python, "-c", PROBE], cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    found = json.loads(proc.stdout)
+    assert found["file"].startswith(str(venv)), found["file"]
+    assert set(found["public"]) == set(components.__all__) and found["public"]["GoService"] == "components.service.component"
+    assert {"components.service.config", "components.image.config", "components.logging.config", "components.observability.config"} <= set(found["modules"])
+    assert not [m for m in found["modules"] if m.split(".")[1] in ("engine", "synth", "policy_runner", "stack_config")]
+    assert all(found["absent"].values()), found["absent"]
+
+
+def test_no_library_module_imports_the_tools_the_program_or_the_tests():
+    offenders = []
+    for path in sorted((ROOT / "components").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in ("tools", "stacks", "tests", "bench", "policies")]
+    assert offenders == []
 
 
 def test_the_committed_schema_is_what_the_components_derive():

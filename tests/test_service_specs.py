@@ -3,10 +3,10 @@
 import pytest
 from kubernetes.utils import parse_quantity
 
-from components.config import resolve_service
 from components.errors import ConfigError
 from components.service.autoscaling import REQUESTS_PER_SECOND
 from components.service.component import build
+from components.service.config import resolve_service
 
 IMAGE = "registry.example.com/team/api:1.2.3"
 

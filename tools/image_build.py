@@ -6,8 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from components.config import resolve_image
 from components.image import dockerfile
+from components.image.config import resolve_image
 
 APP = Path(__file__).resolve().parents[1] / "app"
 

@@ -8,9 +8,10 @@ import pulumi_docker as docker
 from typing_extensions import NotRequired
 
 from components import tokens
-from components.config import ImageSpec, plain_args, resolve_image
+from components.config import plain_args
 from components.errors import ConfigError
 from components.image import dockerfile
+from components.image.config import ImageSpec, resolve_image
 
 TYPE = tokens.GO_IMAGE
 GENERATED_DIR = Path(".gosvc") / "images"

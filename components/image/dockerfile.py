@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components import defaults
-from components.config import ImageSpec
 from components.errors import ConfigError
+from components.image.config import ImageSpec
 
 GO_DIRECTIVE = re.compile(r"^go\s+(1\.\d+(?:\.\d+)?)\s*$", re.M)
 RUNTIMES = {

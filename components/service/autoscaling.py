@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.config import ServiceSpec
+from components.service.config import ServiceSpec
 from components.service.workload import ServiceNames
 
 REQUESTS_PER_SECOND = "requests_per_second"

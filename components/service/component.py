@@ -6,11 +6,12 @@ import pulumi
 from typing_extensions import NotRequired
 
 from components import inputs, tokens
-from components.config import ServiceSpec, check_image_reference, resolve_service
 from components.errors import ConfigError
+from components.image.config import check_image_reference
 from components.inputs import Deferred
 from components.k8s.register import register
 from components.service import autoscaling, network, workload
+from components.service.config import ServiceSpec, resolve_service
 
 TYPE = tokens.GO_SERVICE
 

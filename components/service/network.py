@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from components import defaults
-from components.config import ServiceSpec
 from components.k8s import meta, security
+from components.service.config import ServiceSpec
 from components.service.workload import ServiceNames
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"

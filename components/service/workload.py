@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from components import defaults
-from components.config import InitContainerSpec, ServiceSpec
 from components.k8s import meta, resources, security
+from components.service.config import InitContainerSpec, ServiceSpec
 
 APP_CONTAINER = "app"
 ANTI_AFFINITY_TOPOLOGY = "kubernetes.io/hostname"
