@@ -232,11 +232,37 @@ STEPS: tuple[tuple[str, Callable[[Path, dict[str, str]], None]], ...] = (
 )
 
 
+def read_manifest(root: Path) -> dict | None:
+    """The manifest of a set built into `root`, or None when there is none (never built, or interrupted)."""
+    manifest = root / MANIFEST
+    return json.loads(manifest.read_text()) if manifest.is_file() else None
+
+
+def build_into(root: Path, steps: tuple[tuple[str, Callable[[Path, dict[str, str]], None]], ...], versions: dict[str, str], about: dict, log: Callable[[str], None], label: str) -> dict:
+    """Runs each step into `<root>.partial`, writes the manifest, then renames it to `root`, so an
+    interrupted build never leaves a set that looks complete. Returns the manifest."""
+    partial = root.with_name(root.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    (partial / "bin").mkdir(parents=True)
+    seconds: dict[str, float] = {}
+    for name, step in steps:
+        log(f"{label}: {name} ...")
+        start = time.monotonic()
+        step(partial, versions)
+        seconds[name] = round(time.monotonic() - start, 1)
+        log(f"{label}: {name} done in {seconds[name]:.0f} s")
+    manifest = {"versions": versions, **about, "build_seconds": seconds, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    shutil.rmtree(root, ignore_errors=True)
+    partial.rename(root)
+    return manifest
+
+
 def load(root: Path | None = None) -> Toolset | None:
     """The tool set for this checkout's pins if it was built on this machine, else None."""
     root = root or cache_root() / cache_key()
-    manifest = root / MANIFEST
-    return Toolset(root, json.loads(manifest.read_text())) if manifest.is_file() else None
+    manifest = read_manifest(root)
+    return Toolset(root, manifest) if manifest is not None else None
 
 
 def build(log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)) -> Toolset:
@@ -245,22 +271,7 @@ def build(log: Callable[[str], None] = lambda line: print(line, file=sys.stderr,
     found = load(root)
     if found is not None:
         return found
-    versions = pinned_versions()
-    partial = root.with_name(root.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    (partial / "bin").mkdir(parents=True)
-    seconds: dict[str, float] = {}
-    for name, step in STEPS:
-        log(f"e2e tools: {name} ...")
-        start = time.monotonic()
-        step(partial, versions)
-        seconds[name] = round(time.monotonic() - start, 1)
-        log(f"e2e tools: {name} done in {seconds[name]:.0f} s")
-    manifest = {"versions": versions, "go": go_version(), "build_seconds": seconds, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    shutil.rmtree(root, ignore_errors=True)
-    partial.rename(root)
-    return Toolset(root, manifest)
+    return Toolset(root, build_into(root, STEPS, pinned_versions(), {"go": go_version()}, log, "e2e tools"))
 
 
 if __name__ == "__main__":

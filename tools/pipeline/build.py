@@ -17,15 +17,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from components.logging import versions
+from tools.e2e import build as e2e_build
 from tools.e2e.build import BuildError
 
 HERE = Path(__file__).resolve().parent
@@ -33,7 +32,6 @@ POM = HERE / "maven" / "pom.xml"
 FILEBEAT_MODULE = HERE / "go" / "filebeat"
 BEATS = "github.com/elastic/beats/v7"
 CACHE_ENV = "GOSVC_PIPELINE_TOOLS"
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -123,8 +121,8 @@ STEPS: tuple[tuple[str, Callable[[Path, dict[str, str]], None]], ...] = (("kafka
 
 def load(root: Path | None = None) -> Runtime | None:
     root = root or cache_root() / cache_key()
-    manifest = root / MANIFEST
-    return Runtime(root, json.loads(manifest.read_text())) if manifest.is_file() else None
+    manifest = e2e_build.read_manifest(root)
+    return Runtime(root, manifest) if manifest is not None else None
 
 
 def build(log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)) -> Runtime:
@@ -133,22 +131,8 @@ def build(log: Callable[[str], None] = lambda line: print(line, file=sys.stderr,
     found = load(root)
     if found is not None:
         return found
-    pins = pinned_versions()
-    partial = root.with_name(root.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    (partial / "bin").mkdir(parents=True)
-    seconds: dict[str, float] = {}
-    for name, step in STEPS:
-        log(f"pipeline tools: {name} ...")
-        start = time.monotonic()
-        step(partial, pins)
-        seconds[name] = round(time.monotonic() - start, 1)
-        log(f"pipeline tools: {name} done in {seconds[name]:.0f} s")
-    manifest = {"versions": pins, "go": go_version(), "java": java_version(), "build_seconds": seconds, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    shutil.rmtree(root, ignore_errors=True)
-    partial.rename(root)
-    return Runtime(root, manifest)
+    about = {"go": go_version(), "java": java_version()}
+    return Runtime(root, e2e_build.build_into(root, STEPS, pinned_versions(), about, log, "pipeline tools"))
 
 
 if __name__ == "__main__":
