@@ -24,7 +24,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from . import kube
+from . import charts, kube
 from .props import UNKNOWN, mapping, plain
 
 EXEMPT_PREFIX = "policies.gosvc.dev/exempt-"
@@ -67,10 +67,12 @@ class Subject:
     source: Any = field(repr=False)
     """The properties as the policy SDK hands them over (proxies that check for unknowns), or a plain dict."""
     parent: str | None = None
+    via: Subject | None = field(default=None, repr=False)
+    """The Helm release whose chart rendered this object (charts.py), None for declared resources."""
 
     @classmethod
-    def of(cls, resource_type: str, name: str, urn: str, props: Any, parent: str | None) -> Subject:
-        return cls(resource_type, name, urn, props, parent or None)
+    def of(cls, resource_type: str, name: str, urn: str, props: Any, parent: str | None, via: Subject | None = None) -> Subject:
+        return cls(resource_type, name, urn, props, parent or None, via)
 
     @cached_property
     def props(self) -> dict[str, Any]:
@@ -128,6 +130,26 @@ class Subject:
             return f"{self.kind} {ns + '/' if ns else ''}{self.object_name}"
         return f"{self.type} {self.name}"
 
+    def chart_objects(self) -> list[Subject]:
+        """What this Helm release's chart renders, each object a Subject `via` the release; [] for anything else."""
+        if not charts.is_release(self.type) or self.via is not None:
+            return []
+        stack, project, types, name = (self.urn.split("::") + ["", "", "", ""])[:4]
+        found = []
+        for obj in charts.render(self.props).objects:
+            rtype = charts.resource_type(obj)
+            meta = kube.metadata(obj)
+            label = f"{name}/{obj['kind']}/{meta.get('namespace', '')}/{meta.get('name', '')}"
+            found.append(Subject.of(rtype, str(meta.get("name", "")), f"{stack}::{project}::{types}${rtype}::{label}", obj, self.urn, via=self))
+        return found
+
+    def reported(self, message: str, names_object: bool = False) -> str:
+        """A finding's message as reported: for a chart object, with which object (unless the message names it) of which release."""
+        if self.via is None:
+            return message
+        release = self.via.props.get("name") or self.via.object_name
+        return f"{message} (rendered from Helm release '{release}')" if names_object else f"{self.describe()} (rendered from Helm release '{release}'): {message}"
+
 
 @dataclass
 class Stack:
@@ -148,12 +170,8 @@ class Stack:
 
     @classmethod
     def of(cls, args: StackValidationArgs) -> Stack:
-        return cls(
-            [
-                Subject.of(r.resource_type, r.name, r.urn, r.props, r.parent.urn if r.parent is not None else r.opts.parent)
-                for r in args.resources
-            ]
-        )
+        declared = [Subject.of(r.resource_type, r.name, r.urn, r.props, r.parent.urn if r.parent is not None else r.opts.parent) for r in args.resources]
+        return cls([*declared, *(obj for subject in declared for obj in subject.chart_objects())])
 
     def kinds(self, *kinds: str) -> list[Subject]:
         return list(self.memo(("kinds", kinds), lambda: [r for r in self.resources if r.kind in kinds]))
@@ -234,16 +252,24 @@ class ResourceRule(ResourceValidationPolicy):
         return [f if isinstance(f, Finding) else Finding(f) for f in self.check(subject, settings)]
 
     def _validate(self, args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        """Checks the resource and, for a Helm release, every object its chart renders (charts.py)."""
         subject = Subject.of(args.resource_type, args.name, args.urn, args.props, args.opts.parent if args.opts else None)
-        try:
-            found = self.findings(subject, self.settings(args.get_config()))
-        except NotApplicable as err:
-            args.not_applicable(err.reason)
-            return
-        for finding in found:
-            if finding.exemptable and exemption(subject, self.name):
+        settings = self.settings(args.get_config())
+        subjects = [subject, *subject.chart_objects()]
+        applicable = False
+        for target in subjects:
+            try:
+                found = self.findings(target, settings)
+            except NotApplicable as err:
+                reason = err.reason
                 continue
-            report_violation(finding.message, None)
+            applicable = True
+            for finding in found:
+                if finding.exemptable and exemption(target, self.name):
+                    continue
+                report_violation(target.reported(finding.message), None)
+        if not applicable:
+            args.not_applicable(reason)
 
     def _remediate(self, args: ResourceValidationArgs) -> Any:
         """Fixes the props in place through the SDK's secret-preserving proxies; None when nothing changed."""
@@ -286,10 +312,16 @@ class StackRule(StackValidationPolicy):
         return _settings(self.params, configured)
 
     def _validate(self, args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        stack = Stack.of(args)
         try:
-            found = list(self.check(Stack.of(args), self.settings(args.get_config())))
+            found = list(self.check(stack, self.settings(args.get_config())))
         except NotApplicable as err:
             args.not_applicable(err.reason)
             return
         for finding in found:
-            report_violation(finding.message, finding.urn)
+            target = stack.by_urn.get(finding.urn) if finding.urn else None
+            if target is not None and target.via is not None:
+                # A chart object has no URN of its own in the engine: the finding goes to its release.
+                report_violation(target.reported(finding.message, names_object=True), target.via.urn)
+            else:
+                report_violation(finding.message, finding.urn)

@@ -53,7 +53,7 @@ def policy(rules: Sequence[ResourceRule], stack_rule_names: Sequence[str]) -> Re
         level=EnforcementLevel.ADVISORY,
         check=check,
         remediation_steps=f"Remove the cause instead of exempting it where possible. An exemption is the annotation "
-        f"{EXEMPT_PREFIX}<policy>: <reason> on the workload's metadata; only the Filebeat DaemonSet (read-only log hostPaths, "
-        "its registry, root to read node-owned logs) and the Elasticsearch StatefulSet (its privileged vm.max_map_count init "
-        "container) carry one.",
+        f"{EXEMPT_PREFIX}<policy>: <reason> on the workload's metadata (for a Helm chart's workload, set through the chart's values); of gosvc's own workloads only the Filebeat DaemonSet (read-only log hostPaths, "
+        "its registry, root to read node-owned logs) and the elasticsearch-node-tuning DaemonSet (privileged, to set "
+        "vm.max_map_count on each node) carry one.",
     )

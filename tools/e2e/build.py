@@ -110,9 +110,19 @@ def go_version() -> str:
     return _run("go version", ["go", "env", "GOVERSION"], GO_DIR).strip()
 
 
+def run_go(step: str, cmd: list[str], cwd: Path) -> str:
+    """A go command with the local toolchain and read-only module graph; BuildError with its output when it fails."""
+    return _run(step, cmd, cwd)
+
+
+def go_mod_at(directory: Path) -> dict:
+    """The go.mod in `directory` as `go mod edit -json` parses it (no network)."""
+    return json.loads(_run(f"read {directory}/go.mod", ["go", "mod", "edit", "-json"], directory))
+
+
 def go_mod(module: str) -> dict:
-    """One tools module's go.mod as `go mod edit -json` parses it (no network)."""
-    return json.loads(_run(f"read {module}/go.mod", ["go", "mod", "edit", "-json"], GO_DIR / module))
+    """One tools module's go.mod."""
+    return go_mod_at(GO_DIR / module)
 
 
 def required(module: str) -> dict[str, str]:

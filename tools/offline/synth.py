@@ -8,12 +8,18 @@ Kubernetes object to `k8s/<kind>-<namespace>-<name>.yaml` (only objects a cluste
 repository, namespace, values), each generated Dockerfile to `images/<component>/Dockerfile`,
 every registration to `resources.json`, and prints a summary. Exit code 2 means the stack
 config was rejected; nothing is written then.
+
+With `--charts DIR` (local chart copies: `<chart>-<version>.tgz` or an unpacked `<chart>/`),
+each release is also rendered with `helm template` (the helm `tools.charts.build` makes, or
+`$GOSVC_HELM`) into `helm/<release>/<kind>-<namespace>-<name>.yaml`, and the policy pack, run
+with `--policy-pack`, checks those objects too (policies/rules/charts.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -55,6 +61,9 @@ def _file_name(kind: str, namespace: str | None, name: str) -> str:
 
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+HELM_ENV = "GOSVC_HELM"
+CHART_DIRS_ENV = "GOSVC_CHART_DIRS"
+"""Where the policy pack looks for helm and local charts (policies/rules/charts.py); the pack process inherits them."""
 RELEASE_FIRST = ("chart", "version", "repository", "namespace", "values")
 
 
@@ -111,6 +120,27 @@ def write(result: Run, out: Path) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def render_releases(result: Run, out: Path) -> list[tuple[str, str, str, str]]:
+    """Each Helm release's chart objects under helm/<release>/, rendered as the policy pack renders them."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "policies"))
+    from rules import charts  # the pack's own rendering, so the files are what the pack checks
+
+    rows = []
+    for reg in sorted(result.registrations, key=lambda r: r.name):
+        if reg.type != HELM_RELEASE:
+            continue
+        rendering = charts.render(reg.inputs)
+        if rendering.error:
+            raise RuntimeError(f"Helm release '{rendering.release}': {rendering.error}")
+        for obj in rendering.objects:
+            meta = obj.get("metadata") or {}
+            path = out / "helm" / rendering.release / _file_name(obj["kind"], meta.get("namespace"), meta.get("name", ""))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(to_yaml(obj))
+            rows.append((obj["kind"], meta.get("namespace") or "-", f"{rendering.release}: {meta.get('name')}", str(path.relative_to(out))))
+    return rows
+
+
 def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, *rows]]
@@ -124,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project-dir", type=Path, default=Path.cwd(), help="directory holding Pulumi.yaml")
     parser.add_argument("--policy-pack", type=Path, help="then check the stack with this policy pack directory (e.g. policies)")
     parser.add_argument("--policy-pack-config", type=Path, help="the pack's config JSON, e.g. policies/config/<stack>.json")
+    parser.add_argument("--charts", type=Path, action="append", default=[], help="a directory of local chart copies: render every Helm release from it")
     args = parser.parse_args(argv)
     if args.policy_pack_config and not args.policy_pack:
         parser.error("--policy-pack-config needs --policy-pack")
@@ -137,6 +168,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     rows = write(result, out)
+    if args.charts:
+        os.environ[CHART_DIRS_ENV] = os.pathsep.join(str(d.resolve()) for d in args.charts)
+        if not os.environ.get(HELM_ENV):
+            from tools.charts import build as chart_tools
+
+            os.environ[HELM_ENV] = str(chart_tools.build())
+        try:
+            rows += render_releases(result, out)
+        except RuntimeError as err:
+            print(f"error: stack '{args.stack}': {err}", file=sys.stderr)
+            return 2
     print(f"stack {args.stack}: {len(result.registrations)} resources -> {out}")
     print(_table(rows, ("TYPE", "NAMESPACE", "NAME", "FILE")))
     print("\noutputs:")

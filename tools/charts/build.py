@@ -1,0 +1,64 @@
+"""Builds the Helm CLI from `helm.sh/helm/v3` at the version `go/go.mod` requires, once per machine.
+
+    python -m tools.charts.build     # builds if needed, prints the helm binary's path
+
+The policy pack renders Helm releases with it (`GOSVC_HELM`, policies/rules/charts.py), and so
+does `python -m tools.offline.synth --charts DIR`. It lives in `$GOSVC_CHART_TOOLS` (default
+`~/.cache/gosvc/chart-tools`) under a key hashed from go/, this script and the Go version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+from tools.e2e import build as e2e_build
+from tools.e2e.build import BuildError
+
+MODULE = Path(__file__).resolve().parent / "go"
+HELM = "helm.sh/helm/v3"
+CACHE_ENV = "GOSVC_CHART_TOOLS"
+
+
+def cache_root() -> Path:
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "gosvc" / "chart-tools"
+
+
+def helm_version() -> str:
+    return next(r["Version"] for r in e2e_build.go_mod_at(MODULE)["Require"] if r["Path"] == HELM)
+
+
+def cache_key() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in MODULE.rglob("*") if p.is_file()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest.update(Path(__file__).read_bytes() + e2e_build.go_version().encode())
+    return digest.hexdigest()[:16]
+
+
+def _build_helm(out: Path, versions: dict[str, str]) -> None:
+    ldflags = f"-s -w -X {HELM}/internal/version.version={versions['helm']}"
+    e2e_build.run_go("build helm", ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out / "bin" / "helm"), f"{HELM}/cmd/helm"], MODULE)
+
+
+def build(log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)) -> Path:
+    """The helm binary for this checkout's pin, built first if this machine has none."""
+    root = cache_root() / cache_key()
+    if e2e_build.read_manifest(root) is None:
+        e2e_build.build_into(root, (("helm", _build_helm),), {"helm": helm_version()}, {"go": e2e_build.go_version()}, log, "chart tools")
+    return root / "bin" / "helm"
+
+
+if __name__ == "__main__":
+    try:
+        print(build())
+    except BuildError as err:
+        print(f"chart tools: {err}", file=sys.stderr)
+        sys.exit(1)
