@@ -34,6 +34,7 @@ def test_stack_registers_namespace_secret_password_and_two_pinned_releases_under
     assert {r.type for r in children} == {
         "kubernetes:core/v1:Namespace",
         "kubernetes:core/v1:Secret",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
         "random:index/randomPassword:RandomPassword",
         KPS,
     }
@@ -46,8 +47,9 @@ def test_stack_registers_namespace_secret_password_and_two_pinned_releases_under
     assert kps.inputs["repositoryOpts"] == {"repo": "https://prometheus-community.github.io/helm-charts"}
     assert kps.inputs["namespace"] == adapter_rel.inputs["namespace"] == "monitoring"
     assert kps.inputs["name"] == "kube-prometheus-stack"
-    (ns,) = of_type(result, "Namespace")
-    assert ns.urn in kps.dependencies, "the release must wait for its namespace"
+    namespaces = {r.inputs["metadata"]["name"]: r for r in of_type(result, "Namespace")}
+    assert set(namespaces) == {"monitoring", "monitoring-node-exporter"}
+    assert all(ns.urn in kps.dependencies for ns in namespaces.values()), "the release must wait for its namespaces"
     assert kps.urn in adapter_rel.dependencies, "the adapter needs the stack's Prometheus"
 
 

@@ -128,3 +128,12 @@ def test_synth_renders_releases_from_local_charts_and_the_offline_pack_checks_th
     ], proc.stderr[-2000:]
     assert proc.returncode == 1, "the fixture's chart-default Deployment fails mandatory policies"
     assert "Deployment monitoring/prometheus-adapter-web (rendered from Helm release 'prometheus-adapter'): container 'web' does not set runAsNonRoot" in proc.stdout
+
+
+def test_selectors_are_not_judged_in_a_namespace_an_unrendered_chart_installs_into(local_charts):
+    """A NetworkPolicy for a chart's pods selects nothing the pack can see when the chart cannot be rendered."""
+    netpol = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "chart-pods", "namespace": "apps"},
+              "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "from-the-chart"}}, "policyTypes": ["Ingress"]}}
+    assert evaluate("selectors-match", [netpol]).messages, "alone, it selects nothing"
+    assert evaluate("selectors-match", [netpol, release(version="9.9.9")]).messages == [], "the unrendered chart might run those pods"
+    assert evaluate("selectors-match", [netpol, release({"hardened": True})]).messages, "a rendered chart shows it does not"

@@ -7,17 +7,10 @@ only from the configured namespaces. Every pod may resolve DNS.
 
 from __future__ import annotations
 
+from components.k8s.network import API_SERVER_PORTS, DNS_EGRESS, NAMESPACE_NAME_LABEL, tcp
 from components.logging import elasticsearch, filebeat, kafka, kibana, logstash
 from components.logging.config import LoggingSpec
-from components.logging.pod import DNS_PORTS, Part
-
-NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
-DNS_EGRESS = {
-    "to": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: "kube-system"}}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-    "ports": DNS_PORTS,
-}
-API_SERVER_PORTS = (443, 6443)
-"""The API server is outside any pod selector; it listens on 443 (the Service) or 6443 (the endpoints)."""
+from components.logging.pod import Part
 
 
 def _pods(*parts: Part, seen_from: str | None = None) -> list[dict]:
@@ -29,10 +22,6 @@ def _pods(*parts: Part, seen_from: str | None = None) -> list[dict]:
             peer["namespaceSelector"] = {"matchLabels": {NAMESPACE_NAME_LABEL: p.namespace}}
         peers.append(peer)
     return peers
-
-
-def _tcp(*ports: int) -> list[dict]:
-    return [{"port": port, "protocol": "TCP"} for port in ports]
 
 
 def policy(target: Part, name: str, ingress: list[dict], egress: list[dict]) -> dict:
@@ -77,40 +66,40 @@ def build(name: str, spec: LoggingSpec) -> dict[str, dict]:
             "filebeat",
             [],
             [
-                {"to": _pods(broker, seen_from=fb.namespace), "ports": _tcp(kafka.CLIENT_PORT)},
-                {"to": [{"ipBlock": {"cidr": spec.api_server_cidr}}], "ports": _tcp(*API_SERVER_PORTS)},
+                {"to": _pods(broker, seen_from=fb.namespace), "ports": tcp(kafka.CLIENT_PORT)},
+                {"to": [{"ipBlock": {"cidr": spec.api_server_cidr}}], "ports": tcp(*API_SERVER_PORTS)},
             ],
         ),
         "kafka": policy(
             broker,
             "kafka",
             [
-                {"from": _pods(fb, ls, topic_job, broker, seen_from=broker.namespace), "ports": _tcp(kafka.CLIENT_PORT)},
-                {"from": _pods(broker), "ports": _tcp(kafka.CONTROLLER_PORT)},
+                {"from": _pods(fb, ls, topic_job, broker, seen_from=broker.namespace), "ports": tcp(kafka.CLIENT_PORT)},
+                {"from": _pods(broker), "ports": tcp(kafka.CONTROLLER_PORT)},
             ],
-            [{"to": _pods(broker), "ports": _tcp(kafka.CLIENT_PORT, kafka.CONTROLLER_PORT)}],
+            [{"to": _pods(broker), "ports": tcp(kafka.CLIENT_PORT, kafka.CONTROLLER_PORT)}],
         ),
-        "kafka_topic_job": policy(topic_job, kafka.TOPIC_JOB, [], [{"to": _pods(broker), "ports": _tcp(kafka.CLIENT_PORT)}]),
+        "kafka_topic_job": policy(topic_job, kafka.TOPIC_JOB, [], [{"to": _pods(broker), "ports": tcp(kafka.CLIENT_PORT)}]),
         "logstash": policy(
             ls,
             "logstash",
             [],
-            [{"to": _pods(broker), "ports": _tcp(kafka.CLIENT_PORT)}, {"to": _pods(es), "ports": _tcp(elasticsearch.HTTP_PORT)}],
+            [{"to": _pods(broker), "ports": tcp(kafka.CLIENT_PORT)}, {"to": _pods(es), "ports": tcp(elasticsearch.HTTP_PORT)}],
         ),
         "elasticsearch": policy(
             es,
             "elasticsearch",
             [
-                {"from": _pods(ls, kb, es_setup), "ports": _tcp(elasticsearch.HTTP_PORT)},
-                {"from": _pods(es), "ports": _tcp(elasticsearch.TRANSPORT_PORT)},
+                {"from": _pods(ls, kb, es_setup), "ports": tcp(elasticsearch.HTTP_PORT)},
+                {"from": _pods(es), "ports": tcp(elasticsearch.TRANSPORT_PORT)},
             ],
-            [{"to": _pods(es), "ports": _tcp(elasticsearch.TRANSPORT_PORT)}],
+            [{"to": _pods(es), "ports": tcp(elasticsearch.TRANSPORT_PORT)}],
         ),
-        "elasticsearch_setup_job": policy(es_setup, elasticsearch.SETUP_JOB, [], [{"to": _pods(es), "ports": _tcp(elasticsearch.HTTP_PORT)}]),
+        "elasticsearch_setup_job": policy(es_setup, elasticsearch.SETUP_JOB, [], [{"to": _pods(es), "ports": tcp(elasticsearch.HTTP_PORT)}]),
         "kibana": policy(
             kb,
             "kibana",
-            [{"from": kibana_from, "ports": _tcp(kibana.HTTP_PORT)}] if spec.kibana.ingress_namespaces else [],
-            [{"to": _pods(es), "ports": _tcp(elasticsearch.HTTP_PORT)}],
+            [{"from": kibana_from, "ports": tcp(kibana.HTTP_PORT)}] if spec.kibana.ingress_namespaces else [],
+            [{"to": _pods(es), "ports": tcp(elasticsearch.HTTP_PORT)}],
         ),
     }

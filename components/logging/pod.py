@@ -15,8 +15,6 @@ from components.k8s import meta, security
 EXEMPT_ANNOTATION = "policies.gosvc.dev/exempt-"
 """Prefix of the annotation by which a workload opts out of one named policy, with the reason as its value."""
 
-DNS_PORTS = [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
-
 
 @dataclass(frozen=True)
 class Part:

@@ -11,7 +11,7 @@ from components import inputs, tokens
 from components.inputs import Deferred
 from components.errors import ConfigError
 from components.k8s.register import register
-from components.observability import adapter, charts, dashboard, prometheus_stack, service_monitoring
+from components.observability import adapter, charts, dashboard, network, prometheus_stack, service_monitoring
 from components.observability.config import (
     PrometheusStackSpec,
     ServiceMonitoringSpec,
@@ -68,7 +68,11 @@ class PrometheusStackArgs(TypedDict):
     adapter_replicas: NotRequired[int]
     """prometheus-adapter replicas, default 1."""
     node_exporter: NotRequired[bool]
-    """Run node-exporter on every node (default true); it needs host access, so the namespace enforces 'privileged'."""
+    """Run node-exporter on every node (default true). It needs the host's network, PID namespace and paths, so it runs
+    in a namespace of its own, `<namespace>-node-exporter`, which enforces Pod Security 'privileged'."""
+    api_server_cidr: NotRequired[str]
+    """Where the stack's pods may reach the Kubernetes API and where its calls to the adapter and the operator's
+    webhook come from (TCP 443/6443), default anywhere; narrow it to the API server."""
 
 
 class AlertThresholdsArgs(TypedDict):
@@ -179,7 +183,13 @@ class PrometheusStack(pulumi.ComponentResource):
         self.spec = spec
         waits: list[pulumi.Resource] = []
         if spec.create_namespace:
-            waits.append(register(deferred.fill(prometheus_stack.namespace(spec, name)), f"{name}-ns", pulumi.ResourceOptions(parent=self)))
+            for role, obj in prometheus_stack.namespaces(spec, name).items():
+                suffix = "ns" if role == "namespace" else role.replace("_", "-")
+                waits.append(register(deferred.fill(obj), f"{name}-{suffix}", pulumi.ResourceOptions(parent=self)))
+        self.network_policies = {
+            role: register(deferred.fill(obj), f"{name}-netpol-{role.replace('_', '-')}", pulumi.ResourceOptions(parent=self, depends_on=waits))
+            for role, obj in network.build(spec, name).items()
+        }
 
         password = random.RandomPassword(
             f"{name}-grafana-admin", length=GRAFANA_PASSWORD_LENGTH, special=False, opts=pulumi.ResourceOptions(parent=self)

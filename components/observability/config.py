@@ -7,6 +7,7 @@ is what the ServiceMonitoring component builds for one GoService; `MonitoringCon
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -174,6 +175,16 @@ class PrometheusStackSpec(_Model):
     alertmanager: AlertmanagerSpec = AlertmanagerSpec()
     adapter_replicas: int = Field(1, ge=1, le=10)
     node_exporter: bool = True
+    api_server_cidr: str = "0.0.0.0/0"
+
+    @field_validator("api_server_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            ipaddress.ip_network(value, strict=True)
+        except ValueError as err:
+            raise ValueError(f"must be a CIDR block such as '10.0.0.1/32' ({err})") from None
+        return value
 
     @field_validator("namespace")
     @classmethod

@@ -135,16 +135,18 @@ def values(spec: PrometheusStackSpec) -> dict[str, Any]:
         "prometheusOperator": {"resources": _requirements("operator")},
         "kube-state-metrics": {"resources": _requirements("kube_state_metrics")},
         "nodeExporter": {"enabled": spec.node_exporter},
-        "prometheus-node-exporter": {"resources": _requirements("node_exporter")},
+        "prometheus-node-exporter": {"resources": _requirements("node_exporter"), "namespaceOverride": node_exporter_namespace(spec)},
     }
 
 
-def namespace(spec: PrometheusStackSpec, instance: str) -> dict:
-    """The monitoring namespace. node-exporter needs host namespaces and read-only hostPaths, so with it
-    Pod Security 'privileged' is enforced there (still audited and warned at 'restricted'); without it, 'baseline'."""
-    enforce = "privileged" if spec.node_exporter else "baseline"
+def node_exporter_namespace(spec: PrometheusStackSpec) -> str:
+    """node-exporter's own namespace: only it needs the host, so only its namespace admits privileged pods."""
+    return f"{spec.namespace}-node-exporter"
+
+
+def _namespace(name: str, instance: str, enforce: str) -> dict:
     labels = {
-        **meta.labels(spec.namespace, instance, "namespace"),
+        **meta.labels(name, instance, "namespace"),
         "pod-security.kubernetes.io/enforce": enforce,
         "pod-security.kubernetes.io/enforce-version": "latest",
         "pod-security.kubernetes.io/audit": "restricted",
@@ -152,7 +154,16 @@ def namespace(spec: PrometheusStackSpec, instance: str) -> dict:
         "pod-security.kubernetes.io/warn": "restricted",
         "pod-security.kubernetes.io/warn-version": "latest",
     }
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta.metadata(spec.namespace, None, labels)}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta.metadata(name, None, labels)}
+
+
+def namespaces(spec: PrometheusStackSpec, instance: str) -> dict[str, dict]:
+    """The monitoring namespace enforces Pod Security 'baseline' (no host access, no privilege) and warns and
+    audits at 'restricted'; node-exporter's own namespace enforces 'privileged', for it alone."""
+    found = {"namespace": _namespace(spec.namespace, instance, "baseline")}
+    if spec.node_exporter:
+        found["node_exporter_namespace"] = _namespace(node_exporter_namespace(spec), instance, "privileged")
+    return found
 
 
 def grafana_admin_secret(spec: PrometheusStackSpec, instance: str, password: Any) -> dict:

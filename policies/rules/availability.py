@@ -190,7 +190,10 @@ def _selectors_match(stack: Stack, _: Mapping[str, Any]) -> Iterator[Finding]:
             yield Finding(f"{workload.describe()}: spec.selector does not match its pod template labels, so it manages no pods", workload.urn)
 
     def may_select(namespace: Any, selector: Any, matches: Any, plain_map: bool = False) -> bool:
-        """Whether any workload in the namespace is or might be (labels unknown in preview) selected."""
+        """Whether any workload in the namespace is or might be (labels unknown in preview, or installed by a chart
+        the pack could not render) selected."""
+        if namespace in stack.opaque_namespaces():
+            return True
         return any(not labels_known(w) or matches(pod_labels(w)) is not False for w in candidates(stack, namespace, selector, plain_map=plain_map))
 
     for service in stack.kinds("Service"):

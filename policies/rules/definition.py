@@ -180,6 +180,10 @@ class Stack:
         wanted = frozenset(kinds)
         return list(self.memo(("workloads", wanted), lambda: [r for r in self.resources if r.kind in wanted]))
 
+    def opaque_namespaces(self) -> set[Any]:
+        """Namespaces a Helm release installs into without the pack seeing what (its chart could not be rendered)."""
+        return set(self.memo("opaque", lambda: {r.props.get("namespace") for r in self.resources if charts.is_release(r.type) and r.via is None and charts.render(r.props).error}))
+
     def in_namespace(self, subjects: Iterable[Subject], namespace: Any) -> list[Subject]:
         """Those in `namespace`; a namespace unknown during preview might be any, so it matches."""
         return [s for s in subjects if same_namespace(s.namespace, namespace)]
