@@ -112,3 +112,16 @@ def test_api_server_cidr_is_validated():
 
     with pytest.raises(ConfigError, match="api_server_cidr"):
         resolve_stack("mon", {"api_server_cidr": "10.0.0.1/8"})
+
+
+def test_chart_workloads_are_hardened_through_their_values():
+    """Values only: the real charts cannot be rendered here, so which of these keys each chart version honours is unverified."""
+    values = prometheus_stack.values(SPEC)
+    grafana = values["grafana"]
+    for context in (grafana["containerSecurityContext"], grafana["sidecar"]["securityContext"], values["prometheus-node-exporter"]["containerSecurityContext"]):
+        assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"] == {"drop": ["ALL"]} and context["seccompProfile"] == {"type": "RuntimeDefault"} and context["runAsNonRoot"] is True
+    assert grafana["testFramework"] == {"enabled": False}
+    assert grafana["sidecar"]["dashboards"]["resource"] == grafana["sidecar"]["datasources"]["resource"] == "configmap"
+    assert values["prometheusOperator"]["admissionWebhooks"]["patch"]["resources"]["requests"]["memory"]
+    assert values["prometheus-node-exporter"]["securityContext"]["runAsUser"] == 65534

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.config import ResourcesSpec
-from components.k8s import meta, resources
+from components.k8s import meta, resources, security
 from components.observability import dashboard
 from components.observability.config import PrometheusStackSpec
 
@@ -41,7 +41,13 @@ COMPONENT_RESOURCES = {
     "operator": ResourcesSpec(cpu_request="50m", cpu_limit=None, memory_request="96Mi", memory_limit="256Mi"),
     "kube_state_metrics": ResourcesSpec(cpu_request="20m", cpu_limit=None, memory_request="64Mi", memory_limit="256Mi"),
     "node_exporter": ResourcesSpec(cpu_request="20m", cpu_limit=None, memory_request="32Mi", memory_limit="64Mi"),
+    "admission_jobs": ResourcesSpec(cpu_request="10m", cpu_limit=None, memory_request="32Mi", memory_limit="64Mi"),
 }
+
+GRAFANA_UID = 472
+"""The grafana image's user (and the chart's default); its writable paths are the chart's emptyDirs."""
+NOBODY_UID = 65534
+"""node-exporter's user in its chart: it reads /proc, /sys and the root filesystem, all world-readable, through read-only mounts."""
 
 
 def prometheus_url(namespace: str) -> str:
@@ -112,14 +118,21 @@ def grafana_values() -> dict[str, Any]:
         "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": GRAFANA_USER_KEY, "passwordKey": GRAFANA_PASSWORD_KEY},
         "persistence": {"enabled": False},  # dashboards and datasources are provisioned, nothing to keep
         "resources": _requirements("grafana"),
+        "securityContext": security.pod_security_context(GRAFANA_UID),
+        # Read-only root: Grafana writes only under /var/lib/grafana and the sidecars under their folders, all emptyDirs of the chart.
+        "containerSecurityContext": security.container_security_context(GRAFANA_UID),
+        "testFramework": {"enabled": False},  # the grafana-test pod exists only for `helm test` and runs as root
         "sidecar": {
             "dashboards": {
                 "enabled": True,
                 "label": dashboard.SIDECAR_LABEL,
                 "labelValue": dashboard.SIDECAR_LABEL_VALUE,
                 "searchNamespace": "ALL",
+                "resource": "configmap",  # dashboards come from ConfigMaps only; the sidecar need not read Secrets
             },
+            "datasources": {"resource": "configmap"},
             "resources": _requirements("grafana_sidecar"),
+            "securityContext": security.container_security_context(GRAFANA_UID),
         },
     }
 
@@ -132,10 +145,30 @@ def values(spec: PrometheusStackSpec) -> dict[str, Any]:
         "prometheus": prometheus_values(spec),
         "alertmanager": alertmanager_values(spec),
         "grafana": grafana_values(),
-        "prometheusOperator": {"resources": _requirements("operator")},
+        "prometheusOperator": {
+            "resources": _requirements("operator"),
+            # The hook Jobs that create and patch the webhook certificate ship with no resources at all.
+            "admissionWebhooks": {"patch": {"resources": _requirements("admission_jobs")}},
+        },
         "kube-state-metrics": {"resources": _requirements("kube_state_metrics")},
         "nodeExporter": {"enabled": spec.node_exporter},
-        "prometheus-node-exporter": {"resources": _requirements("node_exporter"), "namespaceOverride": node_exporter_namespace(spec)},
+        "prometheus-node-exporter": node_exporter_values(spec),
+    }
+
+
+def node_exporter_values(spec: PrometheusStackSpec) -> dict[str, Any]:
+    """node-exporter in its own namespace, as restricted as its job allows.
+
+    hostNetwork and hostPID stay (the chart's defaults): it reports the node's network devices
+    and processes, which a pod's own namespaces would hide. Everything else is dropped: no
+    capabilities, no escalation, a read-only root, RuntimeDefault seccomp, user nobody.
+    """
+    container = security.container_security_context(NOBODY_UID)
+    return {
+        "namespaceOverride": node_exporter_namespace(spec),
+        "resources": _requirements("node_exporter"),
+        "securityContext": security.pod_security_context(NOBODY_UID),
+        "containerSecurityContext": container,
     }
 
 
