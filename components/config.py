@@ -7,6 +7,7 @@ image/, observability/, logging/) before it registers anything, so bad input fai
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from decimal import Decimal
 from typing import Any, Callable
@@ -96,6 +97,15 @@ class ResourcesSpec(_Model):
             raise ConfigError(
                 f"{path}.memory_limit", self.memory_limit, f"must be at least {path}.memory_request ({self.memory_request})"
             )
+
+
+def cidr(value: str) -> str:
+    """A CIDR block, refused with an example when it is not one (host bits set included)."""
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as err:
+        raise ValueError(f"must be a CIDR block such as '10.0.0.1/32' ({err})") from None
+    return value
 
 
 def _error_path(loc: tuple[Any, ...]) -> str:

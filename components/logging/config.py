@@ -8,14 +8,13 @@ heap above the memory limit, ...). Rules whose breach only wastes resources are 
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from components.config import ResourcesSpec, _dns_label, _Model, namespace_name, quantity, validate_checked
+from components.config import ResourcesSpec, _dns_label, _Model, cidr, namespace_name, quantity, validate_checked
 from components.errors import ConfigError
 from components.logging import versions
 
@@ -222,11 +221,7 @@ class LoggingSpec(_Model):
     @field_validator("api_server_cidr")
     @classmethod
     def _cidr(cls, value: str) -> str:
-        try:
-            ipaddress.ip_network(value, strict=True)
-        except ValueError as err:
-            raise ValueError(f"must be a CIDR block such as '10.0.0.1/32' ({err})") from None
-        return value
+        return cidr(value)
 
     def check(self) -> None:
         """Cross-part rules; raises ConfigError naming the field to change."""

@@ -7,14 +7,13 @@ is what the ServiceMonitoring component builds for one GoService; `MonitoringCon
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from components import defaults
-from components.config import DNS_LABEL, ResourcesSpec, quantity, validate_checked
+from components.config import DNS_LABEL, ResourcesSpec, cidr, quantity, validate_checked
 from components.errors import ConfigError
 from components.observability import charts
 
@@ -180,11 +179,7 @@ class PrometheusStackSpec(_Model):
     @field_validator("api_server_cidr")
     @classmethod
     def _cidr(cls, value: str) -> str:
-        try:
-            ipaddress.ip_network(value, strict=True)
-        except ValueError as err:
-            raise ValueError(f"must be a CIDR block such as '10.0.0.1/32' ({err})") from None
-        return value
+        return cidr(value)
 
     @field_validator("namespace")
     @classmethod

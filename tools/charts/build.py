@@ -10,7 +10,6 @@ does `python -m tools.offline.synth --charts DIR`. It lives in `$GOSVC_CHART_TOO
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -24,11 +23,7 @@ CACHE_ENV = "GOSVC_CHART_TOOLS"
 
 
 def cache_root() -> Path:
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "gosvc" / "chart-tools"
+    return e2e_build.cache_dir(CACHE_ENV, "chart-tools")
 
 
 def helm_version() -> str:

@@ -86,12 +86,17 @@ class Toolset:
         return dict(self.manifest["versions"])
 
 
-def cache_root() -> Path:
-    configured = os.environ.get(CACHE_ENV)
+def cache_dir(env: str, name: str) -> Path:
+    """Where a set of built tools lives: `$<env>` when set, else `<XDG cache>/gosvc/<name>`."""
+    configured = os.environ.get(env)
     if configured:
         return Path(configured).expanduser()
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "gosvc" / "e2e-tools"
+    return base / "gosvc" / name
+
+
+def cache_root() -> Path:
+    return cache_dir(CACHE_ENV, "e2e-tools")
 
 
 def _go_env() -> dict[str, str]:

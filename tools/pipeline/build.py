@@ -55,11 +55,7 @@ class Runtime:
 
 
 def cache_root() -> Path:
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "gosvc" / "pipeline-tools"
+    return e2e_build.cache_dir(CACHE_ENV, "pipeline-tools")
 
 
 def _run(step: str, cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
