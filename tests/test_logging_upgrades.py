@@ -269,3 +269,48 @@ def test_the_program_refuses_before_registering_even_the_service(monkeypatch):
     assert refused.registrations == []
     grown = run(program, config={**values, "gosvc:kafkaStorage": "50Gi"}, state=first.state())
     assert [r.name for r in grown.registrations if r.type.endswith(":PersistentVolumeClaimPatch")] == ["logging-kafka-volume-0"]
+
+
+class _Result:
+    def __init__(self, value):
+        self.value = value
+
+
+def test_state_read_retries_a_checkpoint_caught_mid_write_and_nothing_else(monkeypatch):
+    """The engine rewrites its checkpoint during an update; a read that lands mid-write fails with EOF, once or twice."""
+    from components.logging import component
+
+    calls = []
+
+    def invoke(token, args):
+        calls.append(token)
+        if len(calls) < 3:
+            raise Exception("invoke of pulumi:pulumi:readStackResourceOutputs failed: failed to load checkpoint: EOF")
+        return _Result({"outputs": {}})
+
+    monkeypatch.setattr(component.pulumi.runtime, "invoke", invoke)
+    monkeypatch.setattr(component.time, "sleep", lambda _: None)
+    monkeypatch.setattr(component.pulumi, "get_organization", lambda: "organization")
+    monkeypatch.setattr(component.pulumi, "get_project", lambda: "gosvc")
+    monkeypatch.setattr(component.pulumi, "get_stack", lambda: "dev")
+    assert component.read_deployed("logging") is None and calls == [upgrades.READ_STATE] * 3
+
+    def refused(token, args):
+        calls.append(token)
+        raise Exception("invoke of pulumi:pulumi:readStackResourceOutputs failed: unknown stack")
+
+    calls.clear()
+    monkeypatch.setattr(component.pulumi.runtime, "invoke", refused)
+    with pytest.raises(Exception, match="unknown stack"):
+        component.read_deployed("logging")
+    assert len(calls) == 1, "only a checkpoint caught mid-write is read again"
+
+    def always_mid_write(token, args):
+        calls.append(token)
+        raise Exception("failed to load checkpoint: EOF")
+
+    calls.clear()
+    monkeypatch.setattr(component.pulumi.runtime, "invoke", always_mid_write)
+    with pytest.raises(Exception, match="failed to load checkpoint"):
+        component.read_deployed("logging")
+    assert len(calls) == component.CHECKPOINT_READS

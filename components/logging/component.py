@@ -4,6 +4,7 @@ No `from __future__ import annotations` here: Pulumi's component analyzer reads 
 annotations as objects, not strings.
 """
 
+import time
 from typing import Any, TypedDict
 
 import pulumi
@@ -244,10 +245,22 @@ def role_options(obj: dict) -> dict[str, Any]:
     return {}
 
 
+CHECKPOINT_READS = 8
+"""Attempts at reading the stack's state: the engine rewrites its checkpoint file during an update, and a read
+that lands mid-write finds it empty ("failed to load checkpoint: EOF"), then succeeds a moment later."""
+
+
 def read_deployed(name: str) -> upgrades.Deployed | None:
     """The pipeline `name` as this stack's state last recorded it, through the engine's built-in readStackResourceOutputs."""
     stack = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    result = pulumi.runtime.invoke(upgrades.READ_STATE, {"stackName": stack})
+    for attempt in range(1, CHECKPOINT_READS + 1):
+        try:
+            result = pulumi.runtime.invoke(upgrades.READ_STATE, {"stackName": stack})
+            break
+        except Exception as err:  # the SDK raises a plain Exception carrying the engine's message
+            if "failed to load checkpoint" not in str(err) or attempt == CHECKPOINT_READS:
+                raise
+            time.sleep(0.1 * attempt)
     return upgrades.deployed((result.value or {}).get("outputs") or {}, name)
 
 
