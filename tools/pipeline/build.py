@@ -15,8 +15,6 @@ hashed from those files, this script, the Kafka pin and the Go and Java versions
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -58,29 +56,24 @@ def cache_root() -> Path:
     return e2e_build.cache_dir(CACHE_ENV, "pipeline-tools")
 
 
-def _run(step: str, cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+def _run(step: str, cmd: list[str], cwd: Path) -> str:
+    """A Java-side command (mvn, java); its stdout and stderr, as `java -version` answers on stderr."""
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BuildError(f"{step}: `{' '.join(cmd)}` in {cwd} exited {proc.returncode}\n{proc.stdout[-4000:]}{proc.stderr[-8000:]}")
     return proc.stdout + proc.stderr
 
 
-def _go_env() -> dict[str, str]:
-    return {"GOTOOLCHAIN": "local", "GOFLAGS": "-buildvcs=false -mod=readonly"}
-
-
 def java_version() -> str:
-    # `java -version` writes to stderr; its first line names the release.
     return _run("java -version", ["java", "-version"], HERE).splitlines()[0].strip()
 
 
 def go_version() -> str:
-    return _run("go version", ["go", "env", "GOVERSION"], FILEBEAT_MODULE, _go_env()).strip()
+    return e2e_build.go_version()
 
 
 def beats_version() -> str:
-    mod = json.loads(_run("read go/filebeat/go.mod", ["go", "mod", "edit", "-json"], FILEBEAT_MODULE, _go_env()))
-    return next(r["Version"] for r in mod["Require"] if r["Path"] == BEATS)
+    return next(r["Version"] for r in e2e_build.go_mod_at(FILEBEAT_MODULE)["Require"] if r["Path"] == BEATS)
 
 
 def pinned_versions() -> dict[str, str]:
@@ -108,8 +101,7 @@ def _fetch_kafka(out: Path, pins: dict[str, str]) -> None:
 
 
 def _build_filebeat(out: Path, pins: dict[str, str]) -> None:
-    ldflags = "-s -w"
-    _run("build Filebeat", ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out / "bin" / "filebeat"), "."], FILEBEAT_MODULE, _go_env())
+    e2e_build.run_go("build Filebeat", ["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(out / "bin" / "filebeat"), "."], FILEBEAT_MODULE)
 
 
 STEPS: tuple[tuple[str, Callable[[Path, dict[str, str]], None]], ...] = (("kafka", _fetch_kafka), ("filebeat", _build_filebeat))
