@@ -295,22 +295,21 @@ def test_state_read_retries_a_checkpoint_caught_mid_write_and_nothing_else(monke
     monkeypatch.setattr(component.pulumi, "get_stack", lambda: "dev")
     assert component.read_deployed("logging") is None and calls == [upgrades.READ_STATE] * 3
 
-    def refused(token, args):
-        calls.append(token)
-        raise Exception("invoke of pulumi:pulumi:readStackResourceOutputs failed: unknown stack")
+    def failing(message):
+        def invoke(token, args):
+            calls.append(token)
+            raise Exception(message)
+
+        return invoke
 
     calls.clear()
-    monkeypatch.setattr(component.pulumi.runtime, "invoke", refused)
+    monkeypatch.setattr(component.pulumi.runtime, "invoke", failing("invoke of pulumi:pulumi:readStackResourceOutputs failed: unknown stack"))
     with pytest.raises(Exception, match="unknown stack"):
         component.read_deployed("logging")
     assert len(calls) == 1, "only a checkpoint caught mid-write is read again"
 
-    def always_mid_write(token, args):
-        calls.append(token)
-        raise Exception("failed to load checkpoint: EOF")
-
     calls.clear()
-    monkeypatch.setattr(component.pulumi.runtime, "invoke", always_mid_write)
+    monkeypatch.setattr(component.pulumi.runtime, "invoke", failing("failed to load checkpoint: EOF"))
     with pytest.raises(Exception, match="failed to load checkpoint"):
         component.read_deployed("logging")
     assert len(calls) == component.CHECKPOINT_READS

@@ -38,8 +38,12 @@ ALERTMANAGER_MESH_PORT = 9094
 ANYWHERE = "0.0.0.0/0"
 
 
+def _selector(role: str) -> dict:
+    return {"matchLabels": dict(PODS[role])}
+
+
 def _peer(role: str) -> dict:
-    return {"podSelector": {"matchLabels": dict(PODS[role])}}
+    return {"podSelector": _selector(role)}
 
 
 def _policy(spec: PrometheusStackSpec, instance: str, name: str, selector: dict, ingress: list[dict] | None = None, egress: list[dict] | None = None) -> dict:
@@ -67,35 +71,34 @@ def _api_server(spec: PrometheusStackSpec) -> dict:
 
 def build(spec: PrometheusStackSpec, instance: str) -> dict[str, dict]:
     """Every NetworkPolicy of the monitoring namespace, by role."""
-    match = lambda role: {"matchLabels": dict(PODS[role])}  # noqa: E731
     policies = {
         "default_deny": _policy(spec, instance, "default-deny", {}, ingress=[], egress=[]),
         "dns": _policy(spec, instance, "allow-dns", {}, egress=[DNS_EGRESS]),
         "api_server": _policy(spec, instance, "allow-api-server", {}, egress=[_api_server(spec)]),
         # Prometheus scrapes pods in every namespace and the nodes' kubelets (host network), on whatever port they expose.
-        "prometheus_scrape": _policy(spec, instance, "prometheus-scrape", match("prometheus"), egress=[{"to": [{"namespaceSelector": {}}, {"ipBlock": {"cidr": ANYWHERE}}]}]),
+        "prometheus_scrape": _policy(spec, instance, "prometheus-scrape", _selector("prometheus"), egress=[{"to": [{"namespaceSelector": {}}, {"ipBlock": {"cidr": ANYWHERE}}]}]),
         "metrics_from_prometheus": _policy(spec, instance, "metrics-from-prometheus", {}, ingress=[{"from": [_peer("prometheus")]}]),
         "prometheus_queries": _policy(
-            spec, instance, "prometheus-queries", match("prometheus"),
+            spec, instance, "prometheus-queries", _selector("prometheus"),
             ingress=[{"from": [_peer("grafana"), _peer("adapter")], "ports": tcp(prometheus_stack.PROMETHEUS_PORT)}],
         ),
         "query_prometheus": _policy(
             spec, instance, "query-prometheus", {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": ["grafana", "prometheus-adapter"]}]},
             egress=[{"to": [_peer("prometheus")], "ports": tcp(prometheus_stack.PROMETHEUS_PORT)}],
         ),
-        "grafana_alerts": _policy(spec, instance, "grafana-to-alertmanager", match("grafana"), egress=[{"to": [_peer("alertmanager")], "ports": tcp(prometheus_stack.ALERTMANAGER_PORT)}]),
+        "grafana_alerts": _policy(spec, instance, "grafana-to-alertmanager", _selector("grafana"), egress=[{"to": [_peer("alertmanager")], "ports": tcp(prometheus_stack.ALERTMANAGER_PORT)}]),
         "alerts": _policy(
-            spec, instance, "alertmanager", match("alertmanager"),
+            spec, instance, "alertmanager", _selector("alertmanager"),
             ingress=[
                 {"from": [_peer("prometheus"), _peer("grafana")], "ports": tcp(prometheus_stack.ALERTMANAGER_PORT)},
                 {"from": [_peer("alertmanager")], "ports": [*tcp(ALERTMANAGER_MESH_PORT), {"port": ALERTMANAGER_MESH_PORT, "protocol": "UDP"}]},
             ],
             egress=[{"to": [_peer("alertmanager")], "ports": [*tcp(ALERTMANAGER_MESH_PORT), {"port": ALERTMANAGER_MESH_PORT, "protocol": "UDP"}]}],
         ),
-        "send_alerts": _policy(spec, instance, "send-alerts", match("prometheus"), egress=[{"to": [_peer("alertmanager")], "ports": tcp(prometheus_stack.ALERTMANAGER_PORT)}]),
+        "send_alerts": _policy(spec, instance, "send-alerts", _selector("prometheus"), egress=[{"to": [_peer("alertmanager")], "ports": tcp(prometheus_stack.ALERTMANAGER_PORT)}]),
         # The API server's address is outside any selector: the aggregated API and the webhook accept it from anywhere on their port.
-        "adapter_api": _policy(spec, instance, "adapter-from-api-server", match("adapter"), ingress=[{"from": [{"ipBlock": {"cidr": spec.api_server_cidr}}], "ports": tcp(ADAPTER_PORT)}]),
-        "operator_webhook": _policy(spec, instance, "operator-webhook-from-api-server", match("operator"), ingress=[{"from": [{"ipBlock": {"cidr": spec.api_server_cidr}}], "ports": tcp(OPERATOR_WEBHOOK_PORT)}]),
+        "adapter_api": _policy(spec, instance, "adapter-from-api-server", _selector("adapter"), ingress=[{"from": [{"ipBlock": {"cidr": spec.api_server_cidr}}], "ports": tcp(ADAPTER_PORT)}]),
+        "operator_webhook": _policy(spec, instance, "operator-webhook-from-api-server", _selector("operator"), ingress=[{"from": [{"ipBlock": {"cidr": spec.api_server_cidr}}], "ports": tcp(OPERATOR_WEBHOOK_PORT)}]),
     }
     if spec.node_exporter:
         policies["node_exporter_default_deny"] = {
