@@ -29,8 +29,8 @@ def test_every_tool_is_pinned_in_a_go_mod():
     assert set(versions) == {"pulumi", "pulumi-yaml", "kubernetes", "etcd", "kwok", "pulumi-kubernetes", "pulumi-kubernetes-source", "prometheus-operator"}
     for name, version in versions.items():
         assert re.match(r"^v\d+\.\d+\.\d+", version), (name, version)
-    # kube-prometheus-stack 80.x (pinned in components/observability/charts.py) runs operator 0.87
-    assert versions["prometheus-operator"].startswith("v0.87.")
+    # kube-prometheus-stack 88.x (pinned in components/observability/charts.py) runs operator 0.93
+    assert versions["prometheus-operator"].startswith("v0.93.")
 
 
 def test_kubernetes_staging_replaces_follow_the_kubernetes_version():
