@@ -29,6 +29,23 @@ LIVE_FIELDS = [
 FIXED_ONE = changed("Deployment", {"spec.replicas": 1}, without("HorizontalPodAutoscaler"))
 STATEFUL = edits(DEPLOY, {"kind": "StatefulSet", "spec.strategy": DELETE, "spec.updateStrategy": {"type": "OnDelete"}, "spec.replicas": 3})
 
+EXEMPT_REPLICAS = "policies.gosvc.dev/exempt-replicas-at-least-two"
+PROMETHEUS = {
+    "apiVersion": "monitoring.coreos.com/v1",
+    "kind": "Prometheus",
+    "metadata": {"name": "k8s", "namespace": "monitoring"},
+    "spec": {"shards": 2, "podMetadata": {"labels": {"team": "obs"}}},
+}
+ALERTMANAGER = {"apiVersion": "monitoring.coreos.com/v1", "kind": "Alertmanager", "metadata": {"name": "main", "namespace": "monitoring"}, "spec": {}}
+OPERATED_SERVICE = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": "prom", "namespace": "monitoring"},
+    "spec": {"selector": {"app.kubernetes.io/name": "prometheus", "operator.prometheus.io/name": "k8s"}, "ports": [{"port": 9090}]},
+}
+"""The pods Prometheus Operator runs for a Prometheus are in no workload the stack declares; their labels are the operator's."""
+KUBE_SYSTEM_SERVICE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "etcd", "namespace": "kube-system"}, "spec": {"selector": {"component": "etcd"}, "ports": [{"port": 2381}]}}
+
 CASES = [
     Case("probes-configured", "compliant", DEPLOY),
     Case("probes-configured", "daemonset", one("filebeat-daemonset-exempt")),
@@ -42,6 +59,16 @@ CASES = [
     Case("replicas-at-least-two", "one-replica", FIXED_ONE, ("Deployment shop/hello can run 1 replica(s) (spec.replicas)",)),
     Case("replicas-at-least-two", "replicas-unset-without-hpa", without("HorizontalPodAutoscaler"), ("can run 1 replica(s)",)),
     Case("replicas-at-least-two", "min-from-config", SERVICE, ("can run 3 replica(s)",), {"minReplicas": 4.0}),
+    Case("replicas-at-least-two", "exempt-with-reason", changed("Deployment", {"metadata.annotations": {EXEMPT_REPLICAS: "a controller without leader election"}}, FIXED_ONE)),
+    Case("replicas-at-least-two", "exempt-without-reason", changed("Deployment", {"metadata.annotations": {EXEMPT_REPLICAS: " "}}, FIXED_ONE), ("can run 1 replica(s)",)),
+    Case("selectors-match", "operator-pods", [PROMETHEUS, OPERATED_SERVICE]),
+    Case("selectors-match", "operator-pod-metadata", [PROMETHEUS, edits(OPERATED_SERVICE, {"spec.selector": {"team": "obs", "operator.prometheus.io/shard": "1"}})]),
+    Case("selectors-match", "operator-pods-of-another", [PROMETHEUS, edits(OPERATED_SERVICE, {"spec.selector": {"prometheus": "other"}})], ("Service monitoring/prom selects no pods",)),
+    Case("selectors-match", "operator-shard-beyond", [PROMETHEUS, edits(OPERATED_SERVICE, {"spec.selector": {"operator.prometheus.io/shard": "2"}})], ("selects no pods",)),
+    Case("selectors-match", "operator-kind-of-another-group", [edits(PROMETHEUS, {"apiVersion": "example.com/v1"}), OPERATED_SERVICE], ("selects no pods",)),
+    Case("selectors-match", "alertmanager-pods", [ALERTMANAGER, edits(OPERATED_SERVICE, {"spec.selector": {"app.kubernetes.io/name": "alertmanager", "alertmanager": "main"}})]),
+    Case("selectors-match", "cluster-namespace", [KUBE_SYSTEM_SERVICE]),
+    Case("selectors-match", "cluster-namespace-from-config", [KUBE_SYSTEM_SERVICE], ("Service kube-system/etcd selects no pods",), {"externalNamespaces": []}),
     Case("anti-affinity-or-spread", "compliant", SERVICE),
     Case("anti-affinity-or-spread", "none", changed("Deployment", {f"{POD}.affinity": DELETE}), ("no pod anti-affinity or topology spread",)),
     Case(
@@ -60,6 +87,15 @@ CASES = [
     Case("rolling-update-safe", "max-unavailable-with-pdb", changed("Deployment", {"spec.strategy.rollingUpdate.maxUnavailable": 1})),
     Case("rolling-update-safe", "max-unavailable-without-pdb", changed("Deployment", {"spec.strategy.rollingUpdate.maxUnavailable": 1}, without("PodDisruptionBudget")), ("maxUnavailable 1 and no PodDisruptionBudget",)),
     Case("rolling-update-safe", "default-strategy-without-pdb", changed("Deployment", {"spec.strategy": DELETE}, without("PodDisruptionBudget")), ("maxUnavailable 25%",)),
+    # The controller rounds maxUnavailable down: a chart's default 25% stops no pod first below four replicas.
+    Case("rolling-update-safe", "default-strategy-single-replica", changed("Deployment", {"spec.strategy": DELETE}, without("PodDisruptionBudget", docs=FIXED_ONE))),
+    Case("rolling-update-safe", "percent-rounds-to-one", changed("Deployment", {"spec.strategy": DELETE, "spec.replicas": 4}, without("PodDisruptionBudget", docs=FIXED_ONE)), ("maxUnavailable 25%",)),
+    Case(
+        "rolling-update-safe",
+        "no-surge-either",
+        changed("Deployment", {"spec.strategy.rollingUpdate": {"maxUnavailable": "25%", "maxSurge": 0}}, without("PodDisruptionBudget", docs=FIXED_ONE)),
+        ("maxUnavailable 25%",),
+    ),
     Case("rolling-update-safe", "zero-percent", changed("Deployment", {"spec.strategy.rollingUpdate.maxUnavailable": "0%"}, without("PodDisruptionBudget"))),
     Case("rolling-update-safe", "recreate", changed("Deployment", {"spec.strategy": {"type": "Recreate"}}), ("uses the Recreate strategy",)),
     Case("rolling-update-safe", "statefulset-on-delete", [STATEFUL], ("updateStrategy OnDelete",)),

@@ -88,6 +88,20 @@ def test_chart_workloads_are_exempted_through_values_and_the_exemption_is_report
     assert evaluate("drop-all-capabilities", release(values)).messages, "only the named policy is waived"
 
 
+def test_a_charts_service_account_may_mount_the_token_only_for_exempt_workloads(local_charts):
+    """The fixture's ServiceAccount mounts the token and its Deployment has no pod-level switch, like the admission Jobs
+    of kube-prometheus-stack: the account passes only when every workload using it is exempt with a reason."""
+    rule = "service-account-token-not-automounted"
+    plain = evaluate(rule, release({"hardened": True, "fixtureServiceAccount": True})).messages
+    assert any(m.startswith("ServiceAccount apps/web-web (rendered from Helm release 'web'): the ServiceAccount does not set") for m in plain), plain
+    exempt = {"hardened": True, "fixtureServiceAccount": True, "annotations": {f"policies.gosvc.dev/exempt-{rule}": "it calls the API"}}
+    assert evaluate(rule, release(exempt)).messages == []
+    no_reason = {**exempt, "annotations": {f"policies.gosvc.dev/exempt-{rule}": " "}}
+    assert any("ServiceAccount apps/web-web" in m for m in evaluate(rule, release(no_reason)).messages)
+    notes = evaluate("policy-exemptions", release(exempt)).messages
+    assert notes and all(n.startswith("Deployment apps/web-web") for n in notes), "the account's copy of the chart's annotations is not noise"
+
+
 def test_stack_rules_see_chart_objects_and_report_them_on_the_release(local_charts):
     found = evaluate("networkpolicy-per-workload", [release({"hardened": True})])
     assert [u.rsplit("::", 1)[-1] for u in found.urns] == ["web"], "reported on the Release, the only URN the engine knows"

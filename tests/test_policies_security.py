@@ -22,6 +22,13 @@ def with_volume(volume: dict, read_only: bool) -> dict:
     return edit(doc, f"{APP}.volumeMounts[1]", {"name": volume["name"], "mountPath": "/host", "readOnly": read_only})
 
 
+PROC = {"name": "proc", "hostPath": {"path": "/proc"}}
+
+
+def exempt(doc: dict, policy: str, reason: str = "reads the node's own metrics") -> dict:
+    return edit(doc, "metadata.annotations", {**doc["metadata"].get("annotations", {}), f"policies.gosvc.dev/exempt-{policy}": reason})
+
+
 CASES = [
     Case("run-as-non-root", "compliant", DEPLOY),
     Case("run-as-non-root", "uid-zero", edit(DEPLOY, f"{SC}.runAsUser", 0), ("container 'app' runs as UID 0",)),
@@ -84,6 +91,14 @@ CASES = [
     Case("no-host-path", "docker-socket", with_volume({"name": "sock", "hostPath": {"path": "/var/run/docker.sock"}}, True), ("sensitive node path",)),
     Case("no-host-path", "parent-of-sensitive", with_volume({"name": "var", "hostPath": {"path": "/var"}}, True), ("sensitive node path",)),
     Case("no-host-path", "writable", with_volume({"name": "data", "hostPath": {"path": "/data"}}, False), ("writable by container 'app'",)),
+    # A node metrics agent (node-exporter) reads the node's /proc, /sys and root: read-only and with a reason, nothing else.
+    Case("no-host-path", "node-agent-path-unexempted", with_volume(PROC, True), ("hostPath /proc (read-only), a node path only a node agent may read by exemption",)),
+    Case("no-host-path", "node-agent-path-exempted", exempt(with_volume(PROC, True), "no-host-path")),
+    Case("no-host-path", "node-agent-root-exempted", exempt(with_volume({"name": "root", "hostPath": {"path": "/"}}, True), "no-host-path")),
+    Case("no-host-path", "node-agent-path-writable", exempt(with_volume(PROC, False), "no-host-path"), ("sensitive node path",)),
+    Case("no-host-path", "below-a-node-agent-path", exempt(with_volume({"name": "p", "hostPath": {"path": "/proc/1/root"}}, True), "no-host-path"), ("sensitive node path",)),
+    Case("no-host-path", "other-sensitive-read-only", exempt(with_volume({"name": "etc", "hostPath": {"path": "/etc"}}, True), "no-host-path"), ("sensitive node path",)),
+    Case("no-host-path", "node-agent-paths-from-config", exempt(with_volume(PROC, True), "no-host-path"), ("sensitive node path",), {"readOnlyNodeAgentPaths": []}),
     Case("no-secrets-in-env", "compliant", DEPLOY),
     Case("no-secrets-in-env", "literal-password", edit(DEPLOY, f"{APP}.env[2]", {"name": "DB_PASSWORD", "value": "hunter2"}), ("env DB_PASSWORD looks like a secret",)),
     Case(
@@ -183,6 +198,15 @@ def test_useless_exemptions_are_reported(annotation, fragment):
     doc = edit(DEPLOY, "metadata.annotations", {annotation: "because"})
     notes = run(BY_NAME["policy-exemptions"], resource_args(doc)).messages
     assert len(notes) == 1 and fragment in notes[0]
+
+
+def test_a_workload_exemption_from_a_stack_policy_that_accepts_them_is_reported_with_its_reason():
+    doc = edit(DEPLOY, "metadata.annotations", {"policies.gosvc.dev/exempt-replicas-at-least-two": "the operator has no leader election"})
+    (note,) = run(BY_NAME["policy-exemptions"], resource_args(doc)).messages
+    assert note.endswith("exempt from stack policy 'replicas-at-least-two' because \"the operator has no leader election\": its findings about this workload are waived")
+    empty = edit(DEPLOY, "metadata.annotations", {"policies.gosvc.dev/exempt-replicas-at-least-two": ""})
+    (note,) = run(BY_NAME["policy-exemptions"], resource_args(empty)).messages
+    assert "gives no reason, so it is ignored and 'replicas-at-least-two' applies in full" in note
 
 
 def test_an_exemption_on_a_non_workload_has_no_effect():

@@ -21,6 +21,7 @@ POLICIES: list[Policy] = [
     exemptions.policy(
         [r for r in _RULES if isinstance(r, ResourceValidationPolicy)],
         [r.name for r in _RULES if not isinstance(r, ResourceValidationPolicy)],
+        [r.name for r in _RULES if isinstance(r, StackRule) and r.workload_exemptions],
     ),
 ]
 BY_NAME: dict[str, Policy] = {p.name: p for p in POLICIES}

@@ -13,7 +13,7 @@ from pulumi_policy import Severity
 from .definition import Finding, ResourceRule, Stack, StackRule, Subject
 from .kube import SCALABLE_KINDS, containers, declared, map_selector_matches, selector_matches
 from .props import UNKNOWN, get, items, mapping, whole_number
-from .relations import candidates, hpa_target, hpas_for, labels_known, pdbs_for, pod_labels, replica_range, selects
+from .relations import candidates, hpa_target, hpas_for, labels_known, operated_pods, pdbs_for, pod_labels, replica_range, selects
 
 FAMILY = "availability"
 REPLICATED = ("Deployment", "StatefulSet")
@@ -82,6 +82,15 @@ def _zero(value: Any) -> bool:
     return whole_number(value) == 0 or (isinstance(value, str) and value.strip() in ("0%", "0"))
 
 
+def _rounds_to_none(value: Any, replicas: int) -> bool:
+    """Whether a maxUnavailable percentage rounds down to no pod at up to `replicas` replicas, as the
+    Deployment controller rounds it (a chart's default 25% of one replica stops no pod first)."""
+    if not isinstance(value, str) or not value.strip().endswith("%"):
+        return False
+    percent = whole_number(value.strip()[:-1])
+    return percent is not None and percent * replicas < 100
+
+
 def _rolling_update_safe(stack: Stack, _: Mapping[str, Any]) -> Iterator[Finding]:
     for workload in stack.kinds("Deployment"):
         strategy = mapping(get(workload.props, "spec", "strategy"))
@@ -90,6 +99,11 @@ def _rolling_update_safe(stack: Stack, _: Mapping[str, Any]) -> Iterator[Finding
             continue
         max_unavailable = get(strategy, "rollingUpdate", "maxUnavailable", default="25%")
         if max_unavailable is UNKNOWN or _zero(max_unavailable) or not labels_known(workload) or pdbs_for(stack, workload):
+            continue
+        bounds = replica_range(stack, workload)
+        surge = get(strategy, "rollingUpdate", "maxSurge", default="25%")
+        # With no surge either, the controller stops one pod first whatever the rounding gives.
+        if bounds is not None and not _zero(surge) and _rounds_to_none(max_unavailable, bounds[1]):
             continue
         yield Finding(
             f"{workload.describe()} rolls out with maxUnavailable {max_unavailable} and no PodDisruptionBudget; set "
@@ -182,7 +196,8 @@ def _pdb_for_multi_replica(stack: Stack, settings: Mapping[str, Any]) -> Iterato
                 )
 
 
-def _selectors_match(stack: Stack, _: Mapping[str, Any]) -> Iterator[Finding]:
+def _selectors_match(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Finding]:
+    external = {n for n in settings.get("externalNamespaces") or [] if isinstance(n, str)}
     workloads = stack.workloads()
     for workload in workloads:
         selector = get(workload.props, "spec", "selector")
@@ -190,9 +205,12 @@ def _selectors_match(stack: Stack, _: Mapping[str, Any]) -> Iterator[Finding]:
             yield Finding(f"{workload.describe()}: spec.selector does not match its pod template labels, so it manages no pods", workload.urn)
 
     def may_select(namespace: Any, selector: Any, matches: Any, plain_map: bool = False) -> bool:
-        """Whether any workload in the namespace is or might be (labels unknown in preview, or installed by a chart
-        the pack could not render) selected."""
-        if namespace in stack.opaque_namespaces():
+        """Whether any pod in the namespace is or might be selected: a workload's (labels unknown in preview, or
+        installed by a chart the pack could not render), or one Prometheus Operator runs. In a namespace the
+        cluster populates itself (`externalNamespaces`) the pods are not the stack's, so nothing is judged."""
+        if namespace in stack.opaque_namespaces() or namespace in external:
+            return True
+        if any(labels is None or matches(labels) is not False for labels in operated_pods(stack, namespace)):
             return True
         return any(not labels_known(w) or matches(pod_labels(w)) is not False for w in candidates(stack, namespace, selector, plain_map=plain_map))
 
@@ -237,6 +255,9 @@ RULES = [
             "minReplicas": {"type": "integer", "minimum": 1, "default": 2, "description": "Fewest replicas a workload may run."},
             **_kinds_param(list(REPLICATED), "Workload kinds checked."),
         },
+        # Some software must run alone (a controller without leader election, an exporter whose copies would
+        # double its series); such a workload says why in its exemption annotation.
+        workload_exemptions=True,
         remediation_steps="Set spec.replicas >= 2, or the HPA's minReplicas >= 2 (gosvc:replicas, gosvc:hpaMinReplicas).",
     ),
     StackRule(
@@ -299,6 +320,15 @@ RULES = [
         severity=Severity.CRITICAL,
         family=FAMILY,
         check=_selectors_match,
+        params={
+            "externalNamespaces": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": ["kube-system"],
+                "description": "Namespaces whose pods the cluster runs itself (the control plane, CoreDNS, kube-proxy); "
+                "a Service aimed at them, such as kube-prometheus-stack's scrape Services, is not judged.",
+            }
+        },
         remediation_steps="Make the selector's labels a subset of the pod template's labels (app.kubernetes.io/name and "
         "app.kubernetes.io/instance), and point scaleTargetRef at the workload's kind and name.",
     ),

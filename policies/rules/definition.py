@@ -298,9 +298,12 @@ class StackRule(StackValidationPolicy):
         family: str,
         level: EnforcementLevel = EnforcementLevel.MANDATORY,
         params: Mapping[str, dict[str, Any]] | None = None,
+        workload_exemptions: bool = False,
     ) -> None:
         self.check = check
         self.params = dict(params or {})
+        self.workload_exemptions = workload_exemptions
+        """Whether a workload may opt out of this policy's findings about itself, as from a resource policy."""
         super().__init__(
             name,
             description,
@@ -324,6 +327,8 @@ class StackRule(StackValidationPolicy):
             return
         for finding in found:
             target = stack.by_urn.get(finding.urn) if finding.urn else None
+            if self.workload_exemptions and target is not None and finding.exemptable and exemption(target, self.name):
+                continue
             if target is not None and target.via is not None:
                 # A chart object has no URN of its own in the engine: the finding goes to its release.
                 report_violation(target.reported(finding.message, names_object=True), target.via.urn)

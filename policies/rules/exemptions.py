@@ -22,17 +22,25 @@ def requested(subject: Subject) -> dict[str, Any]:
     return {k[len(EXEMPT_PREFIX) :]: v for k, v in subject.annotations.items() if k.startswith(EXEMPT_PREFIX)}
 
 
-def policy(rules: Sequence[ResourceRule], stack_rule_names: Sequence[str]) -> ResourceRule:
-    """The advisory policy that reports every exemption, built over the pack's resource rules."""
+def policy(rules: Sequence[ResourceRule], stack_rule_names: Sequence[str], exemptable_stack_rules: Sequence[str] = ()) -> ResourceRule:
+    """The advisory policy that reports every exemption, built over the pack's resource rules and the stack rules
+    that accept workload exemptions (whose waived findings it cannot recompute alone, so it quotes the reason)."""
     by_name = {r.name: r for r in rules}
+    stack_exemptable = set(exemptable_stack_rules)
 
     def check(subject: Subject, _: Mapping[str, Any]) -> Iterator[Finding]:
         for name, raw in sorted(requested(subject).items()):
             annotation = f"{EXEMPT_PREFIX}{name}"
             reason = raw.strip() if isinstance(raw, str) else ""
             rule = by_name.get(name)
+            if not subject.is_workload and subject.via is not None:
+                continue  # some charts (grafana's) put the same `annotations` value on every object they render
             if not subject.is_workload:
                 yield Finding(f"{annotation} is on a {subject.kind or subject.type}; only workloads may be exempted, so it has no effect", exemptable=False)
+            elif name in stack_exemptable and reason:
+                yield Finding(f"exempt from stack policy '{name}' because \"{reason}\": its findings about this workload are waived", exemptable=False)
+            elif name in stack_exemptable:
+                yield Finding(f"{annotation} gives no reason, so it is ignored and '{name}' applies in full; write why the exemption is needed", exemptable=False)
             elif rule is None or name == NAME:
                 what = "a stack policy, which no annotation can waive" if name in stack_rule_names else "no resource policy of this pack"
                 yield Finding(f"{annotation} names {what}; remove it", exemptable=False)

@@ -20,6 +20,10 @@ DEFAULT_REGISTRIES = [
     "quay.io/prometheus/",
     "quay.io/prometheus-operator/",
     "registry.k8s.io/",
+    # The monitoring charts' images from other publishers: exactly these repositories, not their whole organisations.
+    "docker.io/grafana/grafana",
+    "quay.io/kiwigrid/k8s-sidecar",
+    "ghcr.io/jkroepke/kube-webhook-certgen",
 ]
 
 

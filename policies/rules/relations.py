@@ -29,6 +29,49 @@ def labels_known(workload: Subject) -> bool:
     return not any(v is UNKNOWN for v in mapping(node).values())
 
 
+OPERATOR_GROUP = "monitoring.coreos.com"
+OPERATED_KINDS = ("Prometheus", "Alertmanager")
+
+
+def operated_pod_labels(resource: Subject) -> list[dict[str, Any]] | None:
+    """The labels of the pods Prometheus Operator runs for a Prometheus or Alertmanager resource, one set per
+    shard; None for anything else, or while the labels are unknown.
+
+    The operator's StatefulSets never reach the pack, so Services, PDBs and NetworkPolicies aimed at
+    those pods are matched against the labels it sets (prometheus-operator 0.93, makeSelectorLabels
+    and BuildPodMetadata) plus the resource's spec.podMetadata.labels.
+    """
+    if not _operated(resource):
+        return None
+    name = resource.object_name
+    extra = get(resource.props, "spec", "podMetadata", "labels", default={})
+    if not isinstance(name, str) or extra is UNKNOWN or any(v is UNKNOWN for v in mapping(extra).values()):
+        return None
+    base = {
+        **{k: v for k, v in mapping(extra).items() if isinstance(v, str)},
+        "app.kubernetes.io/managed-by": "prometheus-operator",
+        "app.kubernetes.io/instance": name,
+    }
+    if resource.kind == "Alertmanager":
+        return [{**base, "app.kubernetes.io/name": "alertmanager", "alertmanager": name}]
+    shards = whole_number(get(resource.props, "spec", "shards")) or 1
+    return [{**base, "app.kubernetes.io/name": "prometheus", "operator.prometheus.io/name": name, "prometheus": name, "operator.prometheus.io/shard": str(i)} for i in range(shards)]
+
+
+def operated_pods(stack: Stack, namespace: Any) -> list[dict[str, Any] | None]:
+    """Label sets of the operator-run pods that may be in `namespace` (None where they are unknown)."""
+    found: list[dict[str, Any] | None] = []
+    for resource in stack.kinds(*OPERATED_KINDS):
+        if _operated(resource) and same_namespace(resource.namespace, namespace):
+            labels = operated_pod_labels(resource)
+            found.extend([None] if labels is None else labels)
+    return found
+
+
+def _operated(resource: Subject) -> bool:
+    return resource.kind in OPERATED_KINDS and str(get(resource.props, "apiVersion") or "").startswith(OPERATOR_GROUP + "/")
+
+
 def hpa_target(stack: Stack, hpa: Subject) -> Subject | None:
     """The workload an HPA's scaleTargetRef names in its namespace."""
     ref = mapping(get(hpa.props, "spec", "scaleTargetRef"))

@@ -13,7 +13,7 @@ from typing import Any, Iterator, Mapping
 from pulumi_policy import Severity
 
 from . import kube, remediation
-from .definition import Finding, ResourceRule, Subject
+from .definition import Finding, ResourceRule, Subject, exemption
 from .kube import Container, containers, effective
 from .props import UNKNOWN, get, items, whole_number
 
@@ -154,6 +154,7 @@ def _sensitive(path: str) -> bool:
 
 def _no_host_path(subject: Subject, settings: Mapping[str, Any]) -> Iterator[Finding]:
     writable_ok = [p.rstrip("/") for p in settings.get("writableExemptPaths") or [] if isinstance(p, str)]
+    node_agent_paths = {"/" + p.strip("/") for p in settings.get("readOnlyNodeAgentPaths") or [] if isinstance(p, str)}
     for pod_spec, found in _pod(subject):
         for volume in items(pod_spec.get("volumes")):
             path = get(volume, "hostPath", "path")
@@ -163,8 +164,10 @@ def _no_host_path(subject: Subject, settings: Mapping[str, Any]) -> Iterator[Fin
             mounts = [(c, m) for c in found for m in items(c.spec.get("volumeMounts")) if get(m, "name") == name]
             writers = [c.label for c, m in mounts if get(m, "readOnly") is not True]
             where = f"volume '{name}' mounts hostPath {path}"
-            if _sensitive(str(path)):
+            if _sensitive(str(path)) and not (mounts and not writers and "/" + str(path).strip("/") in node_agent_paths):
                 yield Finding(f"{where}, a sensitive node path no exemption may cover; remove it", exemptable=False)
+            elif _sensitive(str(path)):
+                yield Finding(f"{where} (read-only), a node path only a node agent may read by exemption")
             elif writers and not any(str(path).rstrip("/") == p or str(path).startswith(p + "/") for p in writable_ok):
                 yield Finding(f"{where} writable by {', '.join(writers)}; only read-only hostPaths may be exempted, so mount it readOnly: true", exemptable=False)
             else:
@@ -197,9 +200,28 @@ def _no_secrets_in_env(subject: Subject, settings: Mapping[str, Any]) -> Iterato
                     yield f"{c.label}: env {name} looks like a secret but comes from a ConfigMap; use valueFrom.secretKeyRef"
 
 
+TOKEN_RULE = "service-account-token-not-automounted"
+
+
+def _chart_pods_all_exempt(account: Subject) -> bool:
+    """Whether a chart's ServiceAccount serves only workloads of the same chart that are exempt from the token rule
+    with a reason: a chart without a pod-level switch can only hand them the token through the account."""
+    if account.via is None:
+        return False
+    users = [
+        w
+        for w in account.via.chart_objects()
+        if w.is_workload
+        and w.template is not None
+        and w.namespace == account.namespace
+        and (w.template[1].get("serviceAccountName") or w.template[1].get("serviceAccount") or "default") == account.object_name
+    ]
+    return bool(users) and all(exemption(w, TOKEN_RULE) for w in users)
+
+
 def _token_not_automounted(subject: Subject, _: Mapping[str, Any]) -> Iterator[str]:
     if subject.kind == "ServiceAccount":
-        if subject.props.get("automountServiceAccountToken") not in (False, UNKNOWN):
+        if subject.props.get("automountServiceAccountToken") not in (False, UNKNOWN) and not _chart_pods_all_exempt(subject):
             yield "the ServiceAccount does not set automountServiceAccountToken: false, so every pod using it gets an API token"
         return
     for pod_spec, _found in _pod(subject):
@@ -354,7 +376,8 @@ RULES = [
     ),
     ResourceRule(
         "no-host-path",
-        "No pod mounts a hostPath volume; an exemption may cover only read-only, non-sensitive paths.",
+        "No pod mounts a hostPath volume; an exemption may cover only read-only, non-sensitive paths, and the "
+        "node's /proc, /sys and root read-only by a node agent.",
         severity=Severity.CRITICAL,
         family=FAMILY,
         check=_no_host_path,
@@ -364,7 +387,14 @@ RULES = [
                 "items": {"type": "string"},
                 "default": ["/var/lib/filebeat-data"],
                 "description": "hostPaths an exemption may cover even though they are mounted writable (a log shipper's registry).",
-            }
+            },
+            "readOnlyNodeAgentPaths": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": ["/proc", "/sys", "/"],
+                "description": "Sensitive hostPaths (exactly these, not below them) an exemption may cover when every mount is "
+                "read-only: what a node metrics agent such as node-exporter reads. Sockets, /etc, /var/lib/kubelet and the rest never.",
+            },
         },
         remediation_steps="Use an emptyDir, a PersistentVolumeClaim or a projected volume. A log collector that must read node logs "
         "mounts them readOnly: true and carries the annotation policies.gosvc.dev/exempt-no-host-path with its reason.",
@@ -387,8 +417,9 @@ RULES = [
         "env[].valueFrom.secretKeyRef.",
     ),
     ResourceRule(
-        "service-account-token-not-automounted",
-        "Pods and ServiceAccounts set automountServiceAccountToken: false.",
+        TOKEN_RULE,
+        "Pods and ServiceAccounts set automountServiceAccountToken: false (a chart's account may mount it when every "
+        "workload of the chart using it is exempt with a reason).",
         severity=Severity.MEDIUM,
         family=FAMILY,
         check=_token_not_automounted,
