@@ -112,6 +112,8 @@ KEYS: tuple[ConfigKey, ...] = (
     _k("alertmanagerStorageSize", "string", "", "Alertmanager volume size; empty for no persistence.", "monitoring", "stack", "alertmanager", "storage_size"),
     _k("adapterReplicas", "integer", 1, "prometheus-adapter replicas.", "monitoring", "stack", "adapter_replicas"),
     _k("nodeExporterEnabled", "boolean", True, "Run node-exporter (host access) in its own namespace '<monitoringNamespace>-node-exporter', which enforces 'privileged'.", "monitoring", "stack", "node_exporter"),
+    _k("monitoringImageDigests", "array", [], "Digests pinning the monitoring charts' images, as '<repository>@sha256:<hex>' (repositories in components/observability/images.py).", "monitoring", "stack", "image_digests"),
+    _k("monitoringResolveDigests", "boolean", False, "At pulumi up, resolve each monitoring chart image's tag to its registry digest and deploy by digest (gosvc:monitoringImageDigests wins where set).", "monitoring", "stack", "resolve_digests"),
     _k("monitoringApiServerCidr", "string", "0.0.0.0/0", "Where the monitoring pods may reach the Kubernetes API and the API server calls the adapter and webhook from (TCP); narrow it to the API server.", "monitoring", "stack", "api_server_cidr"),
     *(_k(f"{part}{key}", type_, default, desc, "logging", *target) for part, key, type_, default, desc, target in (
         ("logging", "Enabled", "boolean", _LOG.enabled, "Deploy the logging pipeline: Filebeat -> Kafka -> Logstash -> Elasticsearch -> Kibana.", ("enabled",)),

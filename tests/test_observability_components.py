@@ -35,6 +35,7 @@ def test_stack_registers_namespace_secret_password_and_two_pinned_releases_under
         "kubernetes:core/v1:Namespace",
         "kubernetes:core/v1:Secret",
         "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
         "random:index/randomPassword:RandomPassword",
         KPS,
     }
@@ -42,7 +43,7 @@ def test_stack_registers_namespace_secret_password_and_two_pinned_releases_under
     rel = releases(result)
     assert set(rel) == {"kube-prometheus-stack", "prometheus-adapter"}
     kps, adapter_rel = rel["kube-prometheus-stack"], rel["prometheus-adapter"]
-    assert kps.inputs["version"] == charts.KUBE_PROMETHEUS_STACK.version and kps.inputs["version"].startswith("80.")
+    assert kps.inputs["version"] == charts.KUBE_PROMETHEUS_STACK.version and kps.inputs["version"].startswith("88.")
     assert adapter_rel.inputs["version"] == charts.PROMETHEUS_ADAPTER.version
     assert kps.inputs["repositoryOpts"] == {"repo": "https://prometheus-community.github.io/helm-charts"}
     assert kps.inputs["namespace"] == adapter_rel.inputs["namespace"] == "monitoring"

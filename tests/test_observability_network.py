@@ -115,13 +115,16 @@ def test_api_server_cidr_is_validated():
 
 
 def test_chart_workloads_are_hardened_through_their_values():
-    """Values only: the real charts cannot be rendered here, so which of these keys each chart version honours is unverified."""
+    """The values alone; tests/e2e/test_real_charts.py renders them with the real charts and checks the objects."""
     values = prometheus_stack.values(SPEC)
     grafana = values["grafana"]
     for context in (grafana["containerSecurityContext"], grafana["sidecar"]["securityContext"], values["prometheus-node-exporter"]["containerSecurityContext"]):
         assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
         assert context["capabilities"] == {"drop": ["ALL"]} and context["seccompProfile"] == {"type": "RuntimeDefault"} and context["runAsNonRoot"] is True
     assert grafana["testFramework"] == {"enabled": False}
-    assert grafana["sidecar"]["dashboards"]["resource"] == grafana["sidecar"]["datasources"]["resource"] == "configmap"
+    assert grafana["sidecar"]["dashboards"]["resource"] == "configmap" and grafana["sidecar"]["datasources"] == {"enabled": False}
+    role = prometheus_stack.grafana_cluster_role(SPEC, "mon")
+    assert grafana["rbac"]["useExistingClusterRole"] == role["metadata"]["name"]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}]
     assert values["prometheusOperator"]["admissionWebhooks"]["patch"]["resources"]["requests"]["memory"]
     assert values["prometheus-node-exporter"]["securityContext"]["runAsUser"] == 65534

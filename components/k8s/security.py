@@ -38,3 +38,15 @@ def restricted_namespace_labels() -> dict[str, str]:
         for mode in ("enforce", "audit", "warn")
         for suffix, value in (("", "restricted"), ("-version", "latest"))
     }
+
+
+EXEMPT_ANNOTATION = "policies.gosvc.dev/exempt-"
+"""The policy pack's opt-out annotation: `policies.gosvc.dev/exempt-<policy>: <reason>` on a workload."""
+
+
+def exemptions(reasons: dict[str, str]) -> dict[str, str]:
+    """Annotations exempting a workload from named policies; every reason must be non-empty."""
+    for policy, reason in reasons.items():
+        if not reason.strip():
+            raise ValueError(f"exemption from {policy!r} needs a reason")
+    return {f"{EXEMPT_ANNOTATION}{policy}": reason for policy, reason in reasons.items()}

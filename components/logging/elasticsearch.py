@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from components.k8s import resources
+from components.k8s.security import exemptions
 from components.logging import secrets, versions
 from components.logging.config import LoggingSpec
 from components.logging.pod import (
@@ -24,7 +25,6 @@ from components.logging.pod import (
     config_map,
     container_security,
     empty_dir,
-    exemptions,
     headless_service,
     jvm_heap,
     pod_disruption_budget,

@@ -12,7 +12,6 @@ from typing import Any
 
 from components.k8s import meta, security
 
-EXEMPT_ANNOTATION = "policies.gosvc.dev/exempt-"
 """Prefix of the annotation by which a workload opts out of one named policy, with the reason as its value."""
 
 
@@ -49,13 +48,6 @@ class Part:
         """Cluster DNS name of a Service in this part's namespace."""
         return f"{service}.{self.namespace}.svc.cluster.local"
 
-
-def exemptions(reasons: dict[str, str]) -> dict[str, str]:
-    """Annotations exempting a workload from named policies; every reason must be non-empty."""
-    for policy, reason in reasons.items():
-        if not reason.strip():
-            raise ValueError(f"exemption from {policy!r} needs a reason")
-    return {f"{EXEMPT_ANNOTATION}{policy}": reason for policy, reason in reasons.items()}
 
 
 def checksum(*texts: str) -> str:

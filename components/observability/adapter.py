@@ -19,6 +19,14 @@ from components.service.autoscaling import REQUESTS_PER_SECOND
 RATE_WINDOW = "2m"
 ADAPTER_UID = 10001  # the image is static and runs as any non-root UID; 10001 is also the chart's default
 RESOURCES = ResourcesSpec(cpu_request="50m", cpu_limit=None, memory_request="128Mi", memory_limit="256Mi")
+RELEASE_NAME = "prometheus-adapter"
+POD_SELECTOR = {"app.kubernetes.io/name": "prometheus-adapter", "app.kubernetes.io/instance": RELEASE_NAME}
+"""The chart's selector labels (k8s-prometheus-adapter.selectorLabels) for a release of this name."""
+PROBE = {"httpGet": {"path": "/healthz", "port": "https", "scheme": "HTTPS"}, "initialDelaySeconds": 30, "timeoutSeconds": 5, "periodSeconds": 10, "failureThreshold": 3}
+EXEMPTIONS = {
+    "service-account-token-not-automounted": "it serves custom.metrics.k8s.io as an aggregated API: it checks the API "
+    "server's calls and looks up pods and namespaces through the API",
+}
 
 
 def requests_per_second_rule() -> dict[str, Any]:
@@ -67,5 +75,15 @@ def values(spec: PrometheusStackSpec) -> dict[str, Any]:
         "resources": resources.requirements(RESOURCES),
         "podSecurityContext": {"fsGroup": ADAPTER_UID, "seccompProfile": dict(security.RUNTIME_DEFAULT_SECCOMP)},
         "securityContext": security.container_security_context(ADAPTER_UID),
-        "podDisruptionBudget": {"enabled": spec.adapter_replicas > 1, "maxUnavailable": 1},
+        "podDisruptionBudget": {"enabled": spec.adapter_replicas > 1, "maxUnavailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow"},
+        "topologySpreadConstraints": [
+            {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": POD_SELECTOR}},
+        ],
+        # Served by Kubernetes' API server library: /readyz fails while it cannot serve, /livez only when it is stuck.
+        "readinessProbe": {**PROBE, "httpGet": {**PROBE["httpGet"], "path": "/readyz"}},
+        "livenessProbe": {**PROBE, "httpGet": {**PROBE["httpGet"], "path": "/livez"}, "failureThreshold": prometheus_stack.LIVENESS_FAILURES},
+        "strategy": prometheus_stack.SURGE_FIRST,
+        "serviceAccount": {"automountServiceAccountToken": False},
+        "automountServiceAccountToken": True,
+        "deploymentAnnotations": security.exemptions(EXEMPTIONS),
     }

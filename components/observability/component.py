@@ -3,6 +3,7 @@
 from typing import TypedDict
 
 import pulumi
+import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 from typing_extensions import NotRequired
@@ -11,7 +12,7 @@ from components import inputs, tokens
 from components.inputs import Deferred
 from components.errors import ConfigError
 from components.k8s.register import register
-from components.observability import adapter, charts, dashboard, network, prometheus_stack, service_monitoring
+from components.observability import adapter, charts, dashboard, images, network, prometheus_stack, service_monitoring
 from components.observability.config import (
     PrometheusStackSpec,
     ServiceMonitoringSpec,
@@ -73,6 +74,10 @@ class PrometheusStackArgs(TypedDict):
     api_server_cidr: NotRequired[str]
     """Where the stack's pods may reach the Kubernetes API and where its calls to the adapter and the operator's
     webhook come from (TCP 443/6443), default anywhere; narrow it to the API server."""
+    image_digests: NotRequired[list[str]]
+    """Digests pinning the charts' images, as '<repository>@sha256:<hex>' (repositories in components/observability/images.py)."""
+    resolve_digests: NotRequired[bool]
+    """Resolve every chart image not pinned by image_digests to its registry digest at deploy time (default false)."""
 
 
 class AlertThresholdsArgs(TypedDict):
@@ -151,6 +156,18 @@ def resolve_service(name: str, args: ServiceMonitoringArgs) -> ServiceMonitoring
     return resolve_service_inputs(name, args)[0]
 
 
+def chart_image_digests(spec: PrometheusStackSpec, opts: pulumi.ResourceOptions) -> dict[str, pulumi.Input[str]]:
+    """Repository -> digest for every chart image to pin: the configured pins, then (with resolve_digests) each
+    other image's tag resolved by the docker provider's getRegistryImage, so a moved tag shows up as a diff."""
+    digests: dict[str, pulumi.Input[str]] = dict(images.configured(spec.image_digests))
+    if spec.resolve_digests:
+        invoke = pulumi.InvokeOptions(parent=opts.parent)
+        for image in images.IMAGES:
+            if image.repository not in digests:
+                digests[image.repository] = docker.get_registry_image_output(name=image.reference, opts=invoke).sha256_digest
+    return digests
+
+
 class PrometheusStack(pulumi.ComponentResource):
     """kube-prometheus-stack and prometheus-adapter, installed with pinned Helm charts.
 
@@ -191,6 +208,9 @@ class PrometheusStack(pulumi.ComponentResource):
             for role, obj in network.build(spec, name).items()
         }
 
+        grafana_role = register(
+            deferred.fill(prometheus_stack.grafana_cluster_role(spec, name)), f"{name}-grafana-dashboards-reader", pulumi.ResourceOptions(parent=self)
+        )
         password = random.RandomPassword(
             f"{name}-grafana-admin", length=GRAFANA_PASSWORD_LENGTH, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
@@ -201,20 +221,24 @@ class PrometheusStack(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=waits),
         )
 
+        digests = chart_image_digests(spec, pulumi.ResourceOptions(parent=self))
         self.release = k8s.helm.v3.Release(
             f"{name}-kube-prometheus-stack",
             **deferred.fill(
                 charts.KUBE_PROMETHEUS_STACK.release_args(
-                    prometheus_stack.RELEASE_NAME, spec.namespace, spec.helm_repository, prometheus_stack.values(spec)
+                    prometheus_stack.RELEASE_NAME,
+                    spec.namespace,
+                    spec.helm_repository,
+                    images.pinned_values(images.KPS, prometheus_stack.values(spec), digests),
                 )
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, secret]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, secret, grafana_role]),
         )
         self.adapter_release = k8s.helm.v3.Release(
             f"{name}-prometheus-adapter",
             **deferred.fill(
                 charts.PROMETHEUS_ADAPTER.release_args(
-                    charts.PROMETHEUS_ADAPTER.name, spec.namespace, spec.helm_repository, adapter.values(spec)
+                    adapter.RELEASE_NAME, spec.namespace, spec.helm_repository, images.pinned_values(images.ADAPTER, adapter.values(spec), digests)
                 )
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),

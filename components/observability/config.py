@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from components import defaults
 from components.config import DNS_LABEL, ResourcesSpec, cidr, quantity, validate_checked
 from components.errors import ConfigError
-from components.observability import charts
+from components.observability import charts, images
 
 # Prometheus durations ("30s", "1h30m", "15d"); see prometheus/common model.ParseDuration.
 PROMETHEUS_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
@@ -175,11 +175,28 @@ class PrometheusStackSpec(_Model):
     adapter_replicas: int = Field(1, ge=1, le=10)
     node_exporter: bool = True
     api_server_cidr: str = "0.0.0.0/0"
+    image_digests: list[str] = []
+    resolve_digests: bool = False
 
     @field_validator("api_server_cidr")
     @classmethod
     def _cidr(cls, value: str) -> str:
         return cidr(value)
+
+    @field_validator("image_digests")
+    @classmethod
+    def _digests(cls, value: list[str]) -> list[str]:
+        seen = set()
+        for ref in value:
+            match = images.DIGEST_REF.match(ref)
+            if not match:
+                raise ValueError(f"{ref!r} must be '<repository>@sha256:<64 hex digits>'")
+            if match["repository"] not in images.REPOSITORIES:
+                raise ValueError(f"{ref!r}: the repository must be one of {', '.join(images.REPOSITORIES)}")
+            if match["repository"] in seen:
+                raise ValueError(f"{ref!r}: {match['repository']} is pinned twice")
+            seen.add(match["repository"])
+        return value
 
     @field_validator("namespace")
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from components import defaults
 from components.config import ResourcesSpec
 from components.k8s import meta, resources, security
 from components.observability import dashboard
@@ -44,10 +45,48 @@ COMPONENT_RESOURCES = {
     "admission_jobs": ResourcesSpec(cpu_request="10m", cpu_limit=None, memory_request="32Mi", memory_limit="64Mi"),
 }
 
-GRAFANA_UID = 472
-"""The grafana image's user (and the chart's default); its writable paths are the chart's emptyDirs."""
+GRAFANA_UID = defaults.NONROOT_UID
+"""Grafana and its sidecar run as any UID: they write only to the chart's emptyDirs, which fsGroup makes theirs.
+Not the image's 472, which the pack refuses (UIDs below 10000 may be a node's users)."""
 NOBODY_UID = 65534
 """node-exporter's user in its chart: it reads /proc, /sys and the root filesystem, all world-readable, through read-only mounts."""
+JOB_UID = defaults.NONROOT_UID
+"""The admission hook Jobs' user: the certgen image is static and runs as any UID; the chart's 2000 is below 10000."""
+SIDECAR_HEALTH_PORT = 8084
+"""Where Grafana's dashboard sidecar (k8s-sidecar) answers /healthz; the chart passes it as HEALTH_PORT."""
+DATASOURCES_DIR = "/etc/grafana/provisioning/datasources"
+DATASOURCE_CONFIG_MAP = f"{FULLNAME}-grafana-datasource"
+"""The datasource ConfigMap kube-prometheus-stack writes (Prometheus and Alertmanager); Grafana reads it as a mounted file."""
+LIVENESS_FAILURES = 6
+"""Liveness gives up after twice the readiness failures (3), so a slow pod leaves rotation long before it is restarted."""
+
+OPERATOR_EXEMPTIONS = {
+    "replicas-at-least-two": "Prometheus Operator has no leader election, so two replicas would reconcile the same objects "
+    "against each other; while it restarts, Prometheus and Alertmanager keep running and only changes to them wait",
+    "service-account-token-not-automounted": "it watches and writes monitoring.coreos.com resources, StatefulSets, Secrets "
+    "and ConfigMaps through the API",
+}
+GRAFANA_EXEMPTIONS = {
+    "replicas-at-least-two": "Grafana keeps sessions and user preferences in SQLite on its emptyDir; a second replica has "
+    "its own file and would log users out at random. Two replicas need an external database, which this stack does not run",
+    "service-account-token-not-automounted": "its dashboard sidecar lists and watches ConfigMaps labelled grafana_dashboard "
+    "in every namespace through the API",
+}
+KUBE_STATE_METRICS_EXEMPTIONS = {
+    "replicas-at-least-two": "each replica exports every kube_* series, so a second would double them and every sum() over "
+    "them; it scales by sharding, and a restart only leaves a gap between scrapes",
+    "service-account-token-not-automounted": "it lists and watches every object it reports on through the API",
+}
+ADMISSION_JOB_EXEMPTIONS = {
+    "service-account-token-not-automounted": "the hook Jobs create the webhook's certificate Secret and patch the webhook "
+    "configurations through the API, once per install or upgrade",
+}
+NODE_EXPORTER_EXEMPTIONS = {
+    "no-host-namespaces": "node-exporter reports the node's network devices and processes, which a pod's own network and "
+    "PID namespaces would hide; it binds only its metrics port",
+    "no-host-path": "node-exporter reads the node's /proc, /sys and filesystems through read-only mounts, as nobody with no "
+    "capabilities; that is what it measures",
+}
 
 
 def prometheus_url(namespace: str) -> str:
@@ -85,13 +124,25 @@ def _spread(replicas: int) -> dict[str, Any]:
 
 
 def _pdb(replicas: int) -> dict[str, Any]:
-    return {"enabled": replicas > 1, "minAvailable": 1}
+    return {"enabled": replicas > 1, "minAvailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow"}
+
+
+SURGE_FIRST = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+"""Single-replica chart Deployments roll out by starting the new pod before stopping the old one."""
+
+
+def http_probes(path: str, port: Any, **extra: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Readiness and liveness on one endpoint, liveness patient enough that readiness always trips first."""
+    readiness = {"httpGet": {"path": path, "port": port}, "periodSeconds": 10, "failureThreshold": 3, **extra}
+    return readiness, {**readiness, "failureThreshold": LIVENESS_FAILURES}
 
 
 def prometheus_values(spec: PrometheusStackSpec) -> dict[str, Any]:
     p = spec.prometheus
     prometheus_spec: dict[str, Any] = {
         **discovery_selectors(),
+        # Service discovery lists endpoints, pods and nodes through the API; the ServiceAccount itself mounts nothing.
+        "automountServiceAccountToken": True,
         "replicas": p.replicas,
         "retention": p.retention,
         "resources": resources.requirements(p.resources),
@@ -101,27 +152,61 @@ def prometheus_values(spec: PrometheusStackSpec) -> dict[str, Any]:
         prometheus_spec["retentionSize"] = p.retention_size
     if p.storage_size:
         prometheus_spec["storageSpec"] = _volume_claim(p.storage_size, spec.storage_class)
-    return {"prometheusSpec": prometheus_spec, "podDisruptionBudget": _pdb(p.replicas)}
+    return {"prometheusSpec": prometheus_spec, "podDisruptionBudget": _pdb(p.replicas), "serviceAccount": {"automountServiceAccountToken": False}}
 
 
 def alertmanager_values(spec: PrometheusStackSpec) -> dict[str, Any]:
     a = spec.alertmanager
-    alertmanager_spec: dict[str, Any] = {"replicas": a.replicas, "resources": _requirements("alertmanager"), **_spread(a.replicas)}
+    alertmanager_spec: dict[str, Any] = {
+        "replicas": a.replicas,
+        "resources": _requirements("alertmanager"),
+        "automountServiceAccountToken": False,  # Alertmanager never calls the API
+        **_spread(a.replicas),
+    }
     if a.storage_size:
         alertmanager_spec["storage"] = _volume_claim(a.storage_size, spec.storage_class)
-    return {"alertmanagerSpec": alertmanager_spec, "podDisruptionBudget": _pdb(a.replicas)}
+    return {"alertmanagerSpec": alertmanager_spec, "podDisruptionBudget": _pdb(a.replicas), "serviceAccount": {"automountServiceAccountToken": False}}
 
 
-def grafana_values() -> dict[str, Any]:
-    """Admin login from our Secret (never a value in the release), dashboards from labelled ConfigMaps anywhere."""
+def grafana_cluster_role_name(spec: PrometheusStackSpec) -> str:
+    return f"{spec.namespace}-grafana-dashboards-reader"
+
+
+def grafana_cluster_role(spec: PrometheusStackSpec, instance: str) -> dict:
+    """What Grafana's dashboard sidecar may do: read ConfigMaps, in every namespace (dashboards live beside their
+    services). The chart's own role would also read every Secret, which nothing here needs."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": meta.metadata(grafana_cluster_role_name(spec), None, meta.labels("grafana", instance, "rbac")),
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}],
+    }
+
+
+def grafana_values(spec: PrometheusStackSpec) -> dict[str, Any]:
+    """Admin login from our Secret (never a value in the release), dashboards from labelled ConfigMaps anywhere.
+
+    The datasources come from the chart's own ConfigMap mounted as a provisioning file, so only
+    one sidecar runs (the dashboards'), and it reads ConfigMaps only, never Secrets.
+    """
+    sidecar_readiness, sidecar_liveness = http_probes("/healthz", SIDECAR_HEALTH_PORT)
     return {
         "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": GRAFANA_USER_KEY, "passwordKey": GRAFANA_PASSWORD_KEY},
         "persistence": {"enabled": False},  # dashboards and datasources are provisioned, nothing to keep
         "resources": _requirements("grafana"),
+        "annotations": security.exemptions(GRAFANA_EXEMPTIONS),
+        "deploymentStrategy": SURGE_FIRST,
+        "serviceAccount": {"autoMount": False, "automountServiceAccountToken": False},
+        "automountServiceAccountToken": True,  # for the sidecar; see GRAFANA_EXEMPTIONS
+        "rbac": {"useExistingClusterRole": grafana_cluster_role_name(spec)},
         "securityContext": security.pod_security_context(GRAFANA_UID),
-        # Read-only root: Grafana writes only under /var/lib/grafana and the sidecars under their folders, all emptyDirs of the chart.
+        # Read-only root: Grafana writes only under /var/lib/grafana and /tmp and the sidecar under its folder, all emptyDirs of the chart.
         "containerSecurityContext": security.container_security_context(GRAFANA_UID),
         "testFramework": {"enabled": False},  # the grafana-test pod exists only for `helm test` and runs as root
+        "forceDeployDatasources": True,
+        "extraConfigmapMounts": [
+            {"name": "datasources", "mountPath": DATASOURCES_DIR, "configMap": DATASOURCE_CONFIG_MAP, "readOnly": True},
+        ],
         "sidecar": {
             "dashboards": {
                 "enabled": True,
@@ -129,11 +214,48 @@ def grafana_values() -> dict[str, Any]:
                 "labelValue": dashboard.SIDECAR_LABEL_VALUE,
                 "searchNamespace": "ALL",
                 "resource": "configmap",  # dashboards come from ConfigMaps only; the sidecar need not read Secrets
+                "startupProbe": {"httpGet": {"path": "/healthz", "port": SIDECAR_HEALTH_PORT}, "periodSeconds": 5, "failureThreshold": 60},
             },
-            "datasources": {"resource": "configmap"},
+            "datasources": {"enabled": False},
+            "readinessProbe": sidecar_readiness,
+            "livenessProbe": sidecar_liveness,
             "resources": _requirements("grafana_sidecar"),
             "securityContext": security.container_security_context(GRAFANA_UID),
         },
+    }
+
+
+def operator_values() -> dict[str, Any]:
+    """The operator and its admission hook Jobs: API tokens only in the pods that call the API, GOMEMLIMIT under the limit."""
+    limit = COMPONENT_RESOURCES["operator"].effective_memory_limit
+    return {
+        "resources": _requirements("operator"),
+        "env": {"GOMEMLIMIT": resources.gomemlimit(limit, defaults.GOMEMLIMIT_PERCENT)},
+        "annotations": security.exemptions(OPERATOR_EXEMPTIONS),
+        "strategy": SURGE_FIRST,
+        "serviceAccount": {"automountServiceAccountToken": False},
+        "automountServiceAccountToken": True,
+        # The chart writes both probes on /healthz; only their thresholds are values.
+        "livenessProbe": {"enabled": True, "failureThreshold": LIVENESS_FAILURES},
+        "admissionWebhooks": {
+            "annotations": security.exemptions(ADMISSION_JOB_EXEMPTIONS),
+            "patch": {
+                # The hook Jobs that create and patch the webhook certificate ship with no resources at all.
+                "resources": _requirements("admission_jobs"),
+                "annotations": security.exemptions(ADMISSION_JOB_EXEMPTIONS),
+                "securityContext": security.pod_security_context(JOB_UID),
+            },
+        },
+    }
+
+
+def kube_state_metrics_values() -> dict[str, Any]:
+    return {
+        "resources": _requirements("kube_state_metrics"),
+        "annotations": security.exemptions(KUBE_STATE_METRICS_EXEMPTIONS),
+        "updateStrategy": SURGE_FIRST,
+        "serviceAccount": {"automountServiceAccountToken": False},
+        "automountServiceAccountToken": True,
     }
 
 
@@ -144,13 +266,9 @@ def values(spec: PrometheusStackSpec) -> dict[str, Any]:
         "crds": {"enabled": True},
         "prometheus": prometheus_values(spec),
         "alertmanager": alertmanager_values(spec),
-        "grafana": grafana_values(),
-        "prometheusOperator": {
-            "resources": _requirements("operator"),
-            # The hook Jobs that create and patch the webhook certificate ship with no resources at all.
-            "admissionWebhooks": {"patch": {"resources": _requirements("admission_jobs")}},
-        },
-        "kube-state-metrics": {"resources": _requirements("kube_state_metrics")},
+        "grafana": grafana_values(spec),
+        "prometheusOperator": operator_values(),
+        "kube-state-metrics": kube_state_metrics_values(),
         "nodeExporter": {"enabled": spec.node_exporter},
         "prometheus-node-exporter": node_exporter_values(spec),
     }
@@ -159,16 +277,20 @@ def values(spec: PrometheusStackSpec) -> dict[str, Any]:
 def node_exporter_values(spec: PrometheusStackSpec) -> dict[str, Any]:
     """node-exporter in its own namespace, as restricted as its job allows.
 
-    hostNetwork and hostPID stay (the chart's defaults): it reports the node's network devices
-    and processes, which a pod's own namespaces would hide. Everything else is dropped: no
-    capabilities, no escalation, a read-only root, RuntimeDefault seccomp, user nobody.
+    hostNetwork and hostPID stay (the chart's defaults), and so do its read-only mounts of the
+    node's /proc, /sys and root: it reports the node's devices, processes and filesystems, which
+    a pod's own namespaces and files would hide. The exemptions carry those reasons. Everything
+    else is dropped: no capabilities, no escalation, a read-only root, RuntimeDefault seccomp,
+    user nobody.
     """
     container = security.container_security_context(NOBODY_UID)
     return {
         "namespaceOverride": node_exporter_namespace(spec),
         "resources": _requirements("node_exporter"),
+        "daemonsetAnnotations": security.exemptions(NODE_EXPORTER_EXEMPTIONS),
         "securityContext": security.pod_security_context(NOBODY_UID),
         "containerSecurityContext": container,
+        "livenessProbe": {"failureThreshold": LIVENESS_FAILURES},  # the chart writes both probes on /; thresholds are values
     }
 
 
