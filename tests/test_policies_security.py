@@ -101,6 +101,14 @@ CASES = [
     Case("no-host-path", "node-agent-paths-from-config", exempt(with_volume(PROC, True), "no-host-path"), ("sensitive node path",), {"readOnlyNodeAgentPaths": []}),
     Case("no-secrets-in-env", "compliant", DEPLOY),
     Case("no-secrets-in-env", "literal-password", edit(DEPLOY, f"{APP}.env[2]", {"name": "DB_PASSWORD", "value": "hunter2"}), ("env DB_PASSWORD looks like a secret",)),
+    # Grafana reads a setting written `$__file{<path>}` from that file (the admin password from a mounted Secret).
+    Case("no-secrets-in-env", "grafana-file-reference", edit(DEPLOY, f"{APP}.env[2]", {"name": "GF_SECURITY_ADMIN_PASSWORD", "value": "$__file{/etc/grafana/admin/admin-password}"})),
+    Case(
+        "no-secrets-in-env",
+        "file-reference-and-more",
+        edit(DEPLOY, f"{APP}.env[2]", {"name": "GF_SECURITY_ADMIN_PASSWORD", "value": "hunter2$__file{/etc/x}"}),
+        ("env GF_SECURITY_ADMIN_PASSWORD looks like a secret",),
+    ),
     Case(
         "no-secrets-in-env",
         "token-from-configmap",

@@ -29,7 +29,10 @@ GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA_ADMIN_USER = "admin"
 GRAFANA_USER_KEY = "admin-user"
 GRAFANA_PASSWORD_KEY = "admin-password"
-"""The grafana chart reads the admin login from `admin.existingSecret` under these keys (its defaults)."""
+"""The keys of the admin Secret; `admin.existingSecret` names it, so the chart makes no Secret of its own."""
+GRAFANA_ADMIN_DIR = "/etc/grafana/admin"
+"""Where the admin Secret is mounted: Grafana reads its login from the files (`$__file{...}` in its settings; the
+distroless image has no /run.sh for the `__FILE` variables), so the password is in no environment variable."""
 
 DISCOVERED_KINDS = ("serviceMonitor", "podMonitor", "rule", "probe")
 """Monitor kinds Prometheus picks up from every namespace, whatever their labels."""
@@ -52,8 +55,9 @@ NOBODY_UID = 65534
 """node-exporter's user in its chart: it reads /proc, /sys and the root filesystem, all world-readable, through read-only mounts."""
 JOB_UID = defaults.NONROOT_UID
 """The admission hook Jobs' user: the certgen image is static and runs as any UID; the chart's 2000 is below 10000."""
-SIDECAR_HEALTH_PORT = 8084
-"""Where Grafana's dashboard sidecar (k8s-sidecar) answers /healthz; the chart passes it as HEALTH_PORT."""
+SIDECAR_HEALTH_PORT = 8080
+"""Where Grafana's dashboard sidecar (k8s-sidecar) answers /healthz: 503 until its first sync, and again when it
+has lost the API for a minute or a watcher died. Its default, set explicitly so the probes and the listener agree."""
 DATASOURCES_DIR = "/etc/grafana/provisioning/datasources"
 DATASOURCE_CONFIG_MAP = f"{FULLNAME}-grafana-datasource"
 """The datasource ConfigMap kube-prometheus-stack writes (Prometheus and Alertmanager); Grafana reads it as a mounted file."""
@@ -192,6 +196,13 @@ def grafana_values(spec: PrometheusStackSpec) -> dict[str, Any]:
     sidecar_readiness, sidecar_liveness = http_probes("/healthz", SIDECAR_HEALTH_PORT)
     return {
         "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": GRAFANA_USER_KEY, "passwordKey": GRAFANA_PASSWORD_KEY},
+        "env": {
+            "GF_SECURITY_ADMIN_USER": f"$__file{{{GRAFANA_ADMIN_DIR}/{GRAFANA_USER_KEY}}}",
+            "GF_SECURITY_ADMIN_PASSWORD": f"$__file{{{GRAFANA_ADMIN_DIR}/{GRAFANA_PASSWORD_KEY}}}",
+        },
+        "extraSecretMounts": [
+            {"name": "admin", "secretName": GRAFANA_ADMIN_SECRET, "mountPath": GRAFANA_ADMIN_DIR, "readOnly": True, "defaultMode": 0o440},
+        ],
         "persistence": {"enabled": False},  # dashboards and datasources are provisioned, nothing to keep
         "resources": _requirements("grafana"),
         "annotations": security.exemptions(GRAFANA_EXEMPTIONS),
@@ -214,7 +225,9 @@ def grafana_values(spec: PrometheusStackSpec) -> dict[str, Any]:
                 "labelValue": dashboard.SIDECAR_LABEL_VALUE,
                 "searchNamespace": "ALL",
                 "resource": "configmap",  # dashboards come from ConfigMaps only; the sidecar need not read Secrets
-                "startupProbe": {"httpGet": {"path": "/healthz", "port": SIDECAR_HEALTH_PORT}, "periodSeconds": 5, "failureThreshold": 60},
+                "env": {"HEALTH_PORT": str(SIDECAR_HEALTH_PORT)},
+                # Grafana's file provider picks changes up itself; a reload call would need the admin password in env.
+                "skipReload": True,
             },
             "datasources": {"enabled": False},
             "readinessProbe": sidecar_readiness,

@@ -37,6 +37,8 @@ SECRET_NAME = re.compile(
     r"(^|_)(PASSWORD|PASSWD|PASS|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?|ACCESS_?KEY|AUTH_?KEY|SIGNING_?KEY|ENCRYPTION_?KEY)($|_)"
 )
 NOT_A_SECRET_SUFFIX = ("_FILE", "_PATH", "_DIR", "_NAME", "_REF", "_TTL", "_TIMEOUT", "_URL_ENV")
+FILE_REFERENCE = re.compile(r"^\$__file\{/[^}]+\}$")
+"""Grafana's `$__file{<path>}`: the setting is read from that file, so the value names a path, not a secret."""
 SECRET_VALUE = (
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a PEM private key"),
     (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), "an AWS access key id"),
@@ -194,7 +196,7 @@ def _no_secrets_in_env(subject: Subject, settings: Mapping[str, Any]) -> Iterato
                             yield f"{c.label}: env {name} holds {what} as a literal value; put it in a Secret and use valueFrom.secretKeyRef"
                             break
                     else:
-                        if value and _secret_name(name, allowed):
+                        if value and _secret_name(name, allowed) and not FILE_REFERENCE.match(value):
                             yield f"{c.label}: env {name} looks like a secret but has a literal value; use valueFrom.secretKeyRef"
                 elif isinstance(source, dict) and "configMapKeyRef" in source and _secret_name(name, allowed):
                     yield f"{c.label}: env {name} looks like a secret but comes from a ConfigMap; use valueFrom.secretKeyRef"
