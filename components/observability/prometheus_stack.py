@@ -12,7 +12,7 @@ from components import defaults
 from components.config import ResourcesSpec
 from components.k8s import meta, resources, security
 from components.observability import dashboard
-from components.observability.config import PrometheusStackSpec
+from components.observability.config import GENERATED_ADMIN_SECRET, PrometheusStackSpec
 
 RELEASE_NAME = "kube-prometheus-stack"
 FULLNAME = RELEASE_NAME
@@ -25,7 +25,7 @@ ALERTMANAGER_PORT = 9093
 GRAFANA_SERVICE = f"{RELEASE_NAME}-grafana"  # the grafana subchart's fullname: <release>-grafana
 GRAFANA_PORT = 80
 
-GRAFANA_ADMIN_SECRET = "grafana-admin"
+GRAFANA_ADMIN_SECRET = GENERATED_ADMIN_SECRET
 GRAFANA_ADMIN_USER = "admin"
 GRAFANA_USER_KEY = "admin-user"
 GRAFANA_PASSWORD_KEY = "admin-password"
@@ -195,13 +195,13 @@ def grafana_values(spec: PrometheusStackSpec) -> dict[str, Any]:
     """
     sidecar_readiness, sidecar_liveness = http_probes("/healthz", SIDECAR_HEALTH_PORT)
     return {
-        "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": GRAFANA_USER_KEY, "passwordKey": GRAFANA_PASSWORD_KEY},
+        "admin": {"existingSecret": spec.admin_secret, "userKey": GRAFANA_USER_KEY, "passwordKey": GRAFANA_PASSWORD_KEY},
         "env": {
             "GF_SECURITY_ADMIN_USER": f"$__file{{{GRAFANA_ADMIN_DIR}/{GRAFANA_USER_KEY}}}",
             "GF_SECURITY_ADMIN_PASSWORD": f"$__file{{{GRAFANA_ADMIN_DIR}/{GRAFANA_PASSWORD_KEY}}}",
         },
         "extraSecretMounts": [
-            {"name": "admin", "secretName": GRAFANA_ADMIN_SECRET, "mountPath": GRAFANA_ADMIN_DIR, "readOnly": True, "defaultMode": 0o440},
+            {"name": "admin", "secretName": spec.admin_secret, "mountPath": GRAFANA_ADMIN_DIR, "readOnly": True, "defaultMode": 0o440},
         ],
         "persistence": {"enabled": False},  # dashboards and datasources are provisioned, nothing to keep
         "resources": _requirements("grafana"),
@@ -266,7 +266,7 @@ def kube_state_metrics_values() -> dict[str, Any]:
     return {
         "resources": _requirements("kube_state_metrics"),
         "annotations": security.exemptions(KUBE_STATE_METRICS_EXEMPTIONS),
-        "updateStrategy": SURGE_FIRST,
+        # The chart takes only the strategy's type; its default 25% stops no pod first at one replica.
         "serviceAccount": {"automountServiceAccountToken": False},
         "automountServiceAccountToken": True,
     }
