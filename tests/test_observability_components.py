@@ -258,3 +258,22 @@ def test_the_dashboard_encoded_once_per_shape_is_exactly_the_direct_encoding(nam
         args["instance"] = instance
     spec = resolve_service("m", args)
     assert dashboard.dashboard_json(spec) == json.dumps(dashboard.dashboard(spec), indent=2, sort_keys=True) + "\n"
+
+
+def test_an_existing_grafana_admin_secret_replaces_the_generated_password():
+    seen = {}
+
+    def program():
+        PrometheusStack("mon", {"grafana_admin_secret": "byo-grafana"}).grafana_admin_secret.apply(lambda name: seen.update(secret=name))
+
+    result = run(program)
+    assert not of_type(result, "RandomPassword") and not of_type(result, ":Secret"), "nothing generated, nothing written"
+    grafana = releases(result)["kube-prometheus-stack"].inputs["values"]["grafana"]
+    assert grafana["admin"]["existingSecret"] == "byo-grafana"
+    assert [m["secretName"] for m in grafana["extraSecretMounts"]] == ["byo-grafana"]
+    assert seen == {"secret": "byo-grafana"}
+
+
+def test_a_bad_grafana_admin_secret_name_is_refused_naming_the_key():
+    with pytest.raises(ConfigError, match="grafana_admin_secret"):
+        run(lambda: PrometheusStack("mon", {"grafana_admin_secret": "Not_A_Name"}), raise_errors=True)

@@ -74,6 +74,9 @@ class PrometheusStackArgs(TypedDict):
     api_server_cidr: NotRequired[str]
     """Where the stack's pods may reach the Kubernetes API and where its calls to the adapter and the operator's
     webhook come from (TCP 443/6443), default anywhere; narrow it to the API server."""
+    grafana_admin_secret: NotRequired[str]
+    """An existing Secret in the namespace with keys 'admin-user' and 'admin-password' for Grafana's admin login; when
+    unset, the password is generated (random.RandomPassword) into the Secret 'grafana-admin'."""
     image_digests: NotRequired[list[str]]
     """Digests pinning the charts' images, as '<repository>@sha256:<hex>' (repositories in components/observability/images.py)."""
     resolve_digests: NotRequired[bool]
@@ -211,15 +214,20 @@ class PrometheusStack(pulumi.ComponentResource):
         grafana_role = register(
             deferred.fill(prometheus_stack.grafana_cluster_role(spec, name)), f"{name}-grafana-dashboards-reader", pulumi.ResourceOptions(parent=self)
         )
-        password = random.RandomPassword(
-            f"{name}-grafana-admin", length=GRAFANA_PASSWORD_LENGTH, special=False, opts=pulumi.ResourceOptions(parent=self)
-        )
-        self.grafana_password = pulumi.Output.secret(password.result)
-        secret = register(
-            deferred.fill(prometheus_stack.grafana_admin_secret(spec, name, self.grafana_password)),
-            f"{name}-grafana-admin",
-            pulumi.ResourceOptions(parent=self, depends_on=waits),
-        )
+        admin: list[pulumi.Resource] = []
+        self.grafana_password: pulumi.Output[str] | None = None
+        """The generated admin password (secret in state); None when an existing Secret was handed in."""
+        if spec.grafana_admin_secret is None:
+            password = random.RandomPassword(
+                f"{name}-grafana-admin", length=GRAFANA_PASSWORD_LENGTH, special=False, opts=pulumi.ResourceOptions(parent=self)
+            )
+            self.grafana_password = pulumi.Output.secret(password.result)
+            secret = register(
+                deferred.fill(prometheus_stack.grafana_admin_secret(spec, name, self.grafana_password)),
+                f"{name}-grafana-admin",
+                pulumi.ResourceOptions(parent=self, depends_on=waits),
+            )
+            admin.append(secret)
 
         digests = chart_image_digests(spec, pulumi.ResourceOptions(parent=self))
         self.release = k8s.helm.v3.Release(
@@ -232,7 +240,7 @@ class PrometheusStack(pulumi.ComponentResource):
                     images.pinned_values(images.KPS, prometheus_stack.values(spec), digests),
                 )
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, secret, grafana_role]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, *admin, grafana_role]),
         )
         self.adapter_release = k8s.helm.v3.Release(
             f"{name}-prometheus-adapter",
@@ -251,7 +259,7 @@ class PrometheusStack(pulumi.ComponentResource):
         self.prometheus_url = output(prometheus_stack.prometheus_url(spec.namespace))
         self.alertmanager_url = output(prometheus_stack.alertmanager_url(spec.namespace))
         self.grafana_service = pulumi.Output.from_input(prometheus_stack.GRAFANA_SERVICE)
-        self.grafana_admin_secret = pulumi.Output.from_input(prometheus_stack.GRAFANA_ADMIN_SECRET)
+        self.grafana_admin_secret = pulumi.Output.from_input(spec.admin_secret)
         self.grafana_port_forward = output(
             f"kubectl -n {spec.namespace} port-forward svc/{prometheus_stack.GRAFANA_SERVICE} {GRAFANA_LOCAL_PORT}:{prometheus_stack.GRAFANA_PORT}"
         )

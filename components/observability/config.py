@@ -163,6 +163,10 @@ class AlertmanagerSpec(_Model):
         return value
 
 
+GENERATED_ADMIN_SECRET = "grafana-admin"
+"""The Secret PrometheusStack writes Grafana's generated admin login to, unless one is handed in."""
+
+
 class PrometheusStackSpec(_Model):
     """Everything PrometheusStack needs, validated; see `PrometheusStackArgs` for each field."""
 
@@ -177,6 +181,12 @@ class PrometheusStackSpec(_Model):
     api_server_cidr: str = "0.0.0.0/0"
     image_digests: list[str] = []
     resolve_digests: bool = False
+    grafana_admin_secret: str | None = None
+
+    @property
+    def admin_secret(self) -> str:
+        """The Secret Grafana reads its admin login from: the given one, else the one the component generates."""
+        return self.grafana_admin_secret or GENERATED_ADMIN_SECRET
 
     @field_validator("api_server_cidr")
     @classmethod
@@ -217,6 +227,13 @@ class PrometheusStackSpec(_Model):
     def _storage_class(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", value):
             raise ValueError("must be a StorageClass name (DNS-1123 subdomain)")
+        return value
+
+    @field_validator("grafana_admin_secret")
+    @classmethod
+    def _admin_secret(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", value):
+            raise ValueError("must be a Secret name (DNS-1123 subdomain)")
         return value
 
     def check(self, prefix: str = "") -> None:
