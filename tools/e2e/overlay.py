@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from components.logging import versions
+from components.observability import images
 
 ROOT = Path(__file__).resolve().parents[2]
 E2E_DIGEST = "sha256:" + hashlib.sha256(b"gosvc e2e: kwok runs no containers, so no image is ever pulled").hexdigest()
@@ -55,6 +56,19 @@ def logging_overlay(stack: str, config: dict[str, Any]) -> dict[str, Any]:
     if config.get("gosvc:loggingResolveDigests"):
         overlay["gosvc:loggingResolveDigests"] = False
         overlay["gosvc:loggingImageDigests"] = [f"{repository}@{E2E_DIGEST}" for repository in versions.REPOSITORIES]
+    return overlay
+
+
+GRAFANA_ADMIN_SECRET = "byo-grafana-admin"
+
+
+def monitoring_overlay(config: dict[str, Any], repository: str) -> dict[str, Any]:
+    """The Prometheus stack on, installed from `repository` (the chart mirror served on loopback), with Grafana's
+    admin login from an existing Secret (no random provider here) and chart digests pinned instead of resolved."""
+    overlay: dict[str, Any] = {"gosvc:prometheusStackEnabled": True, "gosvc:helmRepository": repository, "gosvc:grafanaAdminSecret": GRAFANA_ADMIN_SECRET}
+    if config.get("gosvc:monitoringResolveDigests"):
+        overlay["gosvc:monitoringResolveDigests"] = False
+        overlay["gosvc:monitoringImageDigests"] = [f"{image_repository}@{E2E_DIGEST}" for image_repository in images.REPOSITORIES]
     return overlay
 
 

@@ -1,0 +1,52 @@
+"""The whole program with its Prometheus stack under the real CLI: `pulumi preview --policy-pack` with the real charts.
+
+The chart mirror is served as a chart repository on loopback (tools/charts/serve.py), so the
+Kubernetes provider previews both Helm releases from the real charts, and the pack process (through
+`GOSVC_HELM` and `GOSVC_CHART_DIRS`) renders them and checks every object they would create. The
+admin login comes from an existing Secret (no random provider is served here) and the chart images
+are pinned by a placeholder digest (no registry is reachable); nothing is installed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tools.charts import build as chart_tools
+from tools.charts import mirror
+from tools.charts.serve import ChartRepository
+from tools.e2e.overlay import e2e_config, monitoring_overlay
+
+pytestmark = pytest.mark.e2e
+
+CHART_RELEASES = ("kube-prometheus-stack", "prometheus-adapter")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_a_real_preview_checks_every_object_of_the_real_charts(stack, engine, monkeypatch, report):
+    helm, charts = chart_tools.build(), chart_tools.chart_mirror()
+    monkeypatch.setitem(engine.env, "GOSVC_HELM", str(helm))
+    monkeypatch.setitem(engine.env, "GOSVC_CHART_DIRS", str(charts))
+    served = ChartRepository(charts, helm)
+    with served as repository:
+        config = e2e_config(stack)
+        config.update(monitoring_overlay(config, repository))
+        previewed = engine.stack(f"{stack}-charts", config, pack_config=stack)
+        op = previewed.preview()
+    from_charts = [v for v in op.violations if any(f"(rendered from Helm release '{r}')" in v.message for r in CHART_RELEASES)]
+    mandatory = [v for v in op.violations if v.level == "mandatory"]
+    report.data["policy"].setdefault("real_charts_preview", {})[stack] = {
+        "succeeded": op.succeeded,
+        "seconds": op.seconds,
+        "mandatory": [v.message for v in mandatory],
+        "from_chart_objects": sorted({(v.policy, v.level) for v in from_charts}),
+        "chart_repository_requests": sorted(set(served.requested)),
+        "releases_previewed": sorted(urn.rsplit("::", 1)[-1] for o, t, urn in op.steps if o == "create" and t.endswith(":Release")),
+    }
+    assert op.succeeded, op.error or op.output[-4000:]
+    assert {*(f"/{c.name}-{c.version}.tgz" for c in mirror.PINNED)} <= set(served.requested), "the provider fetched both charts"
+    assert not [v for v in op.violations if v.policy == "helm-chart-rendered"], "every release was rendered"
+    assert mandatory == [], "\n".join(v.message for v in mandatory)
+    exempt = {v.message.split(": ", 1)[0] for v in from_charts if v.policy == "policy-exemptions"}
+    assert any("node-exporter" in e for e in exempt) and any("prometheus-adapter" in e for e in exempt), exempt
+    releases = sorted(urn.rsplit("::", 1)[-1] for o, t, urn in op.steps if o == "create" and t.endswith(":Release"))
+    assert releases == ["monitoring-kube-prometheus-stack", "monitoring-prometheus-adapter"], releases
