@@ -21,6 +21,8 @@ from components.errors import ConfigError
 
 MAX_QUANTITY = Decimal(10) ** 18
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+"""A DNS-1123 subdomain: the names of Secrets, StorageClasses and most other objects."""
 
 
 def quantity(value: str) -> Decimal:

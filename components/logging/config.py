@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from components.config import ResourcesSpec, _dns_label, _Model, cidr, namespace_name, quantity, validate_checked
+from components.config import SUBDOMAIN, ResourcesSpec, _dns_label, _Model, cidr, namespace_name, quantity, validate_checked
 from components.errors import ConfigError
 from components.logging import versions
 
@@ -22,7 +22,6 @@ MIB = 1024 * 1024
 KAFKA_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 DIGEST_REF = re.compile(r"^(?P<repo>[^@\s]+)@sha256:[0-9a-f]{64}$")
 RATE_LIMIT = re.compile(r"^[1-9][0-9]*/(s|m|h)$")
-SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 """A DNS-1123 subdomain: the form of Secret and StorageClass names."""
 CONFIRMABLE = ("elasticsearch.nodes",)
 """Changes refused on a running pipeline that the user may confirm after following the documented procedure."""

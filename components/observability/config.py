@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from components import defaults
-from components.config import DNS_LABEL, ResourcesSpec, cidr, quantity, validate_checked
+from components.config import DNS_LABEL, SUBDOMAIN, ResourcesSpec, cidr, quantity, validate_checked
 from components.errors import ConfigError
 from components.observability import charts, images
 
@@ -225,14 +225,14 @@ class PrometheusStackSpec(_Model):
     @field_validator("storage_class")
     @classmethod
     def _storage_class(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", value):
+        if value is not None and not SUBDOMAIN.match(value):
             raise ValueError("must be a StorageClass name (DNS-1123 subdomain)")
         return value
 
     @field_validator("grafana_admin_secret")
     @classmethod
     def _admin_secret(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", value):
+        if value is not None and not SUBDOMAIN.match(value):
             raise ValueError("must be a Secret name (DNS-1123 subdomain)")
         return value
 

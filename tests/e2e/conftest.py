@@ -114,3 +114,17 @@ def synthesized(tmp_path_factory):
         return [yaml.safe_load(p.read_text()) for p in sorted((out / "k8s").glob("*.yaml"))]
 
     return run
+
+
+@pytest.fixture
+def chart_repository(engine, monkeypatch):
+    """The chart mirror served as a chart repository on loopback (its `url`; `requested` says what was fetched), with
+    the engine's pack process rendering releases from the same mirror with the helm built here."""
+    from tools.charts import build as chart_tools
+    from tools.charts.serve import ChartRepository
+
+    helm, charts = chart_tools.build(), chart_tools.chart_mirror()
+    monkeypatch.setitem(engine.env, "GOSVC_HELM", str(helm))
+    monkeypatch.setitem(engine.env, "GOSVC_CHART_DIRS", str(charts))
+    with ChartRepository(charts, helm) as served:
+        yield served

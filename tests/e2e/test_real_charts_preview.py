@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.charts import build as chart_tools
 from tools.charts import mirror
-from tools.charts.serve import ChartRepository
 from tools.e2e.overlay import e2e_config, monitoring_overlay
 
 pytestmark = pytest.mark.e2e
@@ -22,16 +20,10 @@ CHART_RELEASES = ("kube-prometheus-stack", "prometheus-adapter")
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_a_real_preview_checks_every_object_of_the_real_charts(stack, engine, monkeypatch, report):
-    helm, charts = chart_tools.build(), chart_tools.chart_mirror()
-    monkeypatch.setitem(engine.env, "GOSVC_HELM", str(helm))
-    monkeypatch.setitem(engine.env, "GOSVC_CHART_DIRS", str(charts))
-    served = ChartRepository(charts, helm)
-    with served as repository:
-        config = e2e_config(stack)
-        config.update(monitoring_overlay(config, repository))
-        previewed = engine.stack(f"{stack}-charts", config, pack_config=stack)
-        op = previewed.preview()
+def test_a_real_preview_checks_every_object_of_the_real_charts(stack, engine, chart_repository, report):
+    config = e2e_config(stack)
+    config.update(monitoring_overlay(config, chart_repository.url))
+    op = engine.stack(f"{stack}-charts", config, pack_config=stack).preview()
     from_charts = [v for v in op.violations if any(f"(rendered from Helm release '{r}')" in v.message for r in CHART_RELEASES)]
     mandatory = [v for v in op.violations if v.level == "mandatory"]
     report.data["policy"].setdefault("real_charts_preview", {})[stack] = {
@@ -39,11 +31,11 @@ def test_a_real_preview_checks_every_object_of_the_real_charts(stack, engine, mo
         "seconds": op.seconds,
         "mandatory": [v.message for v in mandatory],
         "from_chart_objects": sorted({(v.policy, v.level) for v in from_charts}),
-        "chart_repository_requests": sorted(set(served.requested)),
+        "chart_repository_requests": sorted(set(chart_repository.requested)),
         "releases_previewed": sorted(urn.rsplit("::", 1)[-1] for o, t, urn in op.steps if o == "create" and t.endswith(":Release")),
     }
     assert op.succeeded, op.error or op.output[-4000:]
-    assert {*(f"/{c.name}-{c.version}.tgz" for c in mirror.PINNED)} <= set(served.requested), "the provider fetched both charts"
+    assert {*(f"/{c.name}-{c.version}.tgz" for c in mirror.PINNED)} <= set(chart_repository.requested), "the provider fetched both charts"
     assert not [v for v in op.violations if v.policy == "helm-chart-rendered"], "every release was rendered"
     assert mandatory == [], "\n".join(v.message for v in mandatory)
     exempt = {v.message.split(": ", 1)[0] for v in from_charts if v.policy == "policy-exemptions"}

@@ -17,8 +17,6 @@ import pytest
 from components.observability import adapter, images, prometheus_stack
 from stacks import config as stack_config
 from tests.e2e.conftest import wait_for
-from tools.charts import build as chart_tools
-from tools.charts.serve import ChartRepository
 from tools.e2e.overlay import GRAFANA_ADMIN_SECRET, e2e_config, monitoring_overlay
 
 pytestmark = pytest.mark.e2e
@@ -43,30 +41,25 @@ def _prepare(api: kubernetes.client.ApiClient, config: dict) -> prometheus_stack
     return spec
 
 
-def test_up_installs_both_real_charts_and_a_second_up_changes_nothing(engine, cluster, monkeypatch, report):
-    helm, charts = chart_tools.build(), chart_tools.chart_mirror()
-    monkeypatch.setitem(engine.env, "GOSVC_HELM", str(helm))
-    monkeypatch.setitem(engine.env, "GOSVC_CHART_DIRS", str(charts))
-    served = ChartRepository(charts, helm)
-    with served as repository:
-        config = e2e_config("dev", loggingEnabled=False, monitoringCreateNamespace=False)
-        config.update(monitoring_overlay(config, repository))
-        spec = _prepare(cluster.api(), config)
-        stack = engine.stack("dev-monitoring", config, pack_config="dev")
-        try:
-            first = stack.up()
-            second = stack.up() if first.succeeded else None
-            apps = kubernetes.client.AppsV1Api(cluster.api())
-            deployments = {d.metadata.name: d for d in apps.list_namespaced_deployment(spec.namespace).items} if first.succeeded else {}
-            daemonsets = [d.metadata.name for d in apps.list_namespaced_daemon_set(prometheus_stack.node_exporter_namespace(spec)).items] if first.succeeded else []
-        finally:
-            down = stack.destroy()
+def test_up_installs_both_real_charts_and_a_second_up_changes_nothing(engine, cluster, chart_repository, report):
+    config = e2e_config("dev", loggingEnabled=False, monitoringCreateNamespace=False)
+    config.update(monitoring_overlay(config, chart_repository.url))
+    spec = _prepare(cluster.api(), config)
+    stack = engine.stack("dev-monitoring", config, pack_config="dev")
+    try:
+        first = stack.up()
+        second = stack.up() if first.succeeded else None
+        apps = kubernetes.client.AppsV1Api(cluster.api())
+        deployments = {d.metadata.name: d for d in apps.list_namespaced_deployment(spec.namespace).items} if first.succeeded else {}
+        daemonsets = [d.metadata.name for d in apps.list_namespaced_daemon_set(prometheus_stack.node_exporter_namespace(spec)).items] if first.succeeded else []
+    finally:
+        down = stack.destroy()
     report.data["stacks"]["dev-monitoring"] = {
         "up": {"succeeded": first.succeeded, "seconds": first.seconds, "summary": first.summary},
         "second_up": second and {"succeeded": second.succeeded, "changes": second.changes, "summary": second.summary},
         "destroy": {"succeeded": down.succeeded, "seconds": down.seconds},
         "deployments": sorted(deployments),
-        "chart_repository_requests": sorted(set(served.requested)),
+        "chart_repository_requests": sorted(set(chart_repository.requested)),
     }
     assert first.succeeded, first.error[-4000:]
     assert not [v for v in first.violations if v.level == "mandatory"], [v.message for v in first.violations if v.level == "mandatory"]

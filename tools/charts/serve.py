@@ -1,7 +1,7 @@
 """The chart mirror served as a Helm chart repository on loopback, for a real engine to install from.
 
-    with ChartRepository(build.chart_mirror()) as url:   # http://127.0.0.1:<port>
-        ...  # gosvc:helmRepository = url
+    with ChartRepository(build.chart_mirror(), build.build()) as repository:
+        ...  # gosvc:helmRepository = repository.url (http://127.0.0.1:<port>)
 
 The packages are copied to a directory of their own with an `index.yaml` that `helm repo index`
 writes for that URL, so the shared mirror is never changed.
@@ -43,7 +43,7 @@ class ChartRepository:
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._server: ThreadingHTTPServer | None = None
 
-    def __enter__(self) -> str:
+    def __enter__(self) -> "ChartRepository":
         self._dir = tempfile.TemporaryDirectory(prefix="gosvc-charts-")
         root = Path(self._dir.name)
         for package in sorted(self.mirror.glob("*.tgz")):
@@ -56,7 +56,7 @@ class ChartRepository:
         if proc.returncode != 0:
             self.__exit__(None, None, None)
             raise RuntimeError(f"helm repo index: {proc.stderr.strip()}")
-        return self.url
+        return self
 
     def __exit__(self, *_exc: object) -> None:
         if self._server is not None:
