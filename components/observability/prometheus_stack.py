@@ -135,9 +135,9 @@ SURGE_FIRST = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "
 """Single-replica chart Deployments roll out by starting the new pod before stopping the old one."""
 
 
-def http_probes(path: str, port: Any, **extra: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def http_probes(path: str, port: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Readiness and liveness on one endpoint, liveness patient enough that readiness always trips first."""
-    readiness = {"httpGet": {"path": path, "port": port}, "periodSeconds": 10, "failureThreshold": 3, **extra}
+    readiness = {"httpGet": {"path": path, "port": port}, "periodSeconds": 10, "failureThreshold": 3}
     return readiness, {**readiness, "failureThreshold": LIVENESS_FAILURES}
 
 
