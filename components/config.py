@@ -23,6 +23,8 @@ MAX_QUANTITY = Decimal(10) ** 18
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 """A DNS-1123 subdomain: the names of Secrets, StorageClasses and most other objects."""
+DIGEST_REF = re.compile(r"^(?P<repository>[^@\s]+)@(?P<digest>sha256:[0-9a-f]{64})$")
+"""An image pinned by digest alone: '<repository>@sha256:<64 hex digits>'."""
 
 
 def quantity(value: str) -> Decimal:
@@ -141,3 +143,17 @@ def validate_checked(model: type[_Model], raw: dict[str, Any], where: str, *chec
     except ConfigError as err:
         raise ConfigError(f"{where}: {err.key}", err.value, err.allowed) from None
     return spec
+
+
+def digest_pins(refs: list[str], repositories: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(repository, digest) of each '<repository>@sha256:<hex>' pin; ValueError naming a malformed pin or a repository
+    that is not among `repositories` (the images a component runs)."""
+    pins = []
+    for ref in refs:
+        match = DIGEST_REF.match(ref)
+        if not match:
+            raise ValueError(f"{ref!r} must be '<repository>@sha256:<64 hex digits>'")
+        if match["repository"] not in repositories:
+            raise ValueError(f"{ref!r}: the repository must be one of {', '.join(repositories)}")
+        pins.append((match["repository"], match["digest"]))
+    return pins

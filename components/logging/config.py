@@ -14,13 +14,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from components.config import SUBDOMAIN, ResourcesSpec, _dns_label, _Model, cidr, namespace_name, quantity, validate_checked
+from components.config import SUBDOMAIN, ResourcesSpec, digest_pins, _dns_label, _Model, cidr, namespace_name, quantity, validate_checked
 from components.errors import ConfigError
 from components.logging import versions
 
 MIB = 1024 * 1024
 KAFKA_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
-DIGEST_REF = re.compile(r"^(?P<repo>[^@\s]+)@sha256:[0-9a-f]{64}$")
 RATE_LIMIT = re.compile(r"^[1-9][0-9]*/(s|m|h)$")
 """A DNS-1123 subdomain: the form of Secret and StorageClass names."""
 CONFIRMABLE = ("elasticsearch.nodes",)
@@ -205,12 +204,7 @@ class LoggingSpec(_Model):
     @field_validator("image_digests")
     @classmethod
     def _digests(cls, value: list[str]) -> list[str]:
-        for ref in value:
-            match = DIGEST_REF.match(ref)
-            if not match:
-                raise ValueError(f"{ref!r} must be '<repository>@sha256:<64 hex digits>'")
-            if match["repo"] not in versions.REPOSITORIES:
-                raise ValueError(f"{ref!r}: the repository must be one of {', '.join(versions.REPOSITORIES)}")
+        digest_pins(value, versions.REPOSITORIES)
         return value
 
     def image(self, image: str) -> str:

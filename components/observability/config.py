@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from components import defaults
-from components.config import DNS_LABEL, SUBDOMAIN, ResourcesSpec, cidr, quantity, validate_checked
+from components.config import DNS_LABEL, SUBDOMAIN, ResourcesSpec, cidr, digest_pins, quantity, validate_checked
 from components.errors import ConfigError
 from components.observability import charts, images
 
@@ -197,15 +197,10 @@ class PrometheusStackSpec(_Model):
     @classmethod
     def _digests(cls, value: list[str]) -> list[str]:
         seen = set()
-        for ref in value:
-            match = images.DIGEST_REF.match(ref)
-            if not match:
-                raise ValueError(f"{ref!r} must be '<repository>@sha256:<64 hex digits>'")
-            if match["repository"] not in images.REPOSITORIES:
-                raise ValueError(f"{ref!r}: the repository must be one of {', '.join(images.REPOSITORIES)}")
-            if match["repository"] in seen:
-                raise ValueError(f"{ref!r}: {match['repository']} is pinned twice")
-            seen.add(match["repository"])
+        for ref, (repository, _) in zip(value, digest_pins(value, images.REPOSITORIES)):
+            if repository in seen:
+                raise ValueError(f"{ref!r}: {repository} is pinned twice")
+            seen.add(repository)
         return value
 
     @field_validator("namespace")

@@ -8,14 +8,13 @@ tests/e2e/test_real_charts.py renders the real charts and holds this table to th
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from components.config import digest_pins
 from components.observability import charts
 
-DIGEST_REF = re.compile(r"^(?P<repository>[^@\s]+)@(?P<digest>sha256:[0-9a-f]{64})$")
 
 
 class DigestKey(Enum):
@@ -86,9 +85,9 @@ IMAGES = (
 REPOSITORIES = tuple(image.repository for image in IMAGES)
 
 
-def configured(digests: list[str] | tuple[str, ...]) -> dict[str, str]:
+def configured(digests: list[str]) -> dict[str, str]:
     """Repository -> digest from '<repository>@sha256:<hex>' pins (validated by the config model)."""
-    return {m["repository"]: m["digest"] for m in (DIGEST_REF.match(ref) for ref in digests) if m}
+    return dict(digest_pins(digests, REPOSITORIES))
 
 
 def merge(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
