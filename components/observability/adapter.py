@@ -22,7 +22,6 @@ RESOURCES = ResourcesSpec(cpu_request="50m", cpu_limit=None, memory_request="128
 RELEASE_NAME = "prometheus-adapter"
 POD_SELECTOR = {"app.kubernetes.io/name": "prometheus-adapter", "app.kubernetes.io/instance": RELEASE_NAME}
 """The chart's selector labels (k8s-prometheus-adapter.selectorLabels) for a release of this name."""
-PROBE = {"httpGet": {"path": "/healthz", "port": "https", "scheme": "HTTPS"}, "initialDelaySeconds": 30, "timeoutSeconds": 5, "periodSeconds": 10, "failureThreshold": 3}
 EXEMPTIONS = {
     "service-account-token-not-automounted": "it serves custom.metrics.k8s.io as an aggregated API: it checks the API "
     "server's calls and looks up pods and namespaces through the API",
@@ -80,8 +79,9 @@ def values(spec: PrometheusStackSpec) -> dict[str, Any]:
             {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": POD_SELECTOR}},
         ],
         # Served by Kubernetes' API server library: /readyz fails while it cannot serve, /livez only when it is stuck.
-        "readinessProbe": {**PROBE, "httpGet": {**PROBE["httpGet"], "path": "/readyz"}},
-        "livenessProbe": {**PROBE, "httpGet": {**PROBE["httpGet"], "path": "/livez"}, "failureThreshold": prometheus_stack.LIVENESS_FAILURES},
+        # Helm merges these into the chart's probes, which keep their port, scheme and timings.
+        "readinessProbe": {"httpGet": {"path": "/readyz"}},
+        "livenessProbe": {"httpGet": {"path": "/livez"}, "failureThreshold": prometheus_stack.LIVENESS_FAILURES},
         "strategy": prometheus_stack.SURGE_FIRST,
         "serviceAccount": {"automountServiceAccountToken": False},
         "automountServiceAccountToken": True,
