@@ -9,11 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components import GoService
+from components import GoService, defaults
+from components.config import quantity
 from tools.offline.engine import PLACEHOLDERS, run
 from components.errors import ConfigError
 from components.observability import PrometheusStack, ServiceMonitoring, adapter, charts, prometheus_stack
 from components.service.autoscaling import REQUESTS_PER_SECOND
+from policies.rules.resources import go_size
 
 IMAGE = "registry.example.com/team/api:1.2.3"
 KPS = "kubernetes:helm.sh/v3:Release"
@@ -95,6 +97,15 @@ def test_defaults_are_small_and_ephemeral():
     assert values["prometheus"]["podDisruptionBudget"]["enabled"] is False
     for name, part in [("grafana", values["grafana"]), ("operator", values["prometheusOperator"]), ("ksm", values["kube-state-metrics"])]:
         assert part["resources"]["requests"] and part["resources"]["limits"]["memory"], name
+
+
+def test_grafana_gets_gomemlimit_below_its_limit_and_a_writable_tmp():
+    """The grafana 12.x chart sets GOMEMLIMIT to the whole limit itself; the values add the entry that comes last."""
+    grafana = releases(run(lambda: PrometheusStack("mon", {})))["kube-prometheus-stack"].inputs["values"]["grafana"]
+    limit = quantity(grafana["resources"]["limits"]["memory"])
+    assert go_size(grafana["env"]["GOMEMLIMIT"]) == pytest.approx(limit * defaults.GOMEMLIMIT_PERCENT / 100, rel=0.01)
+    assert {"name": "tmp", "mountPath": "/tmp"} in grafana["extraEmptyDirMounts"]
+    assert grafana["containerSecurityContext"]["readOnlyRootFilesystem"] is True
 
 
 def test_grafana_password_is_generated_kept_secret_and_only_referenced_by_the_release():

@@ -49,8 +49,12 @@ COMPONENT_RESOURCES = {
 }
 
 GRAFANA_UID = defaults.NONROOT_UID
-"""Grafana and its sidecar run as any UID: they write only to the chart's emptyDirs, which fsGroup makes theirs.
+"""Grafana and its sidecar run as any UID: they write only to emptyDirs, which fsGroup makes theirs.
 Not the image's 472, which the pack refuses (UIDs below 10000 may be a node's users)."""
+GRAFANA_TMP = {"name": "tmp", "mountPath": "/tmp"}
+"""An emptyDir for Grafana's temporary files (plugin downloads, SQLite's temp files). The grafana 12.x chart makes
+emptyDirs only for /var/lib/grafana, /var/lib/grafana-search and the sidecar's /tmp/dashboards; under the read-only
+root, anything else Grafana writes would fail. It logs to the console only (the chart's `log.mode`), not /var/log."""
 NOBODY_UID = 65534
 """node-exporter's user in its chart: it reads /proc, /sys and the root filesystem, all world-readable, through read-only mounts."""
 JOB_UID = defaults.NONROOT_UID
@@ -194,16 +198,23 @@ def grafana_values(spec: PrometheusStackSpec) -> dict[str, Any]:
     one sidecar runs (the dashboards'), and it reads ConfigMaps only, never Secrets.
     """
     sidecar_readiness, sidecar_liveness = http_probes("/healthz", SIDECAR_HEALTH_PORT)
+    memory_limit = COMPONENT_RESOURCES["grafana"].effective_memory_limit
     return {
         "admin": {"existingSecret": spec.admin_secret, "userKey": GRAFANA_USER_KEY, "passwordKey": GRAFANA_PASSWORD_KEY},
         "env": {
             "GF_SECURITY_ADMIN_USER": f"$__file{{{GRAFANA_ADMIN_DIR}/{GRAFANA_USER_KEY}}}",
             "GF_SECURITY_ADMIN_PASSWORD": f"$__file{{{GRAFANA_ADMIN_DIR}/{GRAFANA_PASSWORD_KEY}}}",
+            # The chart sets GOMEMLIMIT to the whole memory limit (a resourceFieldRef) whenever there is one, and no
+            # value turns that off; this entry comes after it, and the last definition of a name is the one a
+            # container gets. Helm's patch cannot change this value in a live Deployment (it lands on the chart's
+            # entry): a new grafana memory limit needs the Deployment deleted before the upgrade (README).
+            "GOMEMLIMIT": resources.gomemlimit(memory_limit, defaults.GOMEMLIMIT_PERCENT),
         },
         "extraSecretMounts": [
             {"name": "admin", "secretName": spec.admin_secret, "mountPath": GRAFANA_ADMIN_DIR, "readOnly": True, "defaultMode": 0o440},
         ],
         "persistence": {"enabled": False},  # dashboards and datasources are provisioned, nothing to keep
+        "extraEmptyDirMounts": [GRAFANA_TMP],
         "resources": _requirements("grafana"),
         "annotations": security.exemptions(GRAFANA_EXEMPTIONS),
         "deploymentStrategy": SURGE_FIRST,
@@ -211,7 +222,7 @@ def grafana_values(spec: PrometheusStackSpec) -> dict[str, Any]:
         "automountServiceAccountToken": True,  # for the sidecar; see GRAFANA_EXEMPTIONS
         "rbac": {"useExistingClusterRole": grafana_cluster_role_name(spec)},
         "securityContext": security.pod_security_context(GRAFANA_UID),
-        # Read-only root: Grafana writes only under /var/lib/grafana and /tmp and the sidecar under its folder, all emptyDirs of the chart.
+        # Read-only root: Grafana writes only to the chart's emptyDirs and GRAFANA_TMP, the sidecar only to its folder.
         "containerSecurityContext": security.container_security_context(GRAFANA_UID),
         "testFramework": {"enabled": False},  # the grafana-test pod exists only for `helm test` and runs as root
         "forceDeployDatasources": True,
