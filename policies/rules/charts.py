@@ -39,6 +39,10 @@ RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 HELM_ENV = "GOSVC_HELM"
 CHART_DIRS_ENV = "GOSVC_CHART_DIRS"
 RENDER_TIMEOUT_SECONDS = 300
+KUBE_VERSION = "1.33.0"
+"""The Kubernetes version `helm template` renders for: the oldest this project supports. Without it helm assumes the
+version its build was stamped with, 1.20 for a plain `go install`, which kube-prometheus-stack (>=1.25) refuses; so
+every helm renders alike."""
 API_VERSIONS = ("apiregistration.k8s.io/v1",)
 """API versions `helm template` is told the cluster serves beyond client-go's own groups, which are all it knows
 without a cluster: the aggregation API has been served since Kubernetes 1.10, and charts pick it by capability
@@ -141,7 +145,7 @@ def _render(key: str, _helm_env: str, _dirs_env: str) -> Rendering:
         values = Path(tmp) / "values.json"
         values.write_text(json.dumps(props.get("values") or {}))
         versions = [arg for version in API_VERSIONS for arg in ("--api-versions", version)]
-        cmd = [helm, "template", release, *ref, "--namespace", namespace, "--values", str(values), *versions]
+        cmd = [helm, "template", release, *ref, "--namespace", namespace, "--values", str(values), "--kube-version", KUBE_VERSION, *versions]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=RENDER_TIMEOUT_SECONDS, env={**os.environ, "HELM_CACHE_HOME": str(Path(tmp) / "cache")})
         except (OSError, subprocess.TimeoutExpired) as err:
