@@ -30,12 +30,12 @@ policy: venv
 	$(BIN)/python -m tools.offline.synth --stack $(STACK) --out build/$(STACK) --policy-pack policies --policy-pack-config policies/config/$(STACK).json
 	$(BIN)/python -m tools.size check --stack $(STACK)
 
-## charts: the real monitoring charts (packaged from their sources on the Go module proxy) rendered with
+## charts: the genuine monitoring chart packages (../shared/charts, see tools/charts/packages.py) rendered with
 ## $(STACK)'s values into build/$(STACK)/helm/, checked by the policy pack, then by Checkov against
 ## tools/charts/checkov_exceptions.yaml
 charts: venv
 	$(BIN)/python -m tools.charts.build
-	$(BIN)/python -m tools.offline.synth --stack $(STACK) --out build/$(STACK) --charts "$$($(BIN)/python -m tools.charts.build | tail -1)" --policy-pack policies --policy-pack-config policies/config/$(STACK).json
+	charts=$$($(BIN)/python -m tools.charts.packages) && $(BIN)/python -m tools.offline.synth --stack $(STACK) --out build/$(STACK) --charts "$$charts" --policy-pack policies --policy-pack-config policies/config/$(STACK).json
 	$(BIN)/python -m tools.charts.checkov --stack $(STACK) build/$(STACK)
 
 ## size: load the sample service to saturation under each stack's GOMEMLIMIT and propose its CPU request,
@@ -59,12 +59,13 @@ e2e: e2e-tools
 	$(BIN)/python -m pytest tests/e2e -m e2e
 
 ## e2e-tools: build those binaries from tools/e2e/go once per machine (reused while the pins are unchanged),
-## the pipeline tier's software (Kafka from Maven Central, Filebeat from the Go module proxy), helm and the
-## chart mirror (tools/charts), and Checkov in a virtualenv of its own
+## the pipeline tier's software (Kafka from Maven Central, Filebeat from the Go module proxy), helm (tools/charts),
+## the check of the genuine chart packages, and Checkov in a virtualenv of its own
 e2e-tools: venv
 	$(BIN)/python -m tools.e2e.build
 	$(BIN)/python -m tools.pipeline.build
 	$(BIN)/python -m tools.charts.build
+	$(BIN)/python -m tools.charts.packages
 	$(BIN)/python -c "from tools.charts import checkov; print(checkov.install())"
 
 ## pipeline: only the pipeline tier of make e2e: the generated Kafka and Filebeat configs in the real software

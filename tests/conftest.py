@@ -68,3 +68,12 @@ def synth(tmp_path_factory):
         return cache[stack]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def chart_packages() -> Path:
+    """The genuine packages of the monitoring charts (tools/charts/packages.py): ../shared/charts, or else pulled from
+    the upstream repository; the error says what is missing when neither can be had."""
+    from tools.charts import packages
+
+    return packages.locate()

@@ -46,14 +46,14 @@ def test_each_chart_takes_the_digest_in_its_own_key(repository, expected):
 def test_a_digest_known_only_at_deploy_time_stays_an_output():
     grafana = BY_REPOSITORY["docker.io/grafana/grafana"]
     block = _at(grafana.values(FakeOutput(DIGEST)), grafana.path)
-    assert block["tag"] == "13.2.0-distroless" and isinstance(block["sha"], FakeOutput) and block["sha"].value == "ab" * 32
+    assert block["tag"] == grafana.tag and isinstance(block["sha"], FakeOutput) and block["sha"].value == "ab" * 32
 
 
 def test_pinning_one_chart_leaves_its_other_values_and_the_other_chart_alone():
     values = {"grafana": {"image": {"pullPolicy": "Always"}, "replicas": 1}, "fullnameOverride": "x"}
     digests = {"docker.io/grafana/grafana": DIGEST, "registry.k8s.io/prometheus-adapter/prometheus-adapter": DIGEST}
     pinned = images.pinned_values(images.KPS, values, digests)
-    assert pinned["grafana"]["image"] == {"pullPolicy": "Always", "tag": "13.2.0-distroless", "sha": "ab" * 32}
+    assert pinned["grafana"]["image"] == {"pullPolicy": "Always", "tag": BY_REPOSITORY["docker.io/grafana/grafana"].tag, "sha": "ab" * 32}
     assert pinned["grafana"]["replicas"] == 1 and pinned["fullnameOverride"] == "x"
     assert "image" not in pinned and values["grafana"]["image"] == {"pullPolicy": "Always"}, "the adapter's pin is not the stack chart's; the input is unchanged"
 

@@ -1,8 +1,8 @@
 """Helm releases seen into: the pack renders a release's chart with the real helm and checks every object it creates.
 
 The chart is tests/fixtures/charts/gosvc-fixture, which the project writes itself (a Deployment and a
-Service; `hardened` switches the Deployment between chart-default and restricted). The real
-monitoring charts cannot be fetched here, so they are never rendered in CI.
+Service; `hardened` switches the Deployment between chart-default and restricted). The genuine
+monitoring charts are rendered and judged in tests/test_real_charts.py.
 """
 
 from __future__ import annotations

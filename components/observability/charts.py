@@ -42,8 +42,8 @@ class Chart:
         }
 
 
-KUBE_PROMETHEUS_STACK = Chart("kube-prometheus-stack", "88.6.1")
-"""Prometheus Operator 0.93, Prometheus, Alertmanager, Grafana, kube-state-metrics, node-exporter; 88.x is the mid-2026 line."""
+KUBE_PROMETHEUS_STACK = Chart("kube-prometheus-stack", "88.5.3")
+"""Prometheus Operator 0.93.1, Prometheus, Alertmanager, Grafana (its chart 12.11.1), kube-state-metrics, node-exporter."""
 
 PROMETHEUS_ADAPTER = Chart("prometheus-adapter", "5.3.0")
 """Serves custom.metrics.k8s.io from Prometheus queries, for the HPA's requests_per_second metric."""

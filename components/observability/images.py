@@ -73,13 +73,13 @@ OPERATOR_VERSION = "v0.93.1"
 IMAGES = (
     ChartImage(KPS, ("prometheusOperator", "image"), "quay.io/prometheus-operator/prometheus-operator", OPERATOR_VERSION, DigestKey.HEX),
     ChartImage(KPS, ("prometheusOperator", "prometheusConfigReloader", "image"), "quay.io/prometheus-operator/prometheus-config-reloader", OPERATOR_VERSION, DigestKey.HEX),
-    ChartImage(KPS, ("prometheusOperator", "admissionWebhooks", "patch", "image"), "ghcr.io/jkroepke/kube-webhook-certgen", "1.8.8", DigestKey.HEX),
+    ChartImage(KPS, ("prometheusOperator", "admissionWebhooks", "patch", "image"), "ghcr.io/jkroepke/kube-webhook-certgen", "1.8.7", DigestKey.HEX),
     ChartImage(KPS, ("prometheus", "prometheusSpec", "image"), "quay.io/prometheus/prometheus", "v3.14.0-distroless", DigestKey.HEX),
     ChartImage(KPS, ("alertmanager", "alertmanagerSpec", "image"), "quay.io/prometheus/alertmanager", "v0.34.0", DigestKey.HEX),
     ChartImage(KPS, ("kube-state-metrics", "image"), "registry.k8s.io/kube-state-metrics/kube-state-metrics", "v2.20.0", DigestKey.SHA_PREFIXED),
     ChartImage(KPS, ("prometheus-node-exporter", "image"), "quay.io/prometheus/node-exporter", "v1.12.1-distroless", DigestKey.DIGEST, tag_value="v1.12.1"),
-    ChartImage(KPS, ("grafana", "image"), "docker.io/grafana/grafana", "13.2.0-distroless", DigestKey.HEX),
-    ChartImage(KPS, ("grafana", "sidecar", "image"), "quay.io/kiwigrid/k8s-sidecar", "2.10.3", DigestKey.HEX),
+    ChartImage(KPS, ("grafana", "image"), "docker.io/grafana/grafana", "13.2.0", DigestKey.HEX),
+    ChartImage(KPS, ("grafana", "sidecar", "image"), "quay.io/kiwigrid/k8s-sidecar", "2.10.1", DigestKey.HEX),
     ChartImage(ADAPTER, ("image",), "registry.k8s.io/prometheus-adapter/prometheus-adapter", "v0.12.0", DigestKey.IN_TAG),
 )
 REPOSITORIES = tuple(image.repository for image in IMAGES)

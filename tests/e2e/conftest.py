@@ -117,14 +117,16 @@ def synthesized(tmp_path_factory):
 
 
 @pytest.fixture
-def chart_repository(engine, monkeypatch):
-    """The chart mirror served as a chart repository on loopback (its `url`; `requested` says what was fetched), with
-    the engine's pack process rendering releases from the same mirror with the helm built here."""
+def chart_repository(engine, chart_packages, report, monkeypatch):
+    """The genuine packages served as a chart repository on loopback (its `url`; `requested` says what was fetched), with
+    the engine's pack process rendering releases from the same packages with the helm built here. The report records
+    each package's version, sha256 and subcharts."""
     from tools.charts import build as chart_tools
+    from tools.charts import packages
     from tools.charts.serve import ChartRepository
 
-    helm, charts = chart_tools.build(), chart_tools.chart_mirror()
-    monkeypatch.setitem(engine.env, "GOSVC_HELM", str(helm))
-    monkeypatch.setitem(engine.env, "GOSVC_CHART_DIRS", str(charts))
-    with ChartRepository(charts, helm) as served:
+    report.data["charts"] = {"directory": str(chart_packages), "packages": [p.record() for p in packages.read(chart_packages)]}
+    monkeypatch.setitem(engine.env, "GOSVC_HELM", str(chart_tools.build()))
+    monkeypatch.setitem(engine.env, "GOSVC_CHART_DIRS", str(chart_packages))
+    with ChartRepository(chart_packages) as served:
         yield served

@@ -1,7 +1,7 @@
 """The whole program with its Prometheus stack under the real CLI: `pulumi preview --policy-pack` with the real charts.
 
-The chart mirror is served as a chart repository on loopback (tools/charts/serve.py), so the
-Kubernetes provider previews both Helm releases from the real charts, and the pack process (through
+The genuine chart packages (../shared/charts) are served as a chart repository on loopback
+(tools/charts/serve.py), so the Kubernetes provider previews both Helm releases from them as it would from upstream, and the pack process (through
 `GOSVC_HELM` and `GOSVC_CHART_DIRS`) renders them and checks every object they would create. The
 admin login comes from an existing Secret (no random provider is served here) and the chart images
 are pinned by a placeholder digest (no registry is reachable); nothing is installed.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.charts import mirror
+from tools.charts import packages
 from tools.e2e.overlay import e2e_config, monitoring_overlay
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +35,7 @@ def test_a_real_preview_checks_every_object_of_the_real_charts(stack, engine, ch
         "releases_previewed": sorted(urn.rsplit("::", 1)[-1] for o, t, urn in op.steps if o == "create" and t.endswith(":Release")),
     }
     assert op.succeeded, op.error or op.output[-4000:]
-    assert {*(f"/{c.name}-{c.version}.tgz" for c in mirror.PINNED)} <= set(chart_repository.requested), "the provider fetched both charts"
+    assert {*(f"/{c.name}-{c.version}.tgz" for c in packages.PINNED)} <= set(chart_repository.requested), "the provider fetched both charts"
     assert not [v for v in op.violations if v.policy == "helm-chart-rendered"], "every release was rendered"
     assert mandatory == [], "\n".join(v.message for v in mandatory)
     exempt = {v.message.split(": ", 1)[0] for v in from_charts if v.policy == "policy-exemptions"}

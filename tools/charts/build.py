@@ -1,12 +1,11 @@
-"""Builds the Helm CLI from `helm.sh/helm/v3` at the version `go/go.mod` requires, and a local mirror
-of the monitoring stack's pinned charts (mirror.py), once per machine.
+"""Builds the Helm CLI from `helm.sh/helm/v3` at the version `go/go.mod` requires, once per machine.
 
-    python -m tools.charts.build     # builds if needed, prints the helm binary's path and the mirror's
+    python -m tools.charts.build     # builds if needed, prints the helm binary's path
 
-The policy pack renders Helm releases with that helm (`GOSVC_HELM`, policies/rules/charts.py) and
-finds the charts in the mirror (`GOSVC_CHART_DIRS`); so does `python -m tools.offline.synth --charts DIR`.
-Both live in `$GOSVC_CHART_TOOLS` (default `~/.cache/gosvc/chart-tools`) under a key hashed from
-go/, sources/, these scripts, the chart pins and the Go version.
+The policy pack renders Helm releases with that helm (`GOSVC_HELM`, policies/rules/charts.py), and so
+does `python -m tools.offline.synth --charts DIR`. It lives in `$GOSVC_CHART_TOOLS` (default
+`~/.cache/gosvc/chart-tools`) under a key hashed from go/, this script and the Go version. The charts
+themselves are not built here: tools/charts/packages.py finds the genuine packages.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from tools.charts import mirror
 from tools.e2e import build as e2e_build
 from tools.e2e.build import BuildError
 
@@ -46,33 +44,19 @@ def default_kube_version() -> tuple[str, str]:
 
 def cache_key() -> str:
     digest = hashlib.sha256()
-    for path in sorted(p for d in (MODULE, mirror.SOURCES) for p in d.rglob("*") if p.is_file()):
+    for path in sorted(p for p in MODULE.rglob("*") if p.is_file()):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for script in (Path(__file__), Path(mirror.__file__)):
-        digest.update(script.read_bytes())
-    digest.update(repr(mirror.PINNED).encode() + e2e_build.go_version().encode())
+    digest.update(Path(__file__).read_bytes())
+    digest.update(e2e_build.go_version().encode())
     return digest.hexdigest()[:16]
 
 
 def _build_helm(out: Path, versions: dict[str, str]) -> None:
-    # Without the Kubernetes version Helm's own build stamps in, `helm template` assumes 1.20 and
-    # refuses charts that need newer (kube-prometheus-stack wants >=1.25).
+    # Stamped as Helm's own build stamps it. The pack passes --kube-version anyway, so any helm renders alike.
     major, minor = default_kube_version()
     kube = " ".join(f"-X {HELM}/pkg/{pkg}.k8sVersion{part}={value}" for pkg in ("chartutil", "lint/rules") for part, value in (("Major", major), ("Minor", minor)))
     ldflags = f"-s -w -X {HELM}/internal/version.version={versions['helm']} {kube}"
     e2e_build.run_go("build helm", ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out / "bin" / "helm"), f"{HELM}/cmd/helm"], MODULE)
-
-
-def _build_mirror(out: Path, _versions: dict[str, str]) -> None:
-    mirror.build_mirror(out / "charts", out / "bin" / "helm")
-
-
-def _root(log: Callable[[str], None]) -> Path:
-    root = cache_root() / cache_key()
-    if e2e_build.read_manifest(root) is None:
-        versions = {"helm": helm_version(), **{c.name: c.version for c in mirror.PINNED}}
-        e2e_build.build_into(root, (("helm", _build_helm), ("charts", _build_mirror)), versions, {"go": e2e_build.go_version()}, log, "chart tools")
-    return root
 
 
 def _log(line: str) -> None:
@@ -80,19 +64,16 @@ def _log(line: str) -> None:
 
 
 def build(log: Callable[[str], None] = _log) -> Path:
-    """The helm binary for this checkout's pin, built first (with the chart mirror) if this machine has none."""
-    return _root(log) / "bin" / "helm"
-
-
-def chart_mirror(log: Callable[[str], None] = _log) -> Path:
-    """The directory of packaged pinned charts (and its `mirror.json`), for `GOSVC_CHART_DIRS` or `synth --charts`."""
-    return _root(log) / "charts"
+    """The helm binary for this checkout's pin, built first if this machine has none."""
+    root = cache_root() / cache_key()
+    if e2e_build.read_manifest(root) is None:
+        e2e_build.build_into(root, (("helm", _build_helm),), {"helm": helm_version()}, {"go": e2e_build.go_version()}, log, "chart tools")
+    return root / "bin" / "helm"
 
 
 if __name__ == "__main__":
     try:
         print(build())
-        print(chart_mirror())
     except BuildError as err:
         print(f"chart tools: {err}", file=sys.stderr)
         sys.exit(1)

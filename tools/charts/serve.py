@@ -1,18 +1,15 @@
-"""The chart mirror served as a Helm chart repository on loopback, for a real engine to install from.
+"""A folder of chart packages served as a Helm chart repository on loopback, for a real engine to install from.
 
-    with ChartRepository(build.chart_mirror(), build.build()) as repository:
+    with ChartRepository(packages.locate()) as repository:
         ...  # gosvc:helmRepository = repository.url (http://127.0.0.1:<port>)
 
-The packages are copied to a directory of their own with an `index.yaml` that `helm repo index`
-writes for that URL, so the shared mirror is never changed.
+The folder is served as it is: its `index.yaml` (relative URLs) and packages are what `helm.v3.Release`
+fetches, exactly as it fetches them from the upstream repository. Nothing in the folder is written.
 """
 
 from __future__ import annotations
 
 import functools
-import shutil
-import subprocess
-import tempfile
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,35 +29,23 @@ class _Recording(SimpleHTTPRequestHandler):
 
 
 class ChartRepository:
-    """Serves every `*.tgz` of `mirror` with an index, on 127.0.0.1 at a free port."""
+    """Serves `directory` (chart packages and their index.yaml) on 127.0.0.1 at a free port."""
 
-    def __init__(self, mirror: Path, helm: Path) -> None:
-        self.mirror = mirror
-        self.helm = helm
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
         self.url = ""
         self.requested: list[str] = []
         """Every path a client asked for, in order: which charts were really fetched."""
-        self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._server: ThreadingHTTPServer | None = None
 
     def __enter__(self) -> "ChartRepository":
-        self._dir = tempfile.TemporaryDirectory(prefix="gosvc-charts-")
-        root = Path(self._dir.name)
-        for package in sorted(self.mirror.glob("*.tgz")):
-            shutil.copyfile(package, root / package.name)
         handler = type("Handler", (_Recording,), {"requested": self.requested})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(self.directory)))
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        proc = subprocess.run([str(self.helm), "repo", "index", str(root), "--url", self.url], capture_output=True, text=True)
-        if proc.returncode != 0:
-            self.__exit__(None, None, None)
-            raise RuntimeError(f"helm repo index: {proc.stderr.strip()}")
         return self
 
     def __exit__(self, *_exc: object) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-        if self._dir is not None:
-            self._dir.cleanup()

@@ -63,7 +63,7 @@ GRAFANA_ADMIN_SECRET = "byo-grafana-admin"
 
 
 def monitoring_overlay(config: dict[str, Any], repository: str) -> dict[str, Any]:
-    """The Prometheus stack on, installed from `repository` (the chart mirror served on loopback), with Grafana's
+    """The Prometheus stack on, installed from `repository` (the genuine chart packages served on loopback), with Grafana's
     admin login from an existing Secret (no random provider here) and chart digests pinned instead of resolved."""
     overlay: dict[str, Any] = {"gosvc:prometheusStackEnabled": True, "gosvc:helmRepository": repository, "gosvc:grafanaAdminSecret": GRAFANA_ADMIN_SECRET}
     if config.get("gosvc:monitoringResolveDigests"):

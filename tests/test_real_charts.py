@@ -1,15 +1,16 @@
-"""The real monitoring charts, rendered with each stack's values and checked by the policy pack.
+"""The genuine monitoring charts, rendered with each stack's values and checked by the policy pack.
 
-The charts come from the chart mirror `tools.charts.build` packages from the chart repositories'
-sources on the Go module proxy (kube-prometheus-stack and prometheus-adapter at the pinned
-versions; mirror.json names any subchart of another version than its parent asks for). The
-synth renders every release from that mirror exactly as the pack does, and the pack runs over
-the stack with the rendered objects. Nothing here is installed: the objects are checked as
-`helm template` writes them.
+The charts are the released packages (kube-prometheus-stack and prometheus-adapter at the pinned
+versions, every subchart at the version its parent pins) that tools/charts/packages.py finds in
+../shared/charts. The synth renders every release from them exactly as the pack does, and the pack
+runs over the stack with the rendered objects, then Checkov. Nothing here is installed: the objects are
+checked as `helm template` writes them (tests/e2e/test_real_charts_*.py install them). What was seen is
+written to build/charts/report.json.
 """
 
 from __future__ import annotations
 
+import configparser
 import json
 import subprocess
 import sys
@@ -19,31 +20,33 @@ from typing import Any
 import pytest
 import yaml
 
+from components.config import quantity
 from components.observability import adapter, images, network, prometheus_stack
+from policies.rules import charts
+from policies.rules.definition import Subject
+from policies.rules.relations import operated_pod_labels
+from policies.rules.resources import go_size
 from tests.conftest import ROOT, STACKS
-from tools.charts import build as chart_tools
-from tools.charts import mirror
-
-sys.path.insert(0, str(ROOT / "policies"))
-from rules.definition import Subject  # noqa: E402  (the pack's own modules, as the pack process imports them)
-from rules.relations import operated_pod_labels  # noqa: E402
-
-pytestmark = pytest.mark.e2e
+from tools.charts import packages
 
 MONITORING = "monitoring"
 WORKLOAD_KINDS = {"Deployment", "DaemonSet", "StatefulSet", "Job"}
+REPORT = ROOT / "build" / "charts" / "report.json"
 
 
 @pytest.fixture(scope="session")
-def chart_mirror(report) -> Path:
-    directory = chart_tools.chart_mirror()
-    manifest = json.loads((directory / mirror.MANIFEST).read_text())
-    report.data["policy"]["real_charts"] = {"mirror": manifest, "stacks": {}}
-    return directory
+def report(chart_packages):
+    """What the genuine charts showed, per stack, written to build/charts/report.json when the session ends."""
+    data: dict[str, Any] = {"directory": str(chart_packages), "packages": [p.record() for p in packages.read(chart_packages)], "stacks": {}}
+    try:
+        yield data
+    finally:
+        REPORT.parent.mkdir(parents=True, exist_ok=True)
+        REPORT.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 @pytest.fixture(scope="session")
-def rendered(chart_mirror, tmp_path_factory):
+def rendered(chart_packages, tmp_path_factory):
     """rendered(stack) -> (the synth's output directory, its policy report), synthesized once per stack."""
     done: dict[str, tuple[Path, dict[str, Any]]] = {}
 
@@ -51,7 +54,7 @@ def rendered(chart_mirror, tmp_path_factory):
         if stack not in done:
             out = tmp_path_factory.mktemp(f"charts-{stack}")
             cmd = [
-                sys.executable, "-m", "tools.offline.synth", "--stack", stack, "--out", str(out), "--charts", str(chart_mirror),
+                sys.executable, "-m", "tools.offline.synth", "--stack", stack, "--out", str(out), "--charts", str(chart_packages),
                 "--policy-pack", "policies", "--policy-pack-config", f"policies/config/{stack}.json",
             ]  # fmt: skip
             proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
@@ -74,16 +77,13 @@ def _from_chart(violation: dict[str, Any]) -> bool:
     return "(rendered from Helm release " in violation["message"]
 
 
-def test_the_mirror_holds_the_pinned_charts_and_names_every_substitution(chart_mirror):
-    manifest = json.loads((chart_mirror / mirror.MANIFEST).read_text())
-    assert [(c["chart"], c["version"]) for c in manifest["charts"]] == [(c.name, c.version) for c in mirror.PINNED]
-    for chart in manifest["charts"]:
-        assert (chart_mirror / chart["package"]).is_file()
-    # The proxy's snapshot of grafana-community/helm-charts is past the grafana chart kube-prometheus-stack 88.6.1
-    # asks for; every other subchart is the version its parent names. A new substitution fails here until looked at.
-    assert [(s["chart"], s["name"], s["wanted"], s["used"]) for s in manifest["substitutions"]] == [("kube-prometheus-stack", "grafana", "12.11.2", "13.0.1")]
-    exact = [d for c in manifest["charts"] for d in c["dependencies"] if d["name"] != "grafana"]
-    assert exact and all(mirror.satisfies(d["wanted"], d["used"]) for d in exact), exact
+def test_the_packages_are_the_pinned_releases_with_every_subchart_as_its_parent_pins(chart_packages):
+    found = {p.name: p for p in packages.read(chart_packages)}
+    assert sorted((p.name, p.version) for p in found.values()) == sorted((c.name, c.version) for c in packages.PINNED)
+    # What kube-prometheus-stack 88.5.3's Chart.yaml pins; read() has already held each to its constraint.
+    assert found["kube-prometheus-stack"].subcharts == {
+        "crds": "0.0.0", "grafana": "12.11.1", "kube-state-metrics": "8.4.0", "prometheus-node-exporter": "4.56.1", "prometheus-windows-exporter": "0.12.8",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -93,7 +93,7 @@ def test_the_pack_finds_nothing_mandatory_in_the_real_charts_and_every_exemption
     assert {"Deployment", "DaemonSet", "Job", "Prometheus", "Alertmanager", "APIService"} <= kinds, "both charts were rendered"
     mandatory = [v for v in policy["violations"] if v["level"] == "mandatory"]
     notes = [v["message"].split("\n", 1)[1] for v in policy["violations"] if v["policy"] == "policy-exemptions" and _from_chart(v)]
-    report.data["policy"]["real_charts"]["stacks"][stack] = {
+    report["stacks"][stack] = {
         "chart_objects": sum(len(_objects(out, r)) for r in ("kube-prometheus-stack", "prometheus-adapter")),
         "mandatory": [v["message"] for v in mandatory],
         "advisory_from_charts": sorted({(v["policy"], v["message"].split("\n", 1)[1][:160]) for v in policy["violations"] if v["level"] == "advisory" and _from_chart(v)}),
@@ -189,6 +189,50 @@ def test_grafana_reads_configmaps_only_and_its_datasources_from_a_mounted_file(r
     assert not [o for o in objects if o["kind"] == "Secret" and "grafana" in o["metadata"]["name"]]
 
 
+def test_grafana_writes_only_to_emptydirs_and_gets_gomemlimit_below_its_limit(rendered):
+    """What the grafana 12.x chart does not give: a writable /tmp, and a GOMEMLIMIT below the limit (its own is the
+    whole limit). Every path the image writes to must be an emptyDir under the read-only root."""
+    out, _ = rendered("prod")
+    objects = _objects(out, "kube-prometheus-stack")
+    grafana = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == prometheus_stack.GRAFANA_SERVICE)
+    pod = _pod_spec(grafana)
+    main = next(c for c in pod["containers"] if c["name"] == "grafana")
+    assert main["securityContext"]["readOnlyRootFilesystem"] is True
+    memlimits = [e for e in main["env"] if e["name"] == "GOMEMLIMIT"]
+    assert memlimits[0]["valueFrom"]["resourceFieldRef"]["resource"] == "limits.memory", "the chart's own entry, the whole limit"
+    effective = memlimits[-1]["value"]  # the last definition of a name is what the container gets
+    assert 0 < go_size(effective) < quantity(main["resources"]["limits"]["memory"])
+    empty = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
+    writable = {m["mountPath"].rstrip("/") for m in main["volumeMounts"] if m["name"] in empty and not m.get("readOnly")}
+    env = {e["name"]: e.get("value") for e in main["env"]}
+    for path in (env["GF_PATHS_DATA"], env["GF_PATHS_PLUGINS"], env["GF_UNIFIED_STORAGE_INDEX_PATH"], "/tmp"):
+        assert any(path.rstrip("/") == w or path.startswith(w + "/") for w in writable), f"{path} is not on an emptyDir: {sorted(writable)}"
+    assert not any(env["GF_PATHS_LOGS"].startswith(w) for w in writable)
+    config = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == prometheus_stack.GRAFANA_SERVICE)
+    ini = configparser.ConfigParser()
+    ini.read_string(config["data"]["grafana.ini"])
+    assert ini["log"]["mode"] == "console", "so nothing is written under GF_PATHS_LOGS"
+
+
+def test_the_pack_renders_for_the_version_it_names_and_the_e2e_cluster_installs_the_same(chart_packages, tmp_path):
+    """The pack passes --kube-version (any helm then renders alike); the genuine charts render the same objects for it
+    and for the Kubernetes version the e2e tier's cluster runs, so what the pack judged is what that cluster gets."""
+    from tools.charts import build as chart_tools
+    from tools.e2e import build as e2e_build
+
+    values = tmp_path / "values.json"
+    values.write_text(json.dumps(prometheus_stack.values(prometheus_stack.PrometheusStackSpec())))
+    cluster = e2e_build.pinned_versions()["kubernetes"].lstrip("v")
+    rendered: dict[str, str] = {}
+    for version in (charts.KUBE_VERSION, cluster):
+        cmd = [str(chart_tools.build()), "template", "kps", str(chart_packages / packages.file_name(packages.PINNED[0])), "-n", MONITORING, "-f", str(values), "--kube-version", version]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        rendered[version] = proc.stdout
+    assert charts.KUBE_VERSION != cluster and rendered[charts.KUBE_VERSION].count("\nkind: ") > 100
+    assert rendered[charts.KUBE_VERSION] == rendered[cluster]
+
+
 def test_the_image_table_is_what_the_pinned_charts_run(rendered):
     """dev pins no digest, so each chart writes its default tag: the tags images.py pins digests to must be those."""
     out, _ = rendered("dev")
@@ -230,7 +274,7 @@ def test_checkov_on_the_real_charts_leaves_only_the_documented_exceptions(stack,
     findings, summary = checkov.scan(out, checkov.install())
     unlisted, stale = checkov.judge(findings, checkov.documented(stack))
     on_charts = [f for f in findings if f.file.startswith("helm/")]
-    report.data["policy"]["real_charts"]["stacks"].setdefault(stack, {})["checkov"] = {
+    report["stacks"].setdefault(stack, {})["checkov"] = {
         "version": summary.get("checkov_version"),
         "passed": summary["passed"],
         "failed": summary["failed"],
