@@ -5,6 +5,10 @@ GO_BUILD_LDFLAGS = "-s -w"  # strips symbol table and DWARF: usually 25-30% smal
 DISTROLESS_STATIC = "gcr.io/distroless/static-debian12:nonroot"  # ~2 MiB, has CA certs and tzdata
 ALPINE_PINNED = "alpine:3.22.2"  # when a shell is needed; ships ca-certificates-bundle
 GO_BUILDER_VARIANT = "bookworm"
+GO_PATCH_RELEASES = {"1.25": "1.25.14", "1.26": "1.26.11", "1.27": "1.27.4"}
+"""The newest patch release of each Go minor, as the Go module proxy listed golang.org/toolchain on 2026-12-06. A `go`
+line is a language minimum, not a toolchain: GoImage builds with this release of its minor unless go.mod names a
+`toolchain`, so the builder carries the minor's security fixes. Update it with each Go point release."""
 NONROOT_UID = 65532  # distroless `nonroot` user and group
 DEFAULT_PLATFORM = "linux/amd64"
 

@@ -80,7 +80,7 @@ KEYS: tuple[ConfigKey, ...] = (
     _k("image", "string", "", "A prebuilt image to deploy, such as a CI pipeline's 'repository@sha256:<digest>' or 'repository:tag'; when set, nothing is built and the gosvc:image* build keys are unused.", "prebuilt_image", "reference"),
     _k("imageContext", "string", "app", "Go module directory to build, relative to the project.", "image", "context"),
     _k("imageDockerfile", "string", "", "Your own Dockerfile; empty to generate one.", "image", "dockerfile"),
-    _k("goVersion", "string", "", "Builder Go version; empty to read it from go.mod.", "image", "go_version"),
+    _k("goVersion", "string", "", "Builder Go release; empty for go.mod's toolchain line, else the newest patch release of its go line's minor.", "image", "go_version"),
     _k("imageRuntime", "string", "distroless", "Runtime base: distroless, alpine or scratch.", "image", "runtime"),
     _k("imageRepository", "string", "registry.example.com/gosvc/hello", "Image repository, without tag.", "image", "repository"),
     _k("imageTag", "string", "0.1.0", "Image tag (never 'latest').", "image", "tag"),

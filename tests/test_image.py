@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
+from components import defaults
 from components.errors import ConfigError
 from components.image import dockerfile
 from components.image.config import resolve_image
@@ -24,18 +25,50 @@ def render(**overrides):
     return spec, module, dockerfile.render(spec, module)
 
 
-def test_go_version_comes_from_go_mod_unless_overridden():
+def _module(tmp_path: Path, go_mod: str) -> Path:
+    (tmp_path / "go.mod").write_text(f"module example.com/app\n\n{go_mod}\n")
+    return tmp_path
+
+
+def test_the_builder_is_the_newest_patch_of_the_go_lines_minor_unless_told_otherwise():
+    """go.mod's `go` line is a language minimum: building with its .0 would miss every later security fix."""
     go_line = re.search(r"^go (\S+)$", (APP / "go.mod").read_text(), re.M).group(1)
     spec, module, text = render()
-    assert module.go_version == go_line
-    assert f"ARG GO_VERSION={go_line}" in text
+    assert module.go_version == go_line and module.toolchain is None
+    newest = defaults.GO_PATCH_RELEASES[".".join(go_line.split(".")[:2])]
+    assert dockerfile.version_key(newest) > dockerfile.version_key(go_line), "the sample's go line is older than the newest patch"
+    assert f"ARG GO_VERSION={newest}" in text and dockerfile.build_args(spec, module)["GO_VERSION"] == newest
+    assert dockerfile.runtime_version(spec, module) == go_line, "GODEBUG defaults follow the go line, not the builder"
     _, _, text = render(go_version="1.25.1")
     assert "ARG GO_VERSION=1.25.1" in text
 
 
+@pytest.mark.parametrize(
+    "go_mod, builder",
+    [
+        ("go 1.26.0\ntoolchain go1.26.3", "1.26.3"),  # a toolchain line is the module's own choice
+        ("go 1.26.0", "1.26.11"),
+        ("go 1.26", "1.26.11"),
+        ("go 1.26.99", "1.26.99"),  # newer than the table knows: the go line itself
+        ("go 1.31.2", "1.31.2"),  # a minor the table does not know
+    ],
+)
+def test_the_builder_honours_a_toolchain_line_and_never_goes_below_the_go_line(tmp_path, go_mod, builder, monkeypatch):
+    monkeypatch.setattr(defaults, "GO_PATCH_RELEASES", {"1.26": "1.26.11"})
+    spec = resolve_image({"context": str(_module(tmp_path, go_mod)), "repository": "registry.example.com/x", "tag": "1"}, "image")
+    module = dockerfile.read_module(spec.context)
+    assert dockerfile.builder_version(spec, module) == builder
+    assert f"golang:${{GO_VERSION}}-{defaults.GO_BUILDER_VARIANT}" in dockerfile.render(spec, module) and f"ARG GO_VERSION={builder}" in dockerfile.render(spec, module)
+
+
+def test_every_known_patch_release_is_of_its_own_minor():
+    for minor, patch in defaults.GO_PATCH_RELEASES.items():
+        assert re.fullmatch(r"1\.\d+", minor) and patch.startswith(minor + ".") and re.fullmatch(r"1\.\d+\.\d+", patch), (minor, patch)
+
+
 def test_layers_put_dependencies_before_sources_with_cache_mounts():
     _, _, text = render()
-    assert text.startswith("# syntax=docker/dockerfile:1\n")
+    assert not re.search(r"^#\s*syntax\s*=", text, re.M), "no frontend image is pulled from Docker Hub"
     steps = dockerfile.instructions(text)
     names = [s[0] for s in steps]
     copy_mod = steps.index(("COPY", "go.mod go.sum ./"))

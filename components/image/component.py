@@ -29,7 +29,7 @@ class GoImageArgs(TypedDict):
     dockerfile: NotRequired[str]
     """Path of your own Dockerfile; when unset a multi-stage one is generated."""
     go_version: NotRequired[str]
-    """Builder Go version, default the module's go.mod `go` line."""
+    """Builder Go release; default go.mod's `toolchain` line, else the newest patch release of its `go` line's minor."""
     runtime: NotRequired[str]
     """Runtime base: 'distroless' (default, static-debian12:nonroot), 'alpine' (pinned, has a shell) or 'scratch'."""
     push: NotRequired[bool]
@@ -49,13 +49,14 @@ def resolve(name: str, args: GoImageArgs) -> ImageSpec:
     return resolve_image(plain_args(dict(args), where), where)
 
 
-def dockerfile_text(name: str, spec: ImageSpec) -> tuple[str, dict[str, str], bool]:
-    """The Dockerfile's text, the build args and whether it was generated; ConfigError for a bad context."""
+def dockerfile_text(name: str, spec: ImageSpec) -> tuple[str, dict[str, str], bool, str | None]:
+    """The Dockerfile's text, the build args, whether it was generated, and the Go version that decides the binary's
+    runtime defaults (None when unknown); ConfigError for a bad context."""
     if spec.dockerfile:
         path = Path(spec.dockerfile)
         if not path.is_file():
             raise ConfigError(f"GoImage '{name}': dockerfile", spec.dockerfile, "must be an existing file")
-        return path.read_text(), {"VERSION": spec.build_version}, False
+        return path.read_text(), {"VERSION": spec.build_version}, False, spec.go_version
     try:
         module = dockerfile.read_module(spec.context)
     except ConfigError as err:
@@ -65,7 +66,7 @@ def dockerfile_text(name: str, spec: ImageSpec) -> tuple[str, dict[str, str], bo
             f"GoImage '{name}': {spec.context} has no .dockerignore, so .git and build output are sent to the builder "
             "and invalidate the COPY . . layer; add one."
         )
-    return dockerfile.render(spec, module), dockerfile.build_args(spec, module), True
+    return dockerfile.render(spec, module), dockerfile.build_args(spec, module), True, dockerfile.runtime_version(spec, module)
 
 
 class GoImage(pulumi.ComponentResource):
@@ -87,7 +88,7 @@ class GoImage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GoImageArgs, opts: pulumi.ResourceOptions | None = None):
         spec = resolve(name, args)
-        text, build_args, generated = dockerfile_text(name, spec)
+        text, build_args, generated, go_version = dockerfile_text(name, spec)
         props = {
             "dockerfile": text,
             "generated": generated,
@@ -122,8 +123,11 @@ class GoImage(pulumi.ComponentResource):
             skip_push=not spec.push,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.go_version: str | None = build_args.get("GO_VERSION") or spec.go_version
-        """The Go release the image builds with (None for a Dockerfile of your own without go_version): pass it to GoService."""
+        self.builder_version: str | None = build_args.get("GO_VERSION") or spec.go_version
+        """The Go release the image builds with (None for a Dockerfile of your own without go_version)."""
+        self.go_version: str | None = go_version
+        """The Go version that decides the binary's runtime defaults (go.mod's `go` line, which GODEBUG defaults follow,
+        unless the builder is older): pass it to GoService."""
         self.image_name = self.image.image_name
         self.image_ref = self.image.repo_digest if spec.push else pulumi.Output.from_input(spec.image_name)
         self.dockerfile = pulumi.Output.from_input(text)
