@@ -168,3 +168,12 @@ def test_the_yaml_program_uses_only_what_the_schema_declares():
             if isinstance(value, str) and value.startswith("${"):
                 assert not declared[key].get("plain"), f"{name}.{key} takes an output but the schema makes it plain"
     assert program["resources"]["hello"]["properties"]["namespace"] == "${team.metadata.name}"
+
+
+def test_the_pack_knows_the_newest_go_patches_gosvc_builds_with():
+    """GoImage builds with defaults.GO_PATCH_RELEASES; the pack advises against anything older, from its own copy
+    (it imports nothing of the library), so the two tables must agree."""
+    from components import defaults
+
+    assert go_image.NEWEST_PATCHES == defaults.GO_PATCH_RELEASES
+

@@ -38,7 +38,7 @@ STACK_RULES = {
     "replicas-at-least-two", "anti-affinity-or-spread", "rolling-update-safe", "hpa-bounds", "hpa-owns-replicas",
     "pdb-for-multi-replica", "selectors-match", "networkpolicy-per-workload", "metrics-scraped", "kafka-durability",
 }  # fmt: skip
-ADVISORY_BY_DEFAULT = {"image-digest-pinned", "container-memory-limit-equals-request", "policy-exemptions", "helm-chart-rendered"}
+ADVISORY_BY_DEFAULT = {"image-digest-pinned", "container-memory-limit-equals-request", "policy-exemptions", "helm-chart-rendered", "go-image-builder-current"}
 CASE_MODULES = [test_policies_images, test_policies_resources, test_policies_security, test_policies_availability, test_policies_network, test_policies_logging, test_policies_charts]
 COMPLIANT = load("compliant-service") + [one("compliant-go-image")]
 

@@ -10,7 +10,7 @@ import re
 import shlex
 from typing import Any, Iterator, Mapping
 
-from pulumi_policy import Severity
+from pulumi_policy import EnforcementLevel, Severity
 
 from . import dockerfile
 from .definition import ResourceRule, Subject
@@ -26,6 +26,9 @@ DEFAULT_RUNTIMES = [
     r"^gcr\.io/distroless/static(-debian\d+)?(:[\w][\w.-]*)?(@sha256:[0-9a-f]{64})?$",
     r"^(docker\.io/)?(library/)?alpine(:\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?|@sha256:[0-9a-f]{64})$",
 ]
+NEWEST_PATCHES = {"1.25": "1.25.14", "1.26": "1.26.11", "1.27": "1.27.4"}
+"""The newest patch release of each Go minor the pack knows (the Go module proxy's golang.org/toolchain, 2026-12-06)."""
+GOLANG_VERSION_TAG = re.compile(r"^(1\.\d+)\.(\d+)(?:-|$)")
 
 
 def _parsed(subject: Subject) -> dockerfile.Dockerfile | None:
@@ -111,6 +114,28 @@ def _static_stripped(subject: Subject, _: Mapping[str, Any]) -> Iterator[str]:
             yield f"{where}: go build -ldflags lacks {' '.join(missing)}; use -ldflags \"-s -w\" to strip the symbol table and DWARF"
 
 
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def _builder_current(subject: Subject, settings: Mapping[str, Any]) -> Iterator[str]:
+    parsed = _parsed(subject)
+    if parsed is None:
+        return
+    newest = {k: v for k, v in mapping(settings.get("newestPatches")).items() if isinstance(v, str)}
+    for stage in parsed.stages:
+        image = parsed.image_of(stage)
+        ref = parse_image(image)
+        match = GOLANG_VERSION_TAG.match(ref.tag or "") if ref.repository == "library/golang" else None
+        if match is None:
+            continue  # not a Go toolchain image, or a minor tag that follows its newest patch
+        minor, version = match.group(1), f"{match.group(1)}.{match.group(2)}"
+        known = newest.get(minor)
+        if known and _version_key(version) < _version_key(known):
+            where = f"stage {stage.name or stage.index}"
+            yield f"{where} builds with '{image}', Go {version}; {known} is the newest patch release of Go {minor} and carries its security fixes"
+
+
 def _nonroot_user(subject: Subject, settings: Mapping[str, Any]) -> Iterator[str]:
     parsed = _parsed(subject)
     if parsed is None or parsed.final is None:
@@ -166,6 +191,24 @@ RULES = [
         check=_static_stripped,
         remediation_steps="Build with 'CGO_ENABLED=0 go build -trimpath -ldflags \"-s -w\" -o /out/app .': static (runs on "
         "distroless/scratch), reproducible, and about a quarter smaller.",
+    ),
+    ResourceRule(
+        "go-image-builder-current",
+        "A Go image builds with the newest patch release of its Go minor.",
+        severity=Severity.LOW,
+        family=FAMILY,
+        level=EnforcementLevel.ADVISORY,
+        check=_builder_current,
+        params={
+            "newestPatches": {
+                "type": "object",
+                "additionalProperties": {"type": "string", "pattern": r"^1\.\d+\.\d+$"},
+                "default": NEWEST_PATCHES,
+                "description": "The newest patch release of each Go minor ('1.26': '1.26.11'); update it as Go releases.",
+            }
+        },
+        remediation_steps="Leave gosvc:goVersion empty (GoImage then builds with the newest patch of go.mod's minor), name the "
+        "release in go.mod's toolchain line, or set gosvc:goVersion to it.",
     ),
     ResourceRule(
         "go-image-nonroot-user",
