@@ -39,7 +39,8 @@ PROVIDER = "github.com/pulumi/pulumi-kubernetes/provider/v4"
 PROVIDER_SDK = "github.com/pulumi/pulumi-kubernetes/sdk/v4"
 PROMETHEUS_OPERATOR = "github.com/prometheus-operator/prometheus-operator"
 
-KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")
+"""The control plane, and the real node's agents (tools/nodes): one Kubernetes release for all."""
 KWOK_STAGES = (
     "node/fast/node-initialize.yaml",
     "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",

@@ -237,6 +237,7 @@ class LocalCluster:
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--allow-privileged=true",  # the Elasticsearch sysctl init container is privileged
             "--endpoint-reconciler-type=none",  # the loopback advertise address is not a routable endpoint
+            "--kubelet-preferred-address-types=InternalIP,Hostname",  # a real node's name resolves nowhere; its address does
             f"--cert-dir={self.workdir / 'apiserver-certs'}",
         )
         self._write_kubeconfig()
