@@ -54,16 +54,20 @@ test-python: venv
 	$(BIN)/python -m pytest
 
 ## e2e: the real engine: the pinned Pulumi CLI, Kubernetes provider and policy pack against a local
-## control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok) -> build/e2e/report.json
+## control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok), and the service's image built by
+## a Docker engine and run on a real kubelet node (tools/nodes; needs root) -> build/e2e/report.json
 e2e: e2e-tools
 	$(BIN)/python -m pytest tests/e2e -m e2e
 
 ## e2e-tools: build those binaries from tools/e2e/go once per machine (reused while the pins are unchanged),
-## the pipeline tier's software (Kafka from Maven Central, Filebeat from the Go module proxy), helm (tools/charts),
-## the check of the genuine chart packages, and Checkov in a virtualenv of its own
+## the pipeline tier's software (Kafka from Maven Central, Filebeat from the Go module proxy), the real node's
+## (Debian's docker.io, containerd and CNI plugins; the registry and pause binary; the stand-in base images),
+## helm (tools/charts), the check of the genuine chart packages, and Checkov in a virtualenv of its own
 e2e-tools: venv
 	$(BIN)/python -m tools.e2e.build
 	$(BIN)/python -m tools.pipeline.build
+	$(BIN)/python -m tools.nodes.build
+	$(BIN)/python -m tools.nodes.bases
 	$(BIN)/python -m tools.charts.build
 	$(BIN)/python -m tools.charts.packages
 	$(BIN)/python -c "from tools.charts import checkov; print(checkov.install())"

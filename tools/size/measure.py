@@ -73,8 +73,14 @@ def build(out: Path) -> tuple[Path, Path]:
     """The service, with the flags of its generated Dockerfile, and the load generator."""
     out.mkdir(parents=True, exist_ok=True)
     build_as_image(out / "app", tag="size")
+    return out / "app", build_loadgen(out)
+
+
+def build_loadgen(out: Path) -> Path:
+    """The load generator (vegeta's attacker behind a small command), built into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
     subprocess.run(["go", "build", "-o", str(out / "loadgen"), "."], cwd=LOADGEN, check=True, capture_output=True, timeout=900)
-    return out / "app", out / "loadgen"
+    return out / "loadgen"
 
 
 def cores() -> tuple[list[str], list[str]]:

@@ -1,0 +1,3 @@
+module gosvc.dev/tools/nodes/pause
+
+go 1.26.0
