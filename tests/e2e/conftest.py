@@ -43,7 +43,7 @@ class Report:
     """What `make e2e` saw, written to build/e2e/report.json."""
 
     def __init__(self) -> None:
-        self.data: dict[str, Any] = {"tools": {}, "cluster": {}, "stacks": {}, "scenarios": [], "policy": {}, "config": {}, "placement": {}, "logging": {}, "upgrades": [], "pipeline": {}}
+        self.data: dict[str, Any] = {"tools": {}, "cluster": {}, "stacks": {}, "scenarios": [], "policy": {}, "config": {}, "placement": {}, "logging": {}, "upgrades": [], "pipeline": {}, "real_nodes": {}}
 
     def stack(self, name: str) -> dict[str, Any]:
         return self.data["stacks"].setdefault(name, {})
@@ -78,6 +78,38 @@ def pipeline_runtime(report):
     runtime = pipeline_build.build()
     report.data["pipeline"]["software"] = {**runtime.versions, "go": runtime.manifest["go"], "java": runtime.manifest["java"], "build_seconds": runtime.manifest["build_seconds"]}
     return runtime
+
+
+@pytest.fixture(scope="session")
+def node_tools(report):
+    """The real-node tier's packages and binaries (tools/nodes/build.py)."""
+    from tools.nodes import build as node_build
+
+    tools = node_build.build()
+    report.data["real_nodes"]["tools"] = {**tools.manifest["versions"], "build_seconds": tools.manifest["build_seconds"]}
+    return tools
+
+
+@pytest.fixture(scope="session")
+def docker_engine(node_tools, report):
+    """The tier's own Docker engine, with every stand-in base image the stacks' Dockerfiles name."""
+    from tools.nodes import bases, image
+    from tools.nodes.docker import DockerEngine, data_root
+
+    go_versions = image.builder_versions([image.stack_image(stack) for stack in image.STACKS])
+    with DockerEngine(data_root(), OUT / "nodes" / "logs" / "dockerd.log") as engine:
+        started = time.monotonic()
+        made = bases.ensure(engine, node_tools, go_versions, lambda line: print(line, file=sys.stderr, flush=True))
+        report.data["real_nodes"]["bases"] = {"images": made, "seconds": round(time.monotonic() - started, 1)}
+        yield engine
+
+
+@pytest.fixture(scope="session")
+def image_registry(node_tools):
+    from tools.nodes.registry import LocalRegistry
+
+    with LocalRegistry(node_tools.bin("registry"), OUT / "nodes" / "registry", OUT / "nodes" / "logs" / "registry.log") as registry:
+        yield registry
 
 
 @pytest.fixture(scope="session")
