@@ -1,7 +1,12 @@
-"""Artifact size: the Go binary as the generated Dockerfile builds it, against a plain build and the usual images."""
+"""Artifact size: the Go binary as the generated Dockerfile builds it, against a plain build and the usual images.
+
+Where a Docker engine can run (tools/nodes: root and Debian's docker.io), the distroless and scratch images are
+built for real from the generated Dockerfile and weighed; alpine, for which no stand-in base is made, and every
+runtime where no engine runs, are the binary plus the base's documented size."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -35,16 +40,59 @@ def _plain_build(out: Path) -> int:
     return out.stat().st_size
 
 
-def measure() -> dict[str, Any]:
+BUILT_RUNTIMES = ("distroless", "scratch")
+"""The runtimes whose images the engine builds: each has a stand-in base here (scratch needs none)."""
+
+
+def engine_present() -> bool:
+    """Whether this machine can run the tier's Docker engine: root, and Debian's docker.io installed."""
+    from tools.nodes import build
+
+    return os.geteuid() == 0 and "docker.io" not in build.missing_packages()
+
+
+def built_images(docker: Any) -> dict[str, dict[str, Any]]:
+    """Each BUILT_RUNTIMES image of app/ built by `docker` (a running tools.nodes DockerEngine), with its binary."""
+    from components.image.config import resolve_image
+    from tools.nodes import bases, build, image
+
+    specs = {r: resolve_image({"context": str(APP), "repository": "gosvc-bench/hello", "tag": f"bench-{r}", "runtime": r}, "bench") for r in BUILT_RUNTIMES}
+    bases.ensure(docker, build.build(), image.builder_versions(list(specs.values())), lambda _line: None)
+    found = {}
+    for runtime, spec in specs.items():
+        _progress, seconds = image.build(docker, spec, spec.image_name)
+        found[runtime] = {"bytes": int(docker.inspect(spec.image_name)["Size"]), "binary_bytes": image.binary_bytes(docker, spec.image_name), "build_seconds": seconds}
+        docker.run("rmi", spec.image_name)
+    return found
+
+
+def _engine_images() -> dict[str, dict[str, Any]]:
+    from tools.nodes.docker import DockerEngine, data_root
+
+    with DockerEngine(data_root(), data_root() / "dockerd.log") as docker:
+        return built_images(docker)
+
+
+def measure(engine: bool | None = None) -> dict[str, Any]:
+    """`engine`: build the images for real (True), never (False), or when an engine is present (None)."""
     with tempfile.TemporaryDirectory() as tmp:
         plain = _plain_build(Path(tmp) / "plain")
         env, argv = build_as_image(Path(tmp) / "optimized", tag="bench")
         optimized = (Path(tmp) / "optimized").stat().st_size
+    built = _engine_images() if (engine_present() if engine is None else engine) else {}
     images = {}
     for runtime, base in RUNTIME_BASES.items():
+        if runtime in built:
+            real = built[runtime]
+            images[runtime] = {
+                "bytes": real["bytes"], "over_floor": real["bytes"] / optimized, "binary_bytes": real["binary_bytes"],
+                "base_source": "built here by a real Docker engine from the generated Dockerfile (stand-in base, tools/nodes)",
+                "measured": True,
+            }  # fmt: skip
+            continue
         extra = CA_BUNDLE_BYTES if runtime == "scratch" else 0
         size = optimized + base["bytes"] + extra
-        images[runtime] = {"bytes": size, "over_floor": size / optimized, "base_source": base["source"]}
+        images[runtime] = {"bytes": size, "over_floor": size / optimized, "base_source": base["source"], "measured": False}
     usual = {name: {**fig, "over_floor": fig["bytes"] / optimized} for name, fig in USUAL_IMAGES.items()}
     return {
         "plain_binary_bytes": plain,

@@ -10,7 +10,7 @@ from tests.conftest import ROOT
 def test_bench_runs_at_n_1_and_writes_every_field(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--sizes", "1", "--repeat", "1", "--policy-growth-sizes", "1,2", "--real-engine-sizes", "none", "--out", str(out)],
+        [sys.executable, "-m", "bench", "--sizes", "1", "--repeat", "1", "--policy-growth-sizes", "1,2", "--real-engine-sizes", "none", "--image-engine", "none", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=1800,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -22,7 +22,7 @@ def test_bench_runs_at_n_1_and_writes_every_field(tmp_path):
     art = report["artifact"]
     assert 0 < art["optimized_binary_bytes"] < art["plain_binary_bytes"]
     assert set(art["images"]) == {"distroless", "alpine", "scratch"}
-    assert all(v["over_floor"] >= 1 and v["base_source"] for v in art["images"].values())
+    assert all(v["over_floor"] >= 1 and v["base_source"] and v["measured"] is False for v in art["images"].values()), "no engine asked for: documented sizes"
     assert set(art["usual_images"]) == {"single-stage golang", "multi-stage alpine"}
 
     lay = report["layers"]

@@ -31,3 +31,17 @@ def test_real_engine_bench_runs_at_n_1_and_reports_every_field(engine, cluster, 
     # every stack the benchmark brought up was destroyed again
     apps = kubernetes.client.AppsV1Api(cluster.api())
     assert apps.list_namespaced_deployment(real_engine.NAMESPACE).items == []
+
+
+def test_the_artifact_bench_weighs_real_images_where_an_engine_runs(docker_engine, report):
+    """`make bench` builds the distroless and scratch images with the tier's Docker engine; each is its binary plus a
+    base of a few hundred KiB to 2 MiB (scratch: the CA bundle only), as the documented arithmetic expects."""
+    from bench import artifact
+
+    built = artifact.built_images(docker_engine)
+    report.data["real_nodes"]["bench_images"] = built
+    assert set(built) == set(artifact.BUILT_RUNTIMES)
+    for runtime, image in built.items():
+        base = image["bytes"] - image["binary_bytes"]
+        assert 0 < base < 3 * 1024 * 1024, (runtime, base)
+    assert built["scratch"]["bytes"] < built["distroless"]["bytes"]
