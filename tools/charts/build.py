@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Callable
 
 from tools.e2e import build as e2e_build
-from tools.e2e.build import BuildError
 
 MODULE = Path(__file__).resolve().parent / "go"
 CLIENT_GO = "k8s.io/client-go"
@@ -72,8 +71,4 @@ def build(log: Callable[[str], None] = _log) -> Path:
 
 
 if __name__ == "__main__":
-    try:
-        print(build())
-    except BuildError as err:
-        print(f"chart tools: {err}", file=sys.stderr)
-        sys.exit(1)
+    e2e_build.main("chart tools", build)

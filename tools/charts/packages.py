@@ -24,6 +24,8 @@ from typing import Any, Callable
 import yaml
 
 from components.observability import charts
+from tools.e2e import build as e2e_build
+from tools.e2e.build import BuildError
 
 PINNED = (charts.KUBE_PROMETHEUS_STACK, charts.PROMETHEUS_ADAPTER)
 PACKAGES_ENV = "GOSVC_CHART_PACKAGES"
@@ -32,7 +34,7 @@ SHARED = Path(__file__).resolve().parents[3] / "shared" / "charts"
 INDEX = "index.yaml"
 
 
-class ChartsUnavailable(RuntimeError):
+class ChartsUnavailable(BuildError):
     """The pinned chart packages are not where a tier needs them; the message says what is missing and what to do."""
 
 
@@ -187,8 +189,4 @@ def locate(helm: Callable[[], Path] | None = None, log: Callable[[str], None] = 
 
 
 if __name__ == "__main__":
-    try:
-        print(locate())
-    except ChartsUnavailable as err:
-        print(f"charts: {err}", file=sys.stderr)
-        sys.exit(1)
+    e2e_build.main("charts", locate)

@@ -290,10 +290,14 @@ def build(log: Callable[[str], None] = lambda line: print(line, file=sys.stderr,
     return Toolset(root, build_into(root, STEPS, pinned_versions(), {"go": go_version()}, log, "e2e tools"))
 
 
-if __name__ == "__main__":
+def main(label: str, make: Callable[[], object]) -> None:
+    """A tool set's command line: prints what `make()` returns (its directory or binary), or the BuildError and exits 1."""
     try:
-        toolset = build()
+        print(make())
     except BuildError as err:
-        print(f"e2e tools: {err}", file=sys.stderr)
+        print(f"{label}: {err}", file=sys.stderr)
         sys.exit(1)
-    print(toolset.root)
+
+
+if __name__ == "__main__":
+    main("e2e tools", lambda: build().root)

@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Self
 
 import kubernetes
 import yaml
@@ -160,7 +160,47 @@ class Process:
             return "(no log)"
 
 
-class LocalCluster:
+def wait_serving(what: str, ready: Callable[[], bool], processes: list[Process], timeout: float, error: type[Exception]) -> float:
+    """Polls `ready` (OSError, API and subprocess errors count as not yet) until it holds, and returns the seconds
+    that took. Raises `error` quoting the log of the first of `processes` to die meanwhile, or every log at `timeout`."""
+    started = time.monotonic()
+    while time.monotonic() < started + timeout:
+        dead = [p for p in processes if not p.alive]
+        if dead:
+            raise error(f"{dead[0].name} exited with {dead[0].popen.returncode} while waiting for {what}; its log ends:\n{dead[0].tail()}")
+        try:
+            if ready():
+                return round(time.monotonic() - started, 1)
+        except (OSError, kubernetes.client.ApiException, subprocess.SubprocessError):
+            pass
+        time.sleep(0.3)
+    logs = "\n".join(f"--- {p.name}\n{p.tail(10)}" for p in processes)
+    raise error(f"{what} not ready after {timeout:.0f} s\n{logs}")
+
+
+class Running:
+    """Processes a `with` block starts and stops: `start()` on entry (and `stop()` at once if starting fails), `stop()`
+    when the block ends. `stop()` must be safe to call after a partial start."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+class LocalCluster(Running):
     """etcd, the Kubernetes control plane and kwok on loopback, with fake nodes and the Prometheus Operator CRDs."""
 
     def __init__(self, toolset: Toolset, workdir: Path, nodes: tuple[NodeSpec, ...] = DEFAULT_NODES) -> None:
@@ -178,17 +218,6 @@ class LocalCluster:
         self.timings: dict[str, float] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
-
-    def __enter__(self) -> "LocalCluster":
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     def start(self) -> None:
         """Starts every process, waits for each to serve, registers the nodes and installs the CRDs."""
@@ -321,22 +350,7 @@ class LocalCluster:
         return process
 
     def _wait(self, what: str, ready: Callable[[], bool], timeout: float = START_TIMEOUT) -> None:
-        started = time.monotonic()
-        deadline = started + timeout
-        while time.monotonic() < deadline:
-            dead = [p for p in self.processes if not p.alive]
-            if dead:
-                p = dead[0]
-                raise ClusterError(f"{p.name} exited with {p.popen.returncode} while waiting for {what}; its log ends:\n{p.tail()}")
-            try:
-                if ready():
-                    self.timings[f"{what} seconds"] = round(time.monotonic() - started, 1)
-                    return
-            except (OSError, kubernetes.client.ApiException):
-                pass
-            time.sleep(0.3)
-        logs = "\n".join(f"--- {p.name}\n{p.tail(10)}" for p in self.processes)
-        raise ClusterError(f"{what} not ready after {timeout:.0f} s\n{logs}")
+        self.timings[f"{what} seconds"] = wait_serving(what, ready, self.processes, timeout, ClusterError)
 
     def _ssl_context(self, verify: bool = True) -> ssl.SSLContext:
         if not verify:

@@ -19,6 +19,7 @@ import json
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -26,8 +27,8 @@ from typing import Callable
 from components import defaults
 from tools.e2e import build as e2e_build
 from tools.e2e.build import BuildError
-from tools.nodes import build
-from tools.nodes.docker import DockerEngine
+from tools.nodes import build, image
+from tools.nodes.docker import DockerEngine, data_root
 
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 SUITE = "bookworm"
@@ -127,7 +128,7 @@ def _pause(docker: DockerEngine, tools: build.NodeTools, work: Path) -> None:
 
 
 def ensure(docker: DockerEngine, tools: build.NodeTools, go_versions: list[str], log: Callable[[str], None]) -> dict[str, str]:
-    """Makes every stand-in this daemon lacks; returns image -> what it stands in for, for the report."""
+    """Makes every stand-in this daemon lacks; returns each stand-in's name and image ID, for the report."""
     made = {}
     wanted: list[tuple[str, Callable[[Path], None]]] = [
         (ROOTFS, lambda work: _rootfs(docker, work)),
@@ -135,24 +136,22 @@ def ensure(docker: DockerEngine, tools: build.NodeTools, go_versions: list[str],
         (defaults.DISTROLESS_STATIC, lambda work: _distroless(docker, work)),
         (PAUSE_IMAGE, lambda work: _pause(docker, tools, work)),
     ]
-    for image, make in wanted:
-        if not docker.exists(image):
-            log(f"stand-in base {image} ...")
+    for name, make in wanted:
+        if not docker.exists(name):
+            log(f"stand-in base {name} ...")
             with tempfile.TemporaryDirectory(prefix="gosvc-base-") as work:
                 make(Path(work))
-        made[image] = docker.inspect(image)["Id"]
+        made[name] = docker.inspect(name)["Id"]
     return made
 
 
-if __name__ == "__main__":
-    import sys
-
-    from tools.nodes import image
-    from tools.nodes.docker import DockerEngine, data_root
-
+def _main() -> str:
+    """Every stand-in the stacks' Dockerfiles and the real node need, made in the tier's Docker engine."""
     node_tools = build.build()
     with DockerEngine(data_root(), data_root() / "dockerd.log") as engine:
         made = ensure(engine, node_tools, image.builder_versions([image.stack_image(s) for s in image.STACKS]), lambda line: print(line, file=sys.stderr, flush=True))
-    for name, image_id in made.items():
-        print(f"{name} {image_id}")
+    return "\n".join(f"{name} {image_id}" for name, image_id in made.items())
 
+
+if __name__ == "__main__":
+    e2e_build.main("stand-in bases", _main)

@@ -129,9 +129,4 @@ def have(binary: str) -> str:
 
 
 if __name__ == "__main__":
-    try:
-        tools = build()
-    except BuildError as err:
-        print(f"node tools: {err}", file=sys.stderr)
-        sys.exit(1)
-    print(tools.root)
+    e2e_build.main("node tools", lambda: build().root)

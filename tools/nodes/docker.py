@@ -14,12 +14,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 from tools.e2e import build as e2e_build
-from tools.e2e.cluster import Process
+from tools.e2e.cluster import Process, Running, wait_serving
 from tools.nodes import build, network
 
 BRIDGE = network.Bridge("gosvc-docker0", "10.247.0.1", 24)
@@ -36,7 +35,7 @@ class DockerError(RuntimeError):
     """A docker command failed; the message carries its output."""
 
 
-class DockerEngine:
+class DockerEngine(Running):
     """dockerd with its data under `root`, listening on a socket of its own."""
 
     def __init__(self, root: Path, log: Path) -> None:
@@ -46,17 +45,6 @@ class DockerEngine:
         self.process: Process | None = None
         self._client = build.docker_client()
         self._config = root / "client"
-
-    def __enter__(self) -> "DockerEngine":
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     def start(self) -> None:
         BRIDGE.create()
@@ -74,14 +62,10 @@ class DockerEngine:
         ]
         self.process = Process("dockerd", argv, self.log, stop_timeout=30.0)
         self.process.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if not self.process.alive:
-                raise DockerError(f"dockerd exited with {self.process.popen.returncode}; its log ends:\n{self.process.tail()}")
-            if self.socket.exists() and self._call(["version", "--format", "{{.Server.Version}}"], check=False).returncode == 0:
-                return
-            time.sleep(0.3)
-        raise DockerError(f"dockerd did not answer on {self.socket} in {START_TIMEOUT:.0f} s; its log ends:\n{self.process.tail()}")
+        wait_serving(f"dockerd on {self.socket}", self._answers, [self.process], START_TIMEOUT, DockerError)
+
+    def _answers(self) -> bool:
+        return self.socket.exists() and self._call(["version", "--format", "{{.Server.Version}}"], check=False).returncode == 0
 
     def stop(self) -> None:
         if self.process is not None:

@@ -22,13 +22,13 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import kubernetes
 import yaml
 
 from tools.e2e.build import Toolset
-from tools.e2e.cluster import ZONE_LABEL, LocalCluster, Process, free_port
+from tools.e2e.cluster import ZONE_LABEL, LocalCluster, Process, Running, free_port, wait_serving
 from tools.nodes import bases, build, network
 from tools.nodes.docker import DockerEngine
 
@@ -167,7 +167,7 @@ def kube_proxy_config(kubeconfig: Path, healthz_port: int, metrics_port: int) ->
     }
 
 
-class RealNode:
+class RealNode(Running):
     """containerd, kubelet and kube-proxy on this machine, registered as node NAME in zone ZONE of `cluster`."""
 
     def __init__(self, cluster: LocalCluster, toolset: Toolset, docker: DockerEngine, workdir: Path, registry_host: str, mirrors: tuple[str, ...] = ()) -> None:
@@ -183,17 +183,6 @@ class RealNode:
         self.processes: list[Process] = []
         self.timings: dict[str, float] = {}
 
-    def __enter__(self) -> "RealNode":
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
     @property
     def containerd_socket(self) -> Path:
         return RUN_DIR / "containerd.sock"
@@ -204,21 +193,8 @@ class RealNode:
         self.processes.append(process)
         return process
 
-    def _wait(self, what: str, ready, timeout: float = READY_TIMEOUT) -> None:
-        started = time.monotonic()
-        while time.monotonic() < started + timeout:
-            dead = [p for p in self.processes if not p.alive]
-            if dead:
-                raise NodeError(f"{dead[0].name} exited with {dead[0].popen.returncode} while waiting for {what}; its log ends:\n{dead[0].tail()}")
-            try:
-                if ready():
-                    self.timings[f"{what} seconds"] = round(time.monotonic() - started, 1)
-                    return
-            except (OSError, kubernetes.client.ApiException, subprocess.SubprocessError):
-                pass
-            time.sleep(0.5)
-        logs = "\n".join(f"--- {p.name}\n{p.tail(15)}" for p in self.processes)
-        raise NodeError(f"{what} not reached after {timeout:.0f} s\n{logs}")
+    def _wait(self, what: str, ready: Callable[[], bool]) -> None:
+        self.timings[f"{what} seconds"] = wait_serving(what, ready, self.processes, READY_TIMEOUT, NodeError)
 
     def start(self) -> None:
         started = time.monotonic()

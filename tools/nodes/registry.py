@@ -4,15 +4,13 @@
 from __future__ import annotations
 
 import json
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tools.e2e.cluster import Process, free_port
+from tools.e2e.cluster import Process, Running, free_port, wait_serving
 
 START_TIMEOUT = 30.0
 MANIFEST_TYPES = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
@@ -22,7 +20,7 @@ class RegistryError(RuntimeError):
     """The registry did not start or answered with an error."""
 
 
-class LocalRegistry:
+class LocalRegistry(Running):
     """`registry serve` with its storage under `root` (kept only for the run)."""
 
     def __init__(self, binary: Path, root: Path, log: Path) -> None:
@@ -36,7 +34,7 @@ class LocalRegistry:
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "LocalRegistry":
+    def start(self) -> None:
         self.port = free_port()
         self.root.mkdir(parents=True, exist_ok=True)
         config = {
@@ -48,21 +46,13 @@ class LocalRegistry:
         (self.root / "config.yml").write_text(yaml.safe_dump(config))
         self.process = Process("registry", [str(self.binary), "serve", str(self.root / "config.yml")], self.log)
         self.process.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if not self.process.alive:
-                raise RegistryError(f"the registry exited with {self.process.popen.returncode}; its log ends:\n{self.process.tail()}")
-            try:
-                with urllib.request.urlopen(f"http://{self.host}/v2/", timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.2)
-        self.process.stop()
-        raise RegistryError(f"the registry did not answer on {self.host} in {START_TIMEOUT:.0f} s; its log ends:\n{self.process.tail()}")
+        wait_serving(f"the registry on {self.host}", self._answers, [self.process], START_TIMEOUT, RegistryError)
 
-    def __exit__(self, *_: object) -> None:
+    def _answers(self) -> bool:
+        with urllib.request.urlopen(f"http://{self.host}/v2/", timeout=2) as response:
+            return response.status == 200
+
+    def stop(self) -> None:
         if self.process is not None:
             self.process.stop()
 

@@ -124,9 +124,4 @@ def build(log: Callable[[str], None] = lambda line: print(line, file=sys.stderr,
 
 
 if __name__ == "__main__":
-    try:
-        runtime = build()
-    except BuildError as err:
-        print(f"pipeline tools: {err}", file=sys.stderr)
-        sys.exit(1)
-    print(runtime.root)
+    e2e_build.main("pipeline tools", lambda: build().root)
