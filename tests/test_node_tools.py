@@ -31,7 +31,7 @@ def test_a_buildkit_log_says_which_dockerfile_steps_were_reused():
 
 
 def test_containerd_runs_cri_with_the_pause_stand_in_and_pulls_from_the_loopback_registry(tmp_path):
-    config = tomllib.loads(node.containerd_config(tmp_path, "127.0.0.1:5000"))
+    config = tomllib.loads(node.containerd_config(tmp_path))
     cri = config["plugins"]["io.containerd.grpc.v1.cri"]
     assert config["disabled_plugins"] == [], "Debian's packaged config turns CRI off"
     assert cri["sandbox_image"] == bases.PAUSE_IMAGE
@@ -42,6 +42,13 @@ def test_containerd_runs_cri_with_the_pause_stand_in_and_pulls_from_the_loopback
     sockets = [config["grpc"]["address"], config["ttrpc"]["address"]]
     assert all(len(s) < 100 and s.startswith(str(node.RUN_DIR)) for s in sockets), "unix socket paths stay short"
     assert config["root"].startswith(str(tmp_path)) and config["state"].startswith(str(node.RUN_DIR))
+
+
+def test_the_stacks_registry_is_pulled_through_the_loopback_registry_as_a_mirror():
+    hosts = {name: tomllib.loads(text) for name, text in node.registry_hosts("127.0.0.1:5000", ("registry.example.com",)).items()}
+    assert hosts["registry.example.com"]["server"] == "https://registry.example.com", "references keep their registry's name"
+    for name in ("127.0.0.1:5000", "registry.example.com"):
+        assert hosts[name]["host"] == {"http://127.0.0.1:5000": {"capabilities": ["pull", "resolve"]}}, name
 
 
 def test_pods_get_addresses_on_the_nodes_own_bridge():

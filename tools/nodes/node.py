@@ -1,7 +1,7 @@
 """A real Kubernetes node beside the local control plane's kwok nodes: containerd, kubelet and kube-proxy of the
 tier's own, so pods run as real containers and Services work from the host.
 
-    with RealNode(cluster, toolset, node_tools, workdir, registry_host) as node:
+    with RealNode(cluster, toolset, docker, workdir, registry.host, mirrors=("registry.example.com",)) as node:
         ...  # node.name is Ready; its pods run under containerd; node.task_pid(container_id) finds a process
 
 What it needs, from a trial on this machine kind (shared/reference/real-nodes.md): a containerd with the CRI
@@ -64,8 +64,9 @@ def prepare_cgroup_root() -> None:
                     (target / knob).write_text((hierarchy / knob).read_text())
 
 
-def containerd_config(root: Path, registry_host: str) -> str:
-    """containerd 1.6's config: its own root, state and sockets, CRI on, the pause stand-in, the loopback registry."""
+def containerd_config(root: Path) -> str:
+    """containerd 1.6's config: its own root, state and sockets, CRI on, the pause stand-in, registries as
+    `<root>/certs.d` says (registry_hosts)."""
     return f"""version = 2
 root = "{root / 'containerd'}"
 state = "{RUN_DIR / 'containerd'}"
@@ -102,6 +103,16 @@ disabled_plugins = []
 [plugins."io.containerd.grpc.v1.cri".registry]
   config_path = "{root / 'certs.d'}"
 """
+
+
+def registry_hosts(registry_host: str, mirrors: tuple[str, ...]) -> dict[str, str]:
+    """containerd's hosts.toml per registry: the loopback registry over plain HTTP, and each of `mirrors` pulled from it
+    as from a registry mirror (the reference keeps its registry's name; the bytes come from loopback)."""
+    pull_from = f'[host."http://{registry_host}"]\n  capabilities = ["pull", "resolve"]\n'
+    return {
+        registry_host: f'server = "http://{registry_host}"\n\n{pull_from}',
+        **{mirror: f'server = "https://{mirror}"\n\n{pull_from}' for mirror in mirrors},
+    }
 
 
 def cni_config() -> dict:
@@ -207,11 +218,10 @@ class RealNode(Running):
         prepare_cgroup_root()
 
         (self.workdir / "cni" / "10-gosvc-node.conflist").write_text(json.dumps(cni_config(), indent=2))
-        for registry, server in ((self.registry_host, f"http://{self.registry_host}"), *((m, f"https://{m}") for m in self.mirrors)):
-            hosts = self.workdir / "certs.d" / registry
-            hosts.mkdir(parents=True)
-            (hosts / "hosts.toml").write_text(f'server = "{server}"\n\n[host."http://{self.registry_host}"]\n  capabilities = ["pull", "resolve"]\n')
-        (self.workdir / "containerd.toml").write_text(containerd_config(self.workdir, self.registry_host))
+        for registry, hosts in registry_hosts(self.registry_host, self.mirrors).items():
+            (self.workdir / "certs.d" / registry).mkdir(parents=True)
+            (self.workdir / "certs.d" / registry / "hosts.toml").write_text(hosts)
+        (self.workdir / "containerd.toml").write_text(containerd_config(self.workdir))
         self._start("containerd", [build.have("containerd"), "--config", str(self.workdir / "containerd.toml"), "--log-level", "warn"])
         self._wait("containerd", lambda: self.ctr("version").returncode == 0)
         # The sandbox image cannot be pulled from anywhere: it is loaded from the tier's Docker engine.
