@@ -4,10 +4,10 @@ loopback, then deployed by `pulumi up` by its digest onto a real kubelet node be
 The stack is dev's config with `gosvc:image` set to what was pushed, as a CI pipeline sets it, and a CPU limit of
 100m per pod instead of dev's 500m: this machine's two cores cannot generate more requests than dev's two 500m pods
 serve (about 9,000 per second, with next to no CPU throttling), so the limit is lowered until the load saturates
-them; the memory limit and GOMEMLIMIT are dev's. Its reference names
-the stacks' own registry (registry.example.com), which the node's containerd pulls from the loopback registry as
-from a mirror; so the pack's registry allowlist holds as in any dev preview. While this module runs, the kwok nodes
-are cordoned: new pods can land only on the real node. Every figure goes to build/e2e/report.json's `real_nodes`.
+them; the memory limit and GOMEMLIMIT are dev's. The image reference names the stacks' own registry
+(registry.example.com), which the node's containerd pulls from the loopback registry as from a mirror, so the pack's
+registry allowlist holds as in any dev preview. While this module runs, the kwok nodes are cordoned: new pods can
+land only on the real node. Every figure goes to build/e2e/report.json's `real_nodes`.
 """
 
 from __future__ import annotations
