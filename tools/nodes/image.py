@@ -87,9 +87,6 @@ class BuiltImage:
     build_seconds: float
     steps: list[Step] = field(default_factory=list)
 
-    def reference(self, repository: str | None = None) -> str:
-        return f"{repository or self.repository}@{self.digest}"
-
     def record(self) -> dict[str, Any]:
         return {
             "repository": self.repository,
