@@ -99,7 +99,7 @@ def docker_engine(node_tools, report):
     go_versions = image.builder_versions([image.stack_image(stack) for stack in image.STACKS])
     with DockerEngine(data_root(), OUT / "nodes" / "logs" / "dockerd.log") as engine:
         started = time.monotonic()
-        made = bases.ensure(engine, node_tools, go_versions, lambda line: print(line, file=sys.stderr, flush=True))
+        made = bases.ensure(engine, node_tools, go_versions, build.progress)
         report.data["real_nodes"]["bases"] = {"images": made, "seconds": round(time.monotonic() - started, 1)}
         yield engine
 

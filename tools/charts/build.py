@@ -11,7 +11,6 @@ themselves are not built here: tools/charts/packages.py finds the genuine packag
 from __future__ import annotations
 
 import hashlib
-import sys
 from pathlib import Path
 from typing import Callable
 
@@ -58,11 +57,7 @@ def _build_helm(out: Path, versions: dict[str, str]) -> None:
     e2e_build.run_go("build helm", ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out / "bin" / "helm"), f"{HELM}/cmd/helm"], MODULE)
 
 
-def _log(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-def build(log: Callable[[str], None] = _log) -> Path:
+def build(log: Callable[[str], None] = e2e_build.progress) -> Path:
     """The helm binary for this checkout's pin, built first if this machine has none."""
     root = cache_root() / cache_key()
     if e2e_build.read_manifest(root) is None:

@@ -15,7 +15,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,11 +157,7 @@ def _pull(helm: Path, dest: Path) -> None:
     partial.rename(dest)
 
 
-def _log(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-def locate(helm: Callable[[], Path] | None = None, log: Callable[[str], None] = _log) -> Path:
+def locate(helm: Callable[[], Path] | None = None, log: Callable[[str], None] = e2e_build.progress) -> Path:
     """The folder of the pinned chart packages: `$GOSVC_CHART_PACKAGES`, else `../shared/charts`, else a copy pulled from
     the upstream repository with `helm()` (the helm built here by default). ChartsUnavailable when none can be had."""
     configured = os.environ.get(PACKAGES_ENV)

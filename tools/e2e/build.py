@@ -56,6 +56,11 @@ KWOK_STAGES = (
 and claims of the `kwok-volume` StorageClass get a PersistentVolume provisioned and bound (kwok as the provisioner)."""
 
 
+def progress(line: str) -> None:
+    """Where the tool builds report what they are doing: standard error, at once."""
+    print(line, file=sys.stderr, flush=True)
+
+
 class BuildError(RuntimeError):
     """A tool could not be built; the message names the step and carries the command's output."""
 
@@ -281,7 +286,7 @@ def load(root: Path | None = None) -> Toolset | None:
     return Toolset(root, manifest) if manifest is not None else None
 
 
-def build(log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)) -> Toolset:
+def build(log: Callable[[str], None] = progress) -> Toolset:
     """The tool set for this checkout's pins, built first if this machine has none."""
     root = cache_root() / cache_key()
     found = load(root)

@@ -19,7 +19,6 @@ import json
 import shutil
 import stat
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -149,7 +148,7 @@ def _main() -> str:
     """Every stand-in the stacks' Dockerfiles and the real node need, made in the tier's Docker engine."""
     node_tools = build.build()
     with DockerEngine(data_root(), data_root() / "dockerd.log") as engine:
-        made = ensure(engine, node_tools, image.builder_versions([image.stack_image(s) for s in image.STACKS]), lambda line: print(line, file=sys.stderr, flush=True))
+        made = ensure(engine, node_tools, image.builder_versions([image.stack_image(s) for s in image.STACKS]), e2e_build.progress)
     return "\n".join(f"{name} {image_id}" for name, image_id in made.items())
 
 

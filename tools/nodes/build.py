@@ -16,7 +16,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -99,11 +98,7 @@ def registry_version() -> str:
     return next(r["Version"] for r in e2e_build.go_mod_at(GO_DIR / "registry")["Require"] if r["Path"] == REGISTRY)
 
 
-def _log(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-def build(log: Callable[[str], None] = _log) -> NodeTools:
+def build(log: Callable[[str], None] = e2e_build.progress) -> NodeTools:
     """The tier's packages installed and its binaries built for this checkout, doing whatever this machine lacks."""
     install_packages(log)
     root = e2e_build.cache_dir(CACHE_ENV, "node-tools") / cache_key()

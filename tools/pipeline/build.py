@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -113,7 +112,7 @@ def load(root: Path | None = None) -> Runtime | None:
     return Runtime(root, manifest) if manifest is not None else None
 
 
-def build(log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)) -> Runtime:
+def build(log: Callable[[str], None] = e2e_build.progress) -> Runtime:
     """The runtime for this checkout's pins, fetched and built first if this machine has none."""
     root = cache_root() / cache_key()
     found = load(root)
