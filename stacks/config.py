@@ -113,6 +113,7 @@ KEYS: tuple[ConfigKey, ...] = (
     _k("adapterReplicas", "integer", 1, "prometheus-adapter replicas.", "monitoring", "stack", "adapter_replicas"),
     _k("nodeExporterEnabled", "boolean", True, "Run node-exporter (host access) in its own namespace '<monitoringNamespace>-node-exporter', which enforces 'privileged'.", "monitoring", "stack", "node_exporter"),
     _k("monitoringCreateNamespace", "boolean", True, "Create the monitoring namespaces (gosvc:monitoringNamespace enforces Pod Security 'baseline', node-exporter's 'privileged'); false when they exist already.", "monitoring", "stack", "create_namespace"),
+    _k("grafanaEnabled", "boolean", True, "Run Grafana with the service dashboards; false where the cluster has a Grafana of its own.", "monitoring", "stack", "grafana"),
     _k("grafanaAdminSecret", "string", "", "Existing Secret in the monitoring namespace with keys 'admin-user' and 'admin-password' for Grafana's admin login; empty to generate the password.", "monitoring", "stack", "grafana_admin_secret"),
     _k("monitoringImageDigests", "array", [], "Digests pinning the monitoring charts' images, as '<repository>@sha256:<hex>' (repositories in components/observability/images.py).", "monitoring", "stack", "image_digests"),
     _k("monitoringResolveDigests", "boolean", False, "At pulumi up, resolve each monitoring chart image's tag to its registry digest and deploy by digest (gosvc:monitoringImageDigests wins where set).", "monitoring", "stack", "resolve_digests"),

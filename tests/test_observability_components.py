@@ -288,3 +288,24 @@ def test_an_existing_grafana_admin_secret_replaces_the_generated_password():
 def test_a_bad_grafana_admin_secret_name_is_refused_naming_the_key():
     with pytest.raises(ConfigError, match="grafana_admin_secret"):
         run(lambda: PrometheusStack("mon", {"grafana_admin_secret": "Not_A_Name"}), raise_errors=True)
+
+
+def test_without_grafana_nothing_of_grafanas_is_registered_or_released():
+    seen = {}
+
+    def program():
+        stack = PrometheusStack("mon", {"grafana": False})
+        pulumi.Output.all(stack.grafana_service, stack.grafana_admin_secret, stack.grafana_port_forward).apply(lambda v: seen.update(outputs=v))
+
+    result = run(program)
+    assert not of_type(result, "RandomPassword") and not of_type(result, ":Secret") and not of_type(result, ":ClusterRole")
+    values = releases(result)["kube-prometheus-stack"].inputs["values"]
+    assert values["grafana"] == {"enabled": False}
+    policies = {r.inputs["metadata"]["name"] for r in of_type(result, ":NetworkPolicy")}
+    assert "grafana-to-alertmanager" not in policies and "alertmanager" in policies
+    assert seen == {"outputs": ["", "", ""]}
+
+
+def test_a_grafana_admin_secret_without_grafana_is_refused_naming_both_keys():
+    with pytest.raises(ConfigError, match="grafana_admin_secret.*'byo'.*names Grafana's login Secret, but grafana is false"):
+        run(lambda: PrometheusStack("mon", {"grafana": False, "grafana_admin_secret": "byo"}), raise_errors=True)

@@ -71,6 +71,8 @@ class PrometheusStackArgs(TypedDict):
     node_exporter: NotRequired[bool]
     """Run node-exporter on every node (default true). It needs the host's network, PID namespace and paths, so it runs
     in a namespace of its own, `<namespace>-node-exporter`, which enforces Pod Security 'privileged'."""
+    grafana: NotRequired[bool]
+    """Run Grafana with the service dashboards (default true); false where the cluster has a Grafana of its own."""
     api_server_cidr: NotRequired[str]
     """Where the stack's pods may reach the Kubernetes API and where its calls to the adapter and the operator's
     webhook come from (TCP 443/6443), default anywhere; narrow it to the API server."""
@@ -189,11 +191,11 @@ class PrometheusStack(pulumi.ComponentResource):
     alertmanager_url: pulumi.Output[str]
     """In-cluster URL of Alertmanager."""
     grafana_service: pulumi.Output[str]
-    """Name of the Grafana Service."""
+    """Name of the Grafana Service; empty when Grafana is off."""
     grafana_admin_secret: pulumi.Output[str]
-    """Name of the Secret holding the Grafana admin login (the name only)."""
+    """Name of the Secret holding the Grafana admin login (the name only); empty when Grafana is off."""
     grafana_port_forward: pulumi.Output[str]
-    """The kubectl command that opens Grafana on localhost."""
+    """The kubectl command that opens Grafana on localhost; empty when Grafana is off."""
     custom_metrics: pulumi.Output[list[str]]
     """Custom metrics the adapter serves to HPAs."""
 
@@ -211,13 +213,13 @@ class PrometheusStack(pulumi.ComponentResource):
             for role, obj in network.build(spec, name).items()
         }
 
-        grafana_role = register(
-            deferred.fill(prometheus_stack.grafana_cluster_role(spec, name)), f"{name}-grafana-dashboards-reader", pulumi.ResourceOptions(parent=self)
-        )
-        admin: list[pulumi.Resource] = []
+        grafana: list[pulumi.Resource] = []
+        if spec.grafana:
+            role = prometheus_stack.grafana_cluster_role(spec, name)
+            grafana.append(register(deferred.fill(role), f"{name}-grafana-dashboards-reader", pulumi.ResourceOptions(parent=self)))
         self.grafana_password: pulumi.Output[str] | None = None
-        """The generated admin password (secret in state); None when an existing Secret was handed in."""
-        if spec.grafana_admin_secret is None:
+        """The generated admin password (secret in state); None when an existing Secret was handed in or Grafana is off."""
+        if spec.grafana and spec.grafana_admin_secret is None:
             password = random.RandomPassword(
                 f"{name}-grafana-admin", length=GRAFANA_PASSWORD_LENGTH, special=False, opts=pulumi.ResourceOptions(parent=self)
             )
@@ -227,7 +229,7 @@ class PrometheusStack(pulumi.ComponentResource):
                 f"{name}-grafana-admin",
                 pulumi.ResourceOptions(parent=self, depends_on=waits),
             )
-            admin.append(secret)
+            grafana.append(secret)
 
         digests = chart_image_digests(spec, pulumi.ResourceOptions(parent=self))
         self.release = k8s.helm.v3.Release(
@@ -240,7 +242,7 @@ class PrometheusStack(pulumi.ComponentResource):
                     images.pinned_values(images.KPS, prometheus_stack.values(spec), digests),
                 )
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, *admin, grafana_role]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, *grafana]),
         )
         self.adapter_release = k8s.helm.v3.Release(
             f"{name}-prometheus-adapter",
@@ -258,11 +260,10 @@ class PrometheusStack(pulumi.ComponentResource):
         self.namespace = output(spec.namespace)
         self.prometheus_url = output(prometheus_stack.prometheus_url(spec.namespace))
         self.alertmanager_url = output(prometheus_stack.alertmanager_url(spec.namespace))
-        self.grafana_service = pulumi.Output.from_input(prometheus_stack.GRAFANA_SERVICE)
-        self.grafana_admin_secret = pulumi.Output.from_input(spec.admin_secret)
-        self.grafana_port_forward = output(
-            f"kubectl -n {spec.namespace} port-forward svc/{prometheus_stack.GRAFANA_SERVICE} {GRAFANA_LOCAL_PORT}:{prometheus_stack.GRAFANA_PORT}"
-        )
+        self.grafana_service = pulumi.Output.from_input(prometheus_stack.GRAFANA_SERVICE if spec.grafana else "")
+        self.grafana_admin_secret = pulumi.Output.from_input(spec.admin_secret if spec.grafana else "")
+        forward = f"kubectl -n {spec.namespace} port-forward svc/{prometheus_stack.GRAFANA_SERVICE} {GRAFANA_LOCAL_PORT}:{prometheus_stack.GRAFANA_PORT}"
+        self.grafana_port_forward = output(forward if spec.grafana else "")
         self.custom_metrics = pulumi.Output.from_input(adapter.metric_names())
         self.register_outputs(
             {

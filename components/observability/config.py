@@ -178,6 +178,7 @@ class PrometheusStackSpec(_Model):
     alertmanager: AlertmanagerSpec = AlertmanagerSpec()
     adapter_replicas: int = Field(1, ge=1, le=10)
     node_exporter: bool = True
+    grafana: bool = True
     api_server_cidr: str = "0.0.0.0/0"
     image_digests: list[str] = []
     resolve_digests: bool = False
@@ -234,6 +235,12 @@ class PrometheusStackSpec(_Model):
     def check(self, prefix: str = "") -> None:
         """Cross-field rules; `prefix` is the dotted path of this model in the caller's tree."""
         self.prometheus.resources.check(f"{prefix}prometheus.resources")
+        if not self.grafana and self.grafana_admin_secret is not None:
+            raise ConfigError(
+                f"{prefix}grafana_admin_secret",
+                self.grafana_admin_secret,
+                f"names Grafana's login Secret, but {prefix}grafana is false; turn Grafana on or leave the Secret unset",
+            )
 
 
 class MonitoringConfig(_Model):

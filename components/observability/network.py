@@ -100,6 +100,8 @@ def build(spec: PrometheusStackSpec, instance: str) -> dict[str, dict]:
         "adapter_api": _policy(spec, instance, "adapter-from-api-server", _selector("adapter"), ingress=[{"from": [{"ipBlock": {"cidr": spec.api_server_cidr}}], "ports": tcp(ADAPTER_PORT)}]),
         "operator_webhook": _policy(spec, instance, "operator-webhook-from-api-server", _selector("operator"), ingress=[{"from": [{"ipBlock": {"cidr": spec.api_server_cidr}}], "ports": tcp(OPERATOR_WEBHOOK_PORT)}]),
     }
+    if not spec.grafana:
+        del policies["grafana_alerts"]
     if spec.node_exporter:
         policies["node_exporter_default_deny"] = {
             **_policy(spec, instance, "default-deny", {}, ingress=[], egress=[]),

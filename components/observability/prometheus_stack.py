@@ -290,7 +290,7 @@ def values(spec: PrometheusStackSpec) -> dict[str, Any]:
         "crds": {"enabled": True},
         "prometheus": prometheus_values(spec),
         "alertmanager": alertmanager_values(spec),
-        "grafana": grafana_values(spec),
+        "grafana": grafana_values(spec) if spec.grafana else {"enabled": False},
         "prometheusOperator": operator_values(),
         "kube-state-metrics": kube_state_metrics_values(),
         "nodeExporter": {"enabled": spec.node_exporter},
