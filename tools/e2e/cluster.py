@@ -252,7 +252,7 @@ class LocalCluster(Running):
             "kube-apiserver",
             "kube-apiserver",
             f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-            "--bind-address=127.0.0.1",
+            "--bind-address=0.0.0.0",  # also on a real node's bridge, where its pods reach the `kubernetes` Service
             "--advertise-address=127.0.0.1",
             f"--secure-port={self.api_port}",
             f"--tls-cert-file={p.serving_cert}",
@@ -268,6 +268,16 @@ class LocalCluster(Running):
             "--endpoint-reconciler-type=none",  # the loopback advertise address is not a routable endpoint
             "--kubelet-preferred-address-types=InternalIP,Hostname",  # a real node's name resolves nowhere; its address does
             f"--cert-dir={self.workdir / 'apiserver-certs'}",
+            # The aggregation layer, as kubeadm configures it: extension API servers get each request's user from
+            # these headers, trusted only from the front proxy's client cert.
+            f"--requestheader-client-ca-file={p.front_proxy_ca}",
+            f"--requestheader-allowed-names={pki.FRONT_PROXY_CLIENT}",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            f"--proxy-client-cert-file={p.front_proxy_client_cert}",
+            f"--proxy-client-key-file={p.front_proxy_client_key}",
+            "--enable-aggregator-routing=true",  # to an extension server's pod address: kube-proxy runs only with a real node
         )
         self._write_kubeconfig()
         self._wait("kube-apiserver", lambda: self._http_ok(f"https://127.0.0.1:{self.api_port}/readyz", token=True))

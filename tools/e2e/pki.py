@@ -26,6 +26,14 @@ class Pki:
     serving_key: Path
     service_account_key: Path
     service_account_pub: Path
+    front_proxy_ca: Path
+    front_proxy_client_cert: Path
+    front_proxy_client_key: Path
+    """The aggregation layer's: the API server proxies to extension API servers (prometheus-adapter, metrics-server)
+    with this client cert, and they trust the user it forwards only from a cert of this separate CA."""
+
+
+FRONT_PROXY_CLIENT = "front-proxy-client"
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -73,6 +81,10 @@ def generate(directory: Path, service_ip: str) -> Pki:
     serving = _cert("kube-apiserver", serving_key.public_key(), ca_cert.subject, ca_key, ca=False, sans=sans)
     # Service-account tokens are signed with RS256 unless told otherwise, so this key is RSA.
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    proxy_ca_key = ec.generate_private_key(ec.SECP256R1())
+    proxy_ca = _cert("gosvc-e2e-front-proxy-ca", proxy_ca_key.public_key(), None, proxy_ca_key, ca=True)
+    proxy_client_key = ec.generate_private_key(ec.SECP256R1())
+    proxy_client = _cert(FRONT_PROXY_CLIENT, proxy_client_key.public_key(), proxy_ca.subject, proxy_ca_key, ca=False)
     pem = serialization.Encoding.PEM
     return Pki(
         ca_cert=_write(directory / "ca.crt", ca_cert.public_bytes(pem)),
@@ -83,6 +95,9 @@ def generate(directory: Path, service_ip: str) -> Pki:
         service_account_pub=_write(
             directory / "sa.pub", sa_key.public_key().public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo)
         ),
+        front_proxy_ca=_write(directory / "front-proxy-ca.crt", proxy_ca.public_bytes(pem)),
+        front_proxy_client_cert=_write(directory / "front-proxy-client.crt", proxy_client.public_bytes(pem)),
+        front_proxy_client_key=_write(directory / "front-proxy-client.key", _private_pem(proxy_client_key)),
     )
 
 
