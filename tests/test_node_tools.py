@@ -62,6 +62,11 @@ def test_pods_get_addresses_on_the_nodes_own_bridge():
     assert not subnet.overlaps(ipaddress.ip_network(network.Bridge("x", "10.247.0.1", 24).subnet)), "the Docker engine's"
 
 
+def test_pods_on_the_bridge_reach_each_other_past_a_forward_policy_of_drop():
+    plugins = [p["type"] for p in node.cni_config()["plugins"]]
+    assert plugins[0] == "bridge" and "firewall" in plugins, "each pod's accept rules in FORWARD"
+
+
 def test_the_kubelet_runs_on_cgroup_v1_serves_only_on_its_bridge_and_keeps_the_built_images(tmp_path):
     config = node.kubelet_config(tmp_path, 10250, 10248)
     assert config["failCgroupV1"] is False and config["cgroupDriver"] == "cgroupfs" and config["cgroupRoot"] == f"/{node.CGROUP_ROOT}"
@@ -69,6 +74,20 @@ def test_the_kubelet_runs_on_cgroup_v1_serves_only_on_its_bridge_and_keeps_the_b
     assert config["containerRuntimeEndpoint"] == f"unix://{node.RUN_DIR / 'containerd.sock'}"
     assert config["podLogsDir"] == str(tmp_path / "pods")
     assert config["imageGCHighThresholdPercent"] == 100, "the images the tier built cannot be pulled again"
+
+
+def test_pods_resolve_names_through_the_nodes_cluster_dns_on_its_bridge(tmp_path):
+    config = node.kubelet_config(tmp_path, 10250, 10248)
+    assert config["clusterDNS"] == [node.BRIDGE.address] and config["clusterDomain"] == node.CLUSTER_DOMAIN
+    corefile = node.corefile(Path("/k/kubeconfig"), 8181)
+    assert f"bind {node.BRIDGE.address}" in corefile and "ready 127.0.0.1:8181" in corefile
+    assert re.search(rf"kubernetes {re.escape(node.CLUSTER_DOMAIN)} in-addr.arpa {{\s*kubeconfig /k/kubeconfig", corefile)
+
+
+def test_the_kubernetes_service_leads_pods_to_the_api_server_on_the_bridge():
+    slice_ = node.api_endpoint_slice(6443)
+    assert slice_["metadata"]["labels"]["kubernetes.io/service-name"] == "kubernetes" and slice_["metadata"]["namespace"] == "default"
+    assert slice_["endpoints"][0]["addresses"] == [node.BRIDGE.address] and slice_["ports"] == [{"name": "https", "port": 6443, "protocol": "TCP"}]
 
 
 def test_kube_proxy_changes_no_sysctl():

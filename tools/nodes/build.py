@@ -4,8 +4,8 @@
 
 From Debian's packages (installed with apt-get when missing; root is needed for that and for the tier):
 the Docker engine, containerd and runc, the CNI plugins, debootstrap, iptables and conntrack. From the Go
-module proxy: the image registry (`go/registry`, distribution v3) and the pause binary every pod's sandbox
-runs (`go/pause`); kubelet and kube-proxy come with the control plane (tools/e2e/build.py), from the same
+module proxy: the image registry (`go/registry`, distribution v3), the pause binary every pod's sandbox
+runs (`go/pause`) and the node's cluster DNS (`go/coredns`, CoreDNS); kubelet and kube-proxy come with the control plane (tools/e2e/build.py), from the same
 Kubernetes release. The set lives in `$GOSVC_NODE_TOOLS` (default `~/.cache/gosvc/node-tools`) under a key
 hashed from go/, this script and the Go version.
 """
@@ -26,6 +26,7 @@ from tools.e2e.build import BuildError
 GO_DIR = Path(__file__).resolve().parent / "go"
 CACHE_ENV = "GOSVC_NODE_TOOLS"
 REGISTRY = "github.com/distribution/distribution/v3"
+COREDNS = "github.com/coredns/coredns"
 PACKAGES = {
     "docker.io": "/usr/sbin/dockerd",
     "containerd": "/usr/bin/containerd",
@@ -44,7 +45,7 @@ CNI_BIN = Path("/usr/lib/cni")
 
 @dataclass(frozen=True)
 class NodeTools:
-    """The built binaries (bin/registry, bin/pause) and what they were built from."""
+    """The built binaries (bin/registry, bin/pause, bin/coredns) and what they were built from."""
 
     root: Path
     manifest: dict
@@ -94,8 +95,13 @@ def _build_pause(out: Path, _versions: dict[str, str]) -> None:
     e2e_build.run_go("build the pause binary", env_build, GO_DIR / "pause")
 
 
-def registry_version() -> str:
-    return next(r["Version"] for r in e2e_build.go_mod_at(GO_DIR / "registry")["Require"] if r["Path"] == REGISTRY)
+def _build_coredns(out: Path, _versions: dict[str, str]) -> None:
+    env_build = ["env", "CGO_ENABLED=0", "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(out / "bin" / "coredns"), COREDNS]
+    e2e_build.run_go("build CoreDNS", env_build, GO_DIR / "coredns")
+
+
+def _required(program: str, module: str) -> str:
+    return next(r["Version"] for r in e2e_build.go_mod_at(GO_DIR / program)["Require"] if r["Path"] == module)
 
 
 def build(log: Callable[[str], None] = e2e_build.progress) -> NodeTools:
@@ -104,8 +110,9 @@ def build(log: Callable[[str], None] = e2e_build.progress) -> NodeTools:
     root = e2e_build.cache_dir(CACHE_ENV, "node-tools") / cache_key()
     manifest = e2e_build.read_manifest(root)
     if manifest is None:
-        steps = (("registry", _build_registry), ("pause", _build_pause))
-        manifest = e2e_build.build_into(root, steps, {"registry": registry_version()}, {"go": e2e_build.go_version()}, log, "node tools")
+        steps = (("registry", _build_registry), ("pause", _build_pause), ("coredns", _build_coredns))
+        versions = {"registry": _required("registry", REGISTRY), "coredns": _required("coredns", COREDNS)}
+        manifest = e2e_build.build_into(root, steps, versions, {"go": e2e_build.go_version()}, log, "node tools")
     return NodeTools(root, manifest)
 
 

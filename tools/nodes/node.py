@@ -1,7 +1,8 @@
-"""A real Kubernetes node beside the local control plane's kwok nodes: containerd, kubelet and kube-proxy of the
-tier's own, so pods run as real containers and Services work from the host.
+"""A real Kubernetes node beside the local control plane's kwok nodes: containerd, kubelet, kube-proxy and the cluster
+DNS (CoreDNS) of the tier's own, so pods run as real containers, reach the API server and each other by Service
+name, and Services work from the host.
 
-    with RealNode(cluster, toolset, docker, workdir, registry.host, mirrors=("registry.example.com",)) as node:
+    with RealNode(cluster, toolset, node_tools, docker, workdir, registry.host, mirrors=("registry.example.com",)) as node:
         ...  # node.name is Ready; its pods run under containerd; node.task_pid(container_id) finds a process
 
 What it needs, from a trial on this machine kind (shared/reference/real-nodes.md): a containerd with the CRI
@@ -41,6 +42,13 @@ RUN_DIR = Path("/run/gosvc-nodes/node")
 CGROUP_ROOT = "gosvc-kubelet"
 K8S_NAMESPACE = "k8s.io"
 READY_TIMEOUT = 120.0
+CLUSTER_DOMAIN = "cluster.local"
+KUBELET_PORT = 10250
+"""The kubelet's usual port, the one the Prometheus Operator's kubelet Service names (Prometheus scrapes the kubelet's
+and cAdvisor's metrics there). It listens only on the bridge's address."""
+API_ENDPOINTS = "gosvc-e2e-real-node"
+"""The EndpointSlice that sends the `kubernetes` Service to the API server on the bridge (the API server itself
+writes none: it advertises loopback, which no pod can reach)."""
 
 
 class NodeError(RuntimeError):
@@ -50,6 +58,15 @@ class NodeError(RuntimeError):
 def _cgroup_v1_hierarchies() -> list[Path]:
     root = Path("/sys/fs/cgroup")
     return [p for p in sorted(root.iterdir()) if p.is_dir() and not p.is_symlink() and p.name != "unified" and (p / "cgroup.procs").exists()]
+
+
+def share_root_mount() -> None:
+    """Makes `/` a shared mount, as systemd makes it on every host (and kind's node entrypoint does): the kubelet
+    refuses a volume with `mountPropagation: HostToContainer` (node-exporter's view of the host's root) while `/` is
+    private, which is how this machine's container starts it ("path / is mounted on / but it is not a shared or
+    slave mount")."""
+    if subprocess.run(["findmnt", "-no", "PROPAGATION", "/"], capture_output=True, text=True).stdout.strip() != "shared":
+        subprocess.run(["mount", "--make-rshared", "/"], check=True, capture_output=True)
 
 
 def prepare_cgroup_root() -> None:
@@ -116,7 +133,9 @@ def registry_hosts(registry_host: str, mirrors: tuple[str, ...]) -> dict[str, st
 
 
 def cni_config() -> dict:
-    """The bridge CNI on BRIDGE: pods on its subnet, the bridge as their gateway, masquerade for traffic leaving it."""
+    """The bridge CNI on BRIDGE: pods on its subnet, the bridge as their gateway, masquerade for traffic leaving it, and
+    the firewall plugin's accept rules for each pod: the tier's Docker engine sets the FORWARD policy to DROP, and with
+    bridge netfilter on, traffic between two pods on the bridge passes FORWARD too (Prometheus's scrapes time out)."""
     return {
         "cniVersion": "1.0.0",
         "name": "gosvc-node",
@@ -130,6 +149,7 @@ def cni_config() -> dict:
                 "ipam": {"type": "host-local", "ranges": [[{"subnet": BRIDGE.subnet, "rangeStart": "10.88.0.10", "gateway": BRIDGE.address}]], "routes": [{"dst": "0.0.0.0/0"}]},
             },
             {"type": "portmap", "capabilities": {"portMappings": True}},
+            {"type": "firewall", "backend": "iptables"},
         ],
     }
 
@@ -157,7 +177,41 @@ def kubelet_config(root: Path, port: int, healthz_port: int) -> dict:
         "imageGCLowThresholdPercent": 99,
         "maxPods": 30,
         "resolvConf": "/etc/resolv.conf",
+        "clusterDNS": [BRIDGE.address],
+        "clusterDomain": CLUSTER_DOMAIN,
         "serializeImagePulls": False,
+    }
+
+
+def corefile(kubeconfig: Path, ready_port: int) -> str:
+    """CoreDNS as the node's cluster DNS on the bridge: Services' and pods' names from the API server, nothing else (no
+    resolver outside is reachable). `ready` answers once the Kubernetes plugin has synced."""
+    return f"""{CLUSTER_DOMAIN}:53 in-addr.arpa:53 {{
+    bind {BRIDGE.address}
+    errors
+    ready 127.0.0.1:{ready_port}
+    kubernetes {CLUSTER_DOMAIN} in-addr.arpa {{
+        kubeconfig {kubeconfig}
+        pods insecure
+    }}
+    cache 5
+}}
+"""
+
+
+def api_endpoint_slice(api_port: int) -> dict:
+    """The `kubernetes` Service's endpoint: the API server's port on the node's bridge address."""
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": API_ENDPOINTS,
+            "namespace": "default",
+            "labels": {"kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "e2e.gosvc.dev"},
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [BRIDGE.address], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": api_port, "protocol": "TCP"}],
     }
 
 
@@ -181,9 +235,12 @@ def kube_proxy_config(kubeconfig: Path, healthz_port: int, metrics_port: int) ->
 class RealNode(Running):
     """containerd, kubelet and kube-proxy on this machine, registered as node NAME in zone ZONE of `cluster`."""
 
-    def __init__(self, cluster: LocalCluster, toolset: Toolset, docker: DockerEngine, workdir: Path, registry_host: str, mirrors: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, cluster: LocalCluster, toolset: Toolset, node_tools: build.NodeTools, docker: DockerEngine, workdir: Path, registry_host: str, mirrors: tuple[str, ...] = ()
+    ) -> None:
         self.cluster = cluster
         self.toolset = toolset
+        self.node_tools = node_tools
         self.docker = docker
         self.workdir = workdir.resolve()
         self.registry_host = registry_host
@@ -216,6 +273,7 @@ class RealNode(Running):
         RUN_DIR.mkdir(parents=True, exist_ok=True)
         BRIDGE.create()
         prepare_cgroup_root()
+        share_root_mount()
 
         (self.workdir / "cni" / "10-gosvc-node.conflist").write_text(json.dumps(cni_config(), indent=2))
         for registry, hosts in registry_hosts(self.registry_host, self.mirrors).items():
@@ -229,7 +287,7 @@ class RealNode(Running):
         if imported.returncode != 0:
             raise NodeError(f"importing {bases.PAUSE_IMAGE} into containerd failed: {imported.stderr.decode(errors='replace')[-2000:]}")
 
-        kubelet_port, healthz_port = free_port(), free_port()
+        kubelet_port, healthz_port = KUBELET_PORT, free_port()
         (self.workdir / "kubelet.yaml").write_text(yaml.safe_dump(kubelet_config(self.workdir, kubelet_port, healthz_port)))
         self._start(
             "kubelet",
@@ -250,6 +308,15 @@ class RealNode(Running):
         (self.workdir / "kube-proxy.yaml").write_text(yaml.safe_dump(kube_proxy_config(self.cluster.kubeconfig, proxy_healthz, free_port())))
         self._start("kube-proxy", [str(self.toolset.bin("kube-proxy")), f"--config={self.workdir / 'kube-proxy.yaml'}"])
         self._wait("kube-proxy", lambda: _http_ok(f"http://127.0.0.1:{proxy_healthz}/healthz"))
+        discovery = kubernetes.client.DiscoveryV1Api(self.cluster.api())
+        with contextlib.suppress(kubernetes.client.ApiException):
+            discovery.delete_namespaced_endpoint_slice(API_ENDPOINTS, "default")
+        discovery.create_namespaced_endpoint_slice("default", api_endpoint_slice(self.cluster.api_port))
+
+        dns_ready = free_port()
+        (self.workdir / "Corefile").write_text(corefile(self.cluster.kubeconfig, dns_ready))
+        self._start("coredns", [str(self.node_tools.bin("coredns")), "-conf", str(self.workdir / "Corefile")])
+        self._wait("cluster DNS", lambda: _http_ok(f"http://127.0.0.1:{dns_ready}/ready"))
         self.timings["start_seconds"] = round(time.monotonic() - started, 1)
 
     def stop(self) -> None:
@@ -264,10 +331,10 @@ class RealNode(Running):
         proxy = self.toolset.bin("kube-proxy")
         if proxy.is_file():
             subprocess.run([str(proxy), "--cleanup"], capture_output=True)
-        try:
+        with contextlib.suppress(kubernetes.client.ApiException, OSError):
+            kubernetes.client.DiscoveryV1Api(self.cluster.api()).delete_namespaced_endpoint_slice(API_ENDPOINTS, "default")
+        with contextlib.suppress(kubernetes.client.ApiException, OSError):
             kubernetes.client.CoreV1Api(self.cluster.api()).delete_node(NAME)
-        except (kubernetes.client.ApiException, OSError):
-            pass
 
     def _remove_containers(self) -> None:
         """Every container of containerd's k8s.io namespace killed and removed with its task, so neither a container
