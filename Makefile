@@ -62,12 +62,14 @@ e2e: e2e-tools
 ## e2e-tools: build those binaries from tools/e2e/go once per machine (reused while the pins are unchanged),
 ## the pipeline tier's software (Kafka from Maven Central, Filebeat from the Go module proxy), the real node's
 ## (Debian's docker.io, containerd and CNI plugins; the registry and pause binary; the stand-in base images),
+## the monitoring loop's binaries (tools/loop, from the Go module proxy),
 ## helm (tools/charts), the check of the genuine chart packages, and Checkov in a virtualenv of its own
 e2e-tools: venv
 	$(BIN)/python -m tools.e2e.build
 	$(BIN)/python -m tools.pipeline.build
 	$(BIN)/python -m tools.nodes.build
 	$(BIN)/python -m tools.nodes.bases
+	$(BIN)/python -m tools.loop.build
 	$(BIN)/python -m tools.charts.build
 	$(BIN)/python -m tools.charts.packages
 	$(BIN)/python -c "from tools.charts import checkov; print(checkov.install())"
