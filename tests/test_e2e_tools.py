@@ -124,6 +124,25 @@ def test_existing_secrets_hold_the_keys_the_pipeline_reads_and_a_certificate_for
     assert namespaces == {spec.namespace: "restricted", spec.collector_namespace: "privileged"}
 
 
+def test_the_loop_overlay_pins_every_chart_image_it_runs_to_what_was_built_and_shortens_only_declared_timings():
+    from components.observability import images
+    from stacks import config as stack_config
+
+    built = {i.reference: f"sha256:{n:064x}" for n, i in enumerate(images.IMAGES) if i.path[0] != "grafana"}
+    config = {**overlay.e2e_config("dev"), **overlay.loop_overlay("http://127.0.0.1:1", built)}
+    spec = stack_config.load(config).monitoring.stack
+    assert spec.grafana is False and spec.resolve_digests is False
+    assert images.configured(spec.image_digests) == {i.repository: built[i.reference] for i in images.IMAGES if i.reference in built}
+    committed = overlay.committed_config("dev")
+    changed = {k for k in config if config[k] != committed.get(k)} - set(overlay.e2e_config("dev")) - {"gosvc:prometheusStackEnabled", "gosvc:helmRepository", "gosvc:grafanaEnabled", "gosvc:monitoringResolveDigests", "gosvc:monitoringImageDigests"}
+    assert changed == {f"gosvc:{k}" for k in overlay.LOOP_TIMING}
+    assert stack_config.load(config).service.autoscaling.scale_down_stabilization_seconds == overlay.LOOP_TIMING["hpaScaleDownStabilizationSeconds"]
+    missing = dict(built)
+    missing.pop(images.IMAGES[0].reference)
+    with pytest.raises(ValueError, match=images.IMAGES[0].reference):
+        overlay.loop_overlay("http://127.0.0.1:1", missing)
+
+
 def test_overlay_changes_are_stack_keys():
     config = overlay.e2e_config("dev", hpaMinReplicas=3, namespace="gosvc-x")
     assert config["gosvc:hpaMinReplicas"] == 3 and config["gosvc:namespace"] == "gosvc-x"
@@ -214,6 +233,17 @@ def test_pki_serving_cert_is_signed_by_the_ca_for_every_name_the_clients_use(tmp
 
     assert isinstance(load_pem_private_key(made.service_account_key.read_bytes(), None), rsa.RSAPrivateKey)
     assert all(oct(p.stat().st_mode)[-3:] == "600" for p in tmp_path.iterdir())
+
+
+def test_pki_front_proxy_client_is_signed_by_a_ca_of_its_own_under_the_name_the_api_server_allows(tmp_path):
+    made = pki.generate(tmp_path, "10.96.0.1")
+    proxy_ca = x509.load_pem_x509_certificate(made.front_proxy_ca.read_bytes())
+    client = x509.load_pem_x509_certificate(made.front_proxy_client_cert.read_bytes())
+    client.verify_directly_issued_by(proxy_ca)
+    assert client.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)[0].value == pki.FRONT_PROXY_CLIENT
+    assert x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH in client.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    cluster_ca = x509.load_pem_x509_certificate(made.ca_cert.read_bytes())
+    assert proxy_ca.subject != cluster_ca.subject, "a client cert of the cluster's CA must not pass as the front proxy"
 
 
 def test_watchdog_interrupts_a_stuck_cli_and_says_so(tmp_path):

@@ -43,7 +43,7 @@ class Report:
     """What `make e2e` saw, written to build/e2e/report.json."""
 
     def __init__(self) -> None:
-        self.data: dict[str, Any] = {"tools": {}, "cluster": {}, "stacks": {}, "scenarios": [], "policy": {}, "config": {}, "placement": {}, "logging": {}, "upgrades": [], "pipeline": {}, "real_nodes": {}}
+        self.data: dict[str, Any] = {"tools": {}, "cluster": {}, "stacks": {}, "scenarios": [], "policy": {}, "config": {}, "placement": {}, "logging": {}, "upgrades": [], "pipeline": {}, "real_nodes": {}, "autoscaling": {}}
 
     def stack(self, name: str) -> dict[str, Any]:
         return self.data["stacks"].setdefault(name, {})
@@ -113,6 +113,36 @@ def image_registry(node_tools):
 
 
 @pytest.fixture(scope="session")
+def loop_images(node_tools, docker_engine, image_registry, report) -> dict[str, str]:
+    """The monitoring loop's images (tools/loop), built here and pushed to the loopback registry: reference -> digest."""
+    from tools.loop import build as loop_build
+    from tools.loop import images as loop
+
+    tools = loop_build.build()
+    started = time.monotonic()
+    pinned = loop.ensure(docker_engine, image_registry, tools, build.progress)
+    report.data["autoscaling"]["images"] = {"built": pinned, "tools": tools.manifest, "seconds": round(time.monotonic() - started, 1)}
+    return pinned
+
+
+REGISTRY_MIRRORED = "registry.example.com"
+"""The stacks' own registry, which the real node pulls from the loopback registry."""
+
+
+@pytest.fixture(scope="session")
+def real_node(cluster, toolset, node_tools, docker_engine, image_registry, report):
+    """A real kubelet node (tools/nodes) that pulls the stacks' registry and the monitoring charts' registries from the
+    loopback registry. Each module that runs pods on it cordons the kwok nodes while it runs (`only_schedulable`)."""
+    from tools.loop import images as loop
+    from tools.nodes.node import RealNode
+
+    mirrors = (REGISTRY_MIRRORED, *loop.mirrors())
+    with RealNode(cluster, toolset, node_tools, docker_engine, OUT / "nodes" / "node", image_registry.host, mirrors=mirrors) as node:
+        report.data["real_nodes"]["node"] = node.describe()
+        yield node
+
+
+@pytest.fixture(scope="session")
 def cluster(toolset, report):
     shutil.rmtree(OUT / "cluster", ignore_errors=True)
     with LocalCluster(toolset, OUT / "cluster") as running:
@@ -148,8 +178,8 @@ def synthesized(tmp_path_factory):
     return run
 
 
-@pytest.fixture
-def chart_repository(engine, chart_packages, report, monkeypatch):
+@pytest.fixture(scope="module")
+def chart_repository(engine, chart_packages, report):
     """The genuine packages served as a chart repository on loopback (its `url`; `requested` says what was fetched), with
     the engine's pack process rendering releases from the same packages with the helm built here. The report records
     each package's version, sha256 and subcharts."""
@@ -158,7 +188,8 @@ def chart_repository(engine, chart_packages, report, monkeypatch):
     from tools.charts.serve import ChartRepository
 
     report.data["charts"] = {"directory": str(chart_packages), "packages": [p.record() for p in packages.read(chart_packages)]}
-    monkeypatch.setitem(engine.env, "GOSVC_HELM", str(chart_tools.build()))
-    monkeypatch.setitem(engine.env, "GOSVC_CHART_DIRS", str(chart_packages))
-    with ChartRepository(chart_packages) as served:
-        yield served
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setitem(engine.env, "GOSVC_HELM", str(chart_tools.build()))
+        monkeypatch.setitem(engine.env, "GOSVC_CHART_DIRS", str(chart_packages))
+        with ChartRepository(chart_packages) as served:
+            yield served

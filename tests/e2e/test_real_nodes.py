@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -28,7 +27,8 @@ from elftools.elf.elffile import ELFFile
 from components import defaults
 from components.config import quantity
 from components.image import dockerfile
-from tests.e2e.conftest import OUT, wait_for
+from tests.e2e import workloads
+from tests.e2e.conftest import wait_for
 from tools.e2e.overlay import e2e_config
 from tools.nodes import image as node_image
 from tools.nodes.node import RealNode, only_schedulable
@@ -39,7 +39,6 @@ pytestmark = pytest.mark.e2e
 STACK = "dev"
 NAMESPACE = "gosvc-dev-real"
 NAME = "hello"
-MIRRORED = "registry.example.com"
 APP_CONTAINER = "app"
 SELECTOR = f"app.kubernetes.io/name={NAME}"
 GREET = "/api/v1/greet?name=real"
@@ -75,12 +74,10 @@ def built(docker_engine, image_registry, spec, section):
     return image
 
 
-@pytest.fixture(scope="module")
-def real_node(cluster, toolset, docker_engine, image_registry, section):
-    with RealNode(cluster, toolset, docker_engine, OUT / "nodes" / "node", image_registry.host, mirrors=(MIRRORED,)) as node:
-        section["node"] = node.describe()
-        with only_schedulable(cluster, node.name):
-            yield node
+@pytest.fixture(scope="module", autouse=True)
+def only_on_the_real_node(cluster, real_node):
+    with only_schedulable(cluster, real_node.name):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -101,16 +98,14 @@ def deployed(engine, real_node, built, spec, section):
         stack.destroy()
 
 
+
+
 def _core(cluster) -> kubernetes.client.CoreV1Api:
     return kubernetes.client.CoreV1Api(cluster.api())
 
 
 def _pods(cluster) -> list[Any]:
-    return [p for p in _core(cluster).list_namespaced_pod(NAMESPACE, label_selector=SELECTOR).items if p.metadata.deletion_timestamp is None]
-
-
-def _ready(pod: Any) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+    return workloads.pods(cluster, NAMESPACE, SELECTOR)
 
 
 def _container(pod: Any) -> Any:
@@ -127,10 +122,6 @@ def _rolled_out(cluster, replicas: int) -> bool:
     return s.observed_generation == d.metadata.generation and (s.updated_replicas or 0) == replicas and (s.available_replicas or 0) == replicas and (s.replicas or 0) == replicas
 
 
-def _service_url(cluster, path: str) -> str:
-    service = _core(cluster).read_namespaced_service(NAME, NAMESPACE)
-    port = next(p.port for p in service.spec.ports if p.name == "http")
-    return f"http://{service.spec.cluster_ip}:{port}{path}"
 
 
 def _proc_status(pid: int) -> dict[str, str]:
@@ -161,15 +152,6 @@ def _log_file(real_node: RealNode, pod: Any) -> Path:
 def _json_lines(path: Path) -> list[dict[str, Any]]:
     """Each CRI log line's message (`<time> <stream> <F|P> <message>`), parsed as the JSON the service writes."""
     return [json.loads(line.split(" ", 3)[3]) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _load(loadgen: Path, url: str, rate: int, seconds: float) -> dict[str, Any]:
-    argv = [str(loadgen), f"-rate={rate}", f"-duration={seconds}s", f"-targets={url}", "-max-workers=512"]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(proc.stdout)
-    ok = result["status_codes"].get("200", 0)
-    return {**{k: result[k] for k in ("offered_rps", "achieved_rps", "requests", "p99_seconds", "status_codes")}, "failed": result["requests"] - ok, "errors": result["errors"][:10]}
 
 
 def test_the_generated_dockerfile_builds_with_a_real_engine_into_a_small_static_image(built, spec, docker_engine, tmp_path):
@@ -222,7 +204,7 @@ def test_up_returns_when_the_real_binary_answers_its_probes(deployed, cluster, r
         "image_ids": sorted({_container(p).image_id for p in pods}),
     }
     assert {p.spec.node_name for p in pods} == {real_node.name}
-    assert all(_ready(p) and _container(p).restart_count == 0 for p in pods)
+    assert all(workloads.ready(p) and _container(p).restart_count == 0 for p in pods)
     assert {_container(p).image_id.rsplit("@", 1)[-1] for p in pods} == {deployed.config["gosvc:image"].rsplit("@", 1)[-1]}, "the pushed digest runs"
 
 
@@ -266,7 +248,7 @@ def test_saturating_load_through_the_service_kills_nothing_at_the_memory_limit(d
     and under the stack's memory limit and GOMEMLIMIT nothing is OOM-killed or restarted."""
     pods = _pods(cluster)
     before = {p.metadata.name: _cpu_stat(_app_pid(real_node, p)) for p in pods}
-    result = _load(loadgen, _service_url(cluster, GREET), rate=SATURATING_RPS, seconds=20)
+    result = workloads.load(loadgen, workloads.service_url(cluster, NAMESPACE, NAME, "http", GREET), rate=SATURATING_RPS, seconds=20)
     after = [_core(cluster).read_namespaced_pod(p.metadata.name, NAMESPACE) for p in pods]
     per_pod = []
     for pod in after:
@@ -299,8 +281,8 @@ def test_a_new_digest_rolls_out_under_load_without_a_failed_request(deployed, cl
     newer = node_image.build_and_push(docker_engine, image_registry, spec.model_copy(update={"tag": f"{spec.tag}-next"}))
     assert newer.digest != deployed.config["gosvc:image"].rsplit("@", 1)[-1], "a new version stamp makes a new image"
     outcome: dict[str, Any] = {}
-    url = _service_url(cluster, GREET)
-    load = threading.Thread(target=lambda: outcome.update(_load(loadgen, url, rate=300, seconds=75)))
+    url = workloads.service_url(cluster, NAMESPACE, NAME, "http", GREET)
+    load = threading.Thread(target=lambda: outcome.update(workloads.load(loadgen, url, rate=300, seconds=75)))
     load.start()
     time.sleep(5)
     deployed.config = {**deployed.config, "gosvc:image": f"{spec.repository}@{newer.digest}"}

@@ -72,6 +72,26 @@ def monitoring_overlay(config: dict[str, Any], repository: str) -> dict[str, Any
     return overlay
 
 
+LOOP_TIMING = {"hpaScaleDownStabilizationSeconds": 30, "alertHpaMaxedMinutes": 1}
+"""The only timings the autoscaling loop's e2e stack shortens, so scale-in and GoServiceHpaMaxedOut are seen within
+minutes (users' defaults: 300 s and 15 min). The HPA's sync period, the scrape interval and the adapter's rate
+window stay as users get them."""
+
+
+def loop_overlay(repository: str, pinned: dict[str, str]) -> dict[str, Any]:
+    """The Prometheus stack on real nodes: charts from `repository`, every image the charts run pinned by the digest
+    of the image built here (`pinned`: '<repository>:<tag>' -> digest; the stacks' own pins name images no registry
+    here holds), Grafana off (its web front end cannot be built here, so its image is not), then LOOP_TIMING."""
+    digests = []
+    for image in images.IMAGES:
+        if image.reference in pinned:
+            digests.append(f"{image.repository}@{pinned[image.reference]}")
+        elif image.path[0] != "grafana":
+            raise ValueError(f"no image was built for {image.reference}, which the charts run")
+    keys = {"prometheusStackEnabled": True, "helmRepository": repository, "grafanaEnabled": False, "monitoringResolveDigests": False, "monitoringImageDigests": digests, **LOOP_TIMING}
+    return {f"gosvc:{k}": v for k, v in keys.items()}
+
+
 def e2e_config(stack: str, project: Path = ROOT, **changes: Any) -> dict[str, Any]:
     """The committed config of `stack`, then the overlay, then `changes` (stack keys without `gosvc:`).
 

@@ -34,6 +34,7 @@ func main() {
 	targets := flag.String("targets", "", "comma-separated GET URLs, taken round-robin (repeat one to weight it)")
 	workers := flag.Uint64("workers", 16, "initial workers; vegeta adds more when they cannot keep the rate")
 	maxWorkers := flag.Uint64("max-workers", 256, "most concurrent requests, as a proxy's connection pool bounds them")
+	keepAlive := flag.Bool("keepalive", true, "reuse connections; false opens one per request, as many separate clients do, so a Service's per-connection balancing spreads requests")
 	flag.Parse()
 	if *targets == "" {
 		fmt.Fprintln(os.Stderr, "loadgen: -targets is required")
@@ -43,7 +44,7 @@ func main() {
 	for _, url := range strings.Split(*targets, ",") {
 		list = append(list, vegeta.Target{Method: http.MethodGet, URL: url})
 	}
-	attacker := vegeta.NewAttacker(vegeta.Workers(*workers), vegeta.MaxWorkers(*maxWorkers), vegeta.KeepAlive(true), vegeta.Timeout(10*time.Second))
+	attacker := vegeta.NewAttacker(vegeta.Workers(*workers), vegeta.MaxWorkers(*maxWorkers), vegeta.KeepAlive(*keepAlive), vegeta.Timeout(10*time.Second))
 	var metrics vegeta.Metrics
 	for res := range attacker.Attack(vegeta.NewStaticTargeter(list...), vegeta.Rate{Freq: *rate, Per: time.Second}, *duration, "step") {
 		metrics.Add(res)
