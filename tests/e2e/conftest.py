@@ -129,10 +129,11 @@ REGISTRY_MIRRORED = "registry.example.com"
 """The stacks' own registry, which the real node pulls from the loopback registry."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def real_node(cluster, toolset, node_tools, docker_engine, image_registry, report):
     """A real kubelet node (tools/nodes) that pulls the stacks' registry and the monitoring charts' registries from the
-    loopback registry. Each module that runs pods on it cordons the kwok nodes while it runs (`only_schedulable`)."""
+    loopback registry, for one module: the other modules' pods (and DaemonSets, which ignore cordons) must land on
+    kwok's nodes only. A module that runs pods on it cordons the kwok nodes while it runs (`only_schedulable`)."""
     from tools.loop import images as loop
     from tools.nodes.node import RealNode
 
