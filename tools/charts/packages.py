@@ -57,11 +57,8 @@ def file_name(chart: charts.Chart) -> str:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def _chart_yaml(tar: tarfile.TarFile, member: tarfile.TarInfo) -> dict[str, Any]:

@@ -233,7 +233,7 @@ def kube_proxy_config(kubeconfig: Path, healthz_port: int, metrics_port: int) ->
 
 
 class RealNode(Running):
-    """containerd, kubelet and kube-proxy on this machine, registered as node NAME in zone ZONE of `cluster`."""
+    """containerd, kubelet, kube-proxy and CoreDNS on this machine, registered as node NAME in zone ZONE of `cluster`."""
 
     def __init__(
         self, cluster: LocalCluster, toolset: Toolset, node_tools: build.NodeTools, docker: DockerEngine, workdir: Path, registry_host: str, mirrors: tuple[str, ...] = ()

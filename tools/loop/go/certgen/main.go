@@ -274,22 +274,19 @@ func runPatch(args []string) error {
 	if len(ca) == 0 {
 		return fmt.Errorf("secret %s/%s has no %q", c.namespace, c.secretName, c.caName)
 	}
+	set := func(client *admissionv1.WebhookClientConfig, policy **admissionv1.FailurePolicyType) {
+		client.CABundle = bytes.Clone(ca)
+		if failurePolicy != nil {
+			*policy = failurePolicy
+		}
+	}
 	patched := 0
 	if *validating {
 		api := client.AdmissionregistrationV1().ValidatingWebhookConfigurations()
-		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			config, err := api.Get(ctx, *webhook, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
+		err := update(ctx, *webhook, api.Get, api.Update, func(config *admissionv1.ValidatingWebhookConfiguration) {
 			for i := range config.Webhooks {
-				config.Webhooks[i].ClientConfig.CABundle = bytes.Clone(ca)
-				if failurePolicy != nil {
-					config.Webhooks[i].FailurePolicy = failurePolicy
-				}
+				set(&config.Webhooks[i].ClientConfig, &config.Webhooks[i].FailurePolicy)
 			}
-			_, err = api.Update(ctx, config, metav1.UpdateOptions{})
-			return err
 		})
 		if err := counted(err, "ValidatingWebhookConfiguration", *webhook, &patched); err != nil {
 			return err
@@ -297,19 +294,10 @@ func runPatch(args []string) error {
 	}
 	if *mutating {
 		api := client.AdmissionregistrationV1().MutatingWebhookConfigurations()
-		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			config, err := api.Get(ctx, *webhook, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
+		err := update(ctx, *webhook, api.Get, api.Update, func(config *admissionv1.MutatingWebhookConfiguration) {
 			for i := range config.Webhooks {
-				config.Webhooks[i].ClientConfig.CABundle = bytes.Clone(ca)
-				if failurePolicy != nil {
-					config.Webhooks[i].FailurePolicy = failurePolicy
-				}
+				set(&config.Webhooks[i].ClientConfig, &config.Webhooks[i].FailurePolicy)
 			}
-			_, err = api.Update(ctx, config, metav1.UpdateOptions{})
-			return err
 		})
 		if err := counted(err, "MutatingWebhookConfiguration", *webhook, &patched); err != nil {
 			return err
@@ -322,6 +310,19 @@ func runPatch(args []string) error {
 }
 
 // counted logs the outcome of patching one configuration: a missing one is skipped, any other error returned.
+// update reads the object `name`, changes it and writes it back, again from the read when another writer came first.
+func update[T any](ctx context.Context, name string, get func(context.Context, string, metav1.GetOptions) (*T, error), put func(context.Context, *T, metav1.UpdateOptions) (*T, error), change func(*T)) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		object, err := get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		change(object)
+		_, err = put(ctx, object, metav1.UpdateOptions{})
+		return err
+	})
+}
+
 func counted(err error, kind, name string, patched *int) error {
 	switch {
 	case err == nil:
