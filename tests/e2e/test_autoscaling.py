@@ -280,7 +280,7 @@ def test_three_times_the_target_scales_out_on_requests_per_second_and_the_per_po
     hpa = _hpa(cluster)
     before = sorted(p.metadata.name for p in _ready_pods(cluster))
     rate = int(3 * _target(config) * len(before))
-    load = Load(loadgen, workloads.service_url(cluster, NAMESPACE, NAME, "http", GREET), rate, 330)
+    load = Load(loadgen, workloads.service_url(cluster, NAMESPACE, NAME, "http", GREET), rate, 240)
     timeline = Timeline(cluster, load.started)
     first = timeline.until("the HPA wants more pods", lambda s: (s["desired"] or 0) > len(before), timeout=240)
     maxed = timeline.until("every pod the HPA wants is Ready", lambda s: s["ready"] == s["desired"] == hpa.spec.max_replicas, timeout=180)
@@ -346,7 +346,7 @@ def test_cpu_bound_load_scales_out_through_metrics_server(deployed, cluster, loa
     assert up.succeeded, up.error[-3000:]
     hpa = _hpa(cluster)
     before = len(_ready_pods(cluster))
-    load = Load(loadgen, workloads.service_url(cluster, NAMESPACE, NAME, "http", GREET), CPU_BOUND_RPS, 240, keepalive=True)
+    load = Load(loadgen, workloads.service_url(cluster, NAMESPACE, NAME, "http", GREET), CPU_BOUND_RPS, 150, keepalive=True)
     timeline = Timeline(cluster, load.started)
     target = hpa.spec.metrics[0].resource.target.average_utilization
     first = timeline.until("the HPA wants more pods on CPU", lambda s: (s["desired"] or 0) > before, timeout=200)
