@@ -226,17 +226,21 @@ def test_elasticsearch_yml_single_node_for_one_node():
     assert conf["xpack.security.enabled"] is True
 
 
-def test_elasticsearch_yml_three_masters_derive_seeds_and_initial_masters():
+def test_elasticsearch_yml_three_masters_derive_seeds_and_keep_the_bootstrap_set_apart():
     conf = yaml.safe_load(elasticsearch.config_text(NAME, PROD))
     assert "discovery.type" not in conf
-    assert conf["cluster.initial_master_nodes"] == ["elasticsearch-0", "elasticsearch-1", "elasticsearch-2"]
+    assert "cluster.initial_master_nodes" not in conf, "the running cluster never carries the bootstrap setting"
+    files = elasticsearch.config_files(NAME, PROD, elasticsearch.bootstrap_masters(PROD))
+    bootstrap = yaml.safe_load(files[elasticsearch.BOOTSTRAP_KEY])
+    assert bootstrap == {"cluster.initial_master_nodes": ["elasticsearch-0", "elasticsearch-1", "elasticsearch-2"]}
+    assert elasticsearch.BOOTSTRAP_KEY not in elasticsearch.config_files(NAME, DEV, elasticsearch.bootstrap_masters(DEV))
     assert conf["discovery.seed_hosts"] == [f"elasticsearch-{i}.elasticsearch-headless.logging.svc.cluster.local:9300" for i in range(3)]
     assert "master" in conf["node.roles"] and "data" in conf["node.roles"]
     assert conf["xpack.security.transport.ssl.enabled"] is True and conf["xpack.security.http.ssl.enabled"] is True
 
 
 def test_elasticsearch_is_restricted_reads_its_password_from_a_file_and_gets_its_heap():
-    sts = elasticsearch.stateful_set(NAME, PROD, "x")
+    sts = elasticsearch.stateful_set(NAME, PROD, {"a": "b"})
     pod = sts["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     env = {e["name"]: e for e in container["env"]}
@@ -246,7 +250,7 @@ def test_elasticsearch_is_restricted_reads_its_password_from_a_file_and_gets_its
     volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
     assert volume["secret"]["secretName"] == "elasticsearch-elastic" and volume["secret"]["items"] == [{"key": "password", "path": "password"}]
     assert path.endswith("/password") and mount["readOnly"] is True
-    assert "cat " + path in container["readinessProbe"]["exec"]["command"][-1]
+    assert "cat " + path in elasticsearch.readiness_script(PROD)
     assert [c["name"] for c in pod["initContainers"]] == ["config"]
     assert "annotations" not in sts["metadata"], "nothing in the restricted namespace needs an exemption"
     assert not any(c["securityContext"].get("privileged") for c in pod["initContainers"] + pod["containers"])
@@ -364,7 +368,7 @@ def test_one_elastic_version_pinned_everywhere():
 def test_configured_digests_pin_every_container_of_their_repository():
     digest = "sha256:" + "ab" * 32
     spec = resolve_logging({"image_digests": [f"docker.elastic.co/elasticsearch/elasticsearch@{digest}"]}, NAME)
-    sts = elasticsearch.stateful_set(NAME, spec, "x")
+    sts = elasticsearch.stateful_set(NAME, spec, {"a": "b"})
     pod = sts["spec"]["template"]["spec"]
     images = {c["image"] for c in pod["initContainers"] + pod["containers"]} | {elasticsearch.setup_job(NAME, spec)["spec"]["template"]["spec"]["containers"][0]["image"]}
     assert images == {f"{versions.ELASTICSEARCH_IMAGE}@{digest}"}
@@ -391,10 +395,10 @@ def _scripts(spec) -> dict[str, str]:
         "kafka start.sh": kafka.config_files(NAME, spec)[kafka.START_KEY],
         "elasticsearch setup.sh": elasticsearch.setup_files(NAME, spec)["setup.sh"],
     }
-    pod = elasticsearch.stateful_set(NAME, spec, "x")["spec"]["template"]["spec"]
+    pod = elasticsearch.stateful_set(NAME, spec, {"a": "b"})["spec"]["template"]["spec"]
     for c in pod["initContainers"]:
         scripts[f"init {c['name']}"] = "#!/bin/bash\n" + c["command"][-1] + "\n"
-    scripts["readiness"] = "#!/bin/bash\n" + pod["containers"][0]["readinessProbe"]["exec"]["command"][-1] + "\n"
+    scripts["elasticsearch ready.sh"] = elasticsearch.readiness_script(spec)
     return scripts
 
 

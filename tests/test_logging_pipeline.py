@@ -219,7 +219,8 @@ def test_no_loss_settings_hold_end_to_end(synth, stack):
     replicas = yaml.safe_load(setup["index-settings.json"])["template"]["settings"]["index"]["number_of_replicas"]
     if prod:
         assert one(objects, "StatefulSet", "elasticsearch")["spec"]["replicas"] == 3 and replicas >= 1
-        assert len(es_conf["cluster.initial_master_nodes"]) == 3
+        bootstrap = yaml.safe_load(one(objects, "ConfigMap", "elasticsearch")["data"]["bootstrap.yml"])
+        assert len(bootstrap["cluster.initial_master_nodes"]) == 3 and "cluster.initial_master_nodes" not in es_conf
     else:
         assert es_conf["discovery.type"] == "single-node" and replicas == 0
 

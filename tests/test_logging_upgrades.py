@@ -214,21 +214,43 @@ def test_new_replicas_of_a_grown_part_get_their_patch_too(small_state):
     assert {r.inputs["metadata"]["name"] for r in patches.values()} == {"data-logstash-0", "data-logstash-1", "data-logstash-2"}
 
 
-def es_config(result) -> dict:
+def es_files(result) -> dict:
     (cm,) = [r for r in result.registrations if r.name == "logging-elasticsearch-config"]
-    return yaml.safe_load(cm.inputs["data"]["elasticsearch.yml"])
+    return dict(cm.inputs["data"])
+
+
+def es_config(result) -> dict:
+    return yaml.safe_load(es_files(result)["elasticsearch.yml"])
+
+
+def bootstrap_set(result) -> list[str]:
+    """The ConfigMap's bootstrap set, which only a node whose volume never joined a cluster applies."""
+    return (yaml.safe_load(es_files(result).get("bootstrap.yml") or "") or {}).get("cluster.initial_master_nodes", [])
 
 
 def test_new_elasticsearch_nodes_join_the_running_cluster_instead_of_bootstrapping_one(small_state):
     three = merged(SMALL, elasticsearch={"nodes": 3, "index_replicas": 1})
-    fresh = es_config(pipeline(three))
-    assert fresh["cluster.initial_master_nodes"] == ["elasticsearch-0", "elasticsearch-1", "elasticsearch-2"]
-    grown_from_one = es_config(pipeline(three, state=small_state))
-    assert "cluster.initial_master_nodes" not in grown_from_one and "discovery.type" not in grown_from_one
-    assert len(grown_from_one["discovery.seed_hosts"]) == 3
+    assert bootstrap_set(pipeline(three)) == ["elasticsearch-0", "elasticsearch-1", "elasticsearch-2"]
+    assert "cluster.initial_master_nodes" not in es_config(pipeline(three))
+    grown_from_one = pipeline(three, state=small_state)
+    assert bootstrap_set(grown_from_one) == [] and "discovery.type" not in es_config(grown_from_one)
+    assert len(es_config(grown_from_one)["discovery.seed_hosts"]) == 3
     five = merged(SMALL, elasticsearch={"nodes": 5, "index_replicas": 1})
-    grown_from_three = es_config(pipeline(five, state=pipeline(three).state()))
-    assert grown_from_three["cluster.initial_master_nodes"] == ["elasticsearch-0", "elasticsearch-1", "elasticsearch-2"]
+    grown_from_three = pipeline(five, state=pipeline(three).state())
+    assert bootstrap_set(grown_from_three) == ["elasticsearch-0", "elasticsearch-1", "elasticsearch-2"]
+
+
+def test_a_running_clusters_bootstrap_set_is_kept_from_the_layout_before_it_had_its_own_key():
+    """Pipelines deployed before `bootstrap.yml` carried the set in elasticsearch.yml; it is read from there."""
+    three = merged(SMALL, elasticsearch={"nodes": 3, "index_replicas": 1})
+    state = pipeline(three).state()
+    (urn,) = [u for u in state if u.endswith("::logging-elasticsearch-config")]
+    data = state[urn]["outputs"]["data"]
+    old = {**yaml.safe_load(data["elasticsearch.yml"]), "cluster.initial_master_nodes": ["elasticsearch-0", "elasticsearch-1"]}
+    data["elasticsearch.yml"] = yaml.safe_dump(old)
+    del data["bootstrap.yml"]
+    assert upgrades.deployed(state, NAME).initial_masters == ["elasticsearch-0", "elasticsearch-1"]
+    assert bootstrap_set(pipeline(three, state=state)) == ["elasticsearch-0", "elasticsearch-1"]
 
 
 SIZES = st.sampled_from(["1Gi", "2Gi", "5Gi", "8Gi", "10Gi", "20Gi", "50Gi"])

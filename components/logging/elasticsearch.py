@@ -1,10 +1,12 @@
 """Elasticsearch: a StatefulSet of master-eligible data nodes with security on, and the Job that prepares it.
 
-One node runs with `discovery.type: single-node`; more nodes get seed hosts and initial
-master nodes derived from the replica count. TLS on transport and HTTP uses the certificates
-the component generates; the `elastic` password comes from a Secret. The setup Job sets the
-kibana_system password, creates Logstash's writer role and user, and sets the log indices'
-replica count.
+One node runs with `discovery.type: single-node`; more nodes get seed hosts derived from the
+replica count, and the initial master nodes only while a node has never joined a cluster (see
+`bootstrap_text`). A node is Ready once it is in a cluster with an elected master and, after each
+start, the cluster has been green (see `readiness_script`), which paces the StatefulSet's rolling
+update the way ECK paces its own. TLS on transport and HTTP uses the certificates the component
+generates; the `elastic` password comes from a Secret. The setup Job sets the kibana_system
+password, creates Logstash's writer role and user, and sets the log indices' replica count.
 """
 
 from __future__ import annotations
@@ -40,9 +42,19 @@ TRANSPORT_PORT = 9300
 SERVICE = "elasticsearch"
 HEADLESS = "elasticsearch-headless"
 CONFIG_KEY = "elasticsearch.yml"
+BOOTSTRAP_KEY = "bootstrap.yml"
+"""The ConfigMap key holding `cluster.initial_master_nodes`, appended to a node's config only before it first joins."""
+READY_KEY = "ready.sh"
 HOME = "/usr/share/elasticsearch"
 SECRETS_DIR = "/run/secrets/gosvc"
 """Where pods mount the passwords they read as files."""
+PASSWORD_FILE = f"{SECRETS_DIR}/elastic/password"
+JOINED_FILE = ".gosvc-joined"
+JOINED_MARKER = f"{HOME}/data/{JOINED_FILE}"
+"""Written on the data volume by the readiness probe once the node has seen an elected master: from then on the
+node's data is locked into its cluster, and the bootstrap setting is never given to it again."""
+READY_SINCE = "/tmp/gosvc-ready-since"
+"""The start time of the JVM that last passed the health gate: the gate applies once per start of the node."""
 LOGSTASH_USER = "gosvc_logstash"
 LOGSTASH_ROLE = "gosvc_logstash_writer"
 DATA_STREAM = "logs-gosvc-default"
@@ -78,13 +90,8 @@ def certificate_dns_names(spec: LoggingSpec) -> list[str]:
     ]
 
 
-def settings(name: str, spec: LoggingSpec, initial_masters: list[str] | None = None) -> dict:
-    """elasticsearch.yml as a dict.
-
-    `initial_masters` is the node set a multi-node cluster bootstraps from: by default all nodes,
-    on a running cluster the set it was first formed with (see `upgrades.initial_master_nodes`),
-    so that nodes added later join the cluster instead of bootstrapping one of their own.
-    """
+def settings(name: str, spec: LoggingSpec) -> dict:
+    """elasticsearch.yml as a dict: what every node of the cluster runs with, whatever its history."""
     es = spec.elasticsearch
     conf: dict[str, Any] = {
         "cluster.name": f"gosvc-{name}",
@@ -115,15 +122,73 @@ def settings(name: str, spec: LoggingSpec, initial_masters: list[str] | None = N
         conf["discovery.type"] = "single-node"
     else:
         conf["discovery.seed_hosts"] = [f"{n}.{HEADLESS}.{spec.namespace}.svc.cluster.local:{TRANSPORT_PORT}" for n in node_names(spec)]
-        masters = node_names(spec) if initial_masters is None else initial_masters
-        if masters:
-            # Only read when a brand-new cluster forms; ignored once the cluster state exists on disk.
-            conf["cluster.initial_master_nodes"] = list(masters)
     return conf
 
 
-def config_text(name: str, spec: LoggingSpec, initial_masters: list[str] | None = None) -> str:
-    return yaml.safe_dump(settings(name, spec, initial_masters), sort_keys=False, width=1000)
+def config_text(name: str, spec: LoggingSpec) -> str:
+    return yaml.safe_dump(settings(name, spec), sort_keys=False, width=1000)
+
+
+def bootstrap_masters(spec: LoggingSpec, deployed: list[str] | None = None) -> list[str]:
+    """The node set a new multi-node cluster bootstraps from: every node, or on a running cluster the set it was
+    first deployed with (`deployed`, see `upgrades.initial_master_nodes`), so nodes added later never form a
+    cluster of their own. A single node, or a cluster first formed as one, has none."""
+    if spec.elasticsearch.nodes == 1:
+        return []
+    return node_names(spec) if deployed is None else list(deployed)
+
+
+def bootstrap_text(masters: list[str]) -> str:
+    """`cluster.initial_master_nodes` as a settings file the config copy appends, only on a node whose data
+    volume has never been in a cluster (`JOINED_MARKER`): Elastic documents the setting for the first formation
+    only, and a node that restarts with it set warns of the data loss a second bootstrap could cause."""
+    return yaml.safe_dump({"cluster.initial_master_nodes": list(masters)}, sort_keys=False, width=1000) if masters else ""
+
+
+def gate_status(spec: LoggingSpec) -> str:
+    """The health a restarted node waits for before it counts as Ready: green, so the next node stops only when
+    every shard has all its copies again; yellow on a single node, which can hold no replica to wait for."""
+    return "yellow" if spec.elasticsearch.nodes == 1 else "green"
+
+
+def readiness_script(spec: LoggingSpec) -> str:
+    """The readiness probe. Ready means: this node is in a cluster with an elected master (the non-local health
+    call answers 503 without one, where `local=true` answered 200 on a node alone), and, once per start of the
+    node, the cluster has reached `gate_status`. The gate holds the StatefulSet's rolling update on the
+    restarted node until its shards have recovered, as ECK holds a restart until green; after it, the probe
+    asks only for the master, so a cluster that turns yellow later does not take every node out of its Service."""
+    status = gate_status(spec)
+    return f"""#!/bin/bash
+set -euo pipefail
+es() {{ curl -fsS --max-time 3 --cacert {HOME}/config/certs/ca.crt -u "elastic:$(cat {PASSWORD_FILE})" "https://127.0.0.1:{HTTP_PORT}/$1"; }}
+es "_cluster/health?master_timeout=2s&filter_path=status" >/dev/null
+[ -e {JOINED_MARKER} ] || : >{JOINED_MARKER}
+started="$(es "_nodes/_local/jvm?filter_path=nodes.*.jvm.start_time_in_millis" | grep -o '"start_time_in_millis":[0-9]*')"
+if [ "$(cat {READY_SINCE} 2>/dev/null || true)" = "$started" ]; then exit 0; fi
+es "_cluster/health?wait_for_status={status}&timeout=1s&filter_path=status" >/dev/null
+echo "$started" >{READY_SINCE}
+"""
+
+
+def config_files(name: str, spec: LoggingSpec, masters: list[str]) -> dict[str, str]:
+    """The Elasticsearch ConfigMap's files: the settings, the bootstrap set (when there is one) and the probe."""
+    files = {CONFIG_KEY: config_text(name, spec), READY_KEY: readiness_script(spec)}
+    if masters:
+        files[BOOTSTRAP_KEY] = bootstrap_text(masters)
+    return files
+
+
+def copy_config_script() -> str:
+    """The config copy's command: the image's config directory, the generated settings and the probe, plus the
+    bootstrap setting when the ConfigMap has one and this node's volume has never joined a cluster."""
+    return (
+        "set -eu\n"
+        f"cp -R {HOME}/config/. /mnt/config/\n"
+        f"cp /mnt/es-config/{CONFIG_KEY} /mnt/es-config/{READY_KEY} /mnt/config/\n"
+        f"if [ -s /mnt/es-config/{BOOTSTRAP_KEY} ] && [ ! -e /mnt/data/{JOINED_FILE} ]; then\n"
+        f"  cat /mnt/es-config/{BOOTSTRAP_KEY} >>/mnt/config/{CONFIG_KEY}\n"
+        "fi"
+    )
 
 
 def writer_role() -> dict:
@@ -254,7 +319,8 @@ def node_tuning_objects(name: str, spec: LoggingSpec) -> dict[str, dict]:
     return {"node_tuning_service_account": service_account(p, NODE_TUNING), "node_tuning": node_tuning(name, spec)}
 
 
-def stateful_set(name: str, spec: LoggingSpec, config: str) -> dict:
+def stateful_set(name: str, spec: LoggingSpec, files: dict[str, str]) -> dict:
+    """The data nodes; `files` are the ConfigMap's (`config_files`), whose checksum rolls the pods when they change."""
     p = part(name, spec)
     names = secrets.refs(spec)
     es = spec.elasticsearch
@@ -264,13 +330,15 @@ def stateful_set(name: str, spec: LoggingSpec, config: str) -> dict:
         "image": spec.image(versions.ELASTICSEARCH_IMAGE),
         "imagePullPolicy": "IfNotPresent",
         # Elasticsearch writes its keystore into the config directory, so it runs from a writable copy.
-        "command": ["/bin/bash", "-c", f"cp -R {HOME}/config/. /mnt/config/ && cp /mnt/es-config/{CONFIG_KEY} /mnt/config/{CONFIG_KEY}"],
+        "command": ["/bin/bash", "-c", copy_config_script()],
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "64Mi"}},
         "securityContext": container_security(uid),
-        "volumeMounts": [{"name": "config", "mountPath": "/mnt/config"}, {"name": "es-config", "mountPath": "/mnt/es-config", "readOnly": True}],
+        "volumeMounts": [
+            {"name": "config", "mountPath": "/mnt/config"},
+            {"name": "es-config", "mountPath": "/mnt/es-config", "readOnly": True},
+            {"name": "data", "mountPath": "/mnt/data", "readOnly": True},
+        ],
     }
-    password_file = f"{SECRETS_DIR}/elastic/password"
-    health = f'curl -fsS --cacert {HOME}/config/certs/ca.crt -u "elastic:$(cat {password_file})" "https://127.0.0.1:{HTTP_PORT}/_cluster/health?local=true" >/dev/null'
     container = {
         "name": "elasticsearch",
         "image": spec.image(versions.ELASTICSEARCH_IMAGE),
@@ -279,7 +347,7 @@ def stateful_set(name: str, spec: LoggingSpec, config: str) -> dict:
             {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             {"name": "ES_JAVA_OPTS", "value": jvm_heap(es.heap_mib)},
             # The image's entrypoint reads the bootstrap password from this file.
-            {"name": "ELASTIC_PASSWORD_FILE", "value": password_file},
+            {"name": "ELASTIC_PASSWORD_FILE", "value": PASSWORD_FILE},
         ],
         "ports": [
             {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
@@ -288,7 +356,8 @@ def stateful_set(name: str, spec: LoggingSpec, config: str) -> dict:
         "resources": resources.requirements(es.resources),
         "securityContext": container_security(uid),
         "startupProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 5, "failureThreshold": 60, "timeoutSeconds": 3},
-        "readinessProbe": {"exec": {"command": ["/bin/bash", "-c", health]}, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5},
+        # Three calls of at most 3 s each; a node that fails it leaves the Service, and is never restarted for it.
+        "readinessProbe": {"exec": {"command": ["/bin/bash", f"{HOME}/config/{READY_KEY}"]}, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 10},
         "livenessProbe": {"tcpSocket": {"port": "transport"}, "periodSeconds": 20, "failureThreshold": 3, "timeoutSeconds": 5},
         "volumeMounts": [
             {"name": "config", "mountPath": f"{HOME}/config"},
@@ -303,7 +372,7 @@ def stateful_set(name: str, spec: LoggingSpec, config: str) -> dict:
         p,
         service_name=HEADLESS,
         replicas=es.nodes,
-        config_checksum=checksum(config),
+        config_checksum=checksum(*(files[key] for key in sorted(files))),
         pod={
             "terminationGracePeriodSeconds": 120,
             "securityContext": pod_security(uid),
@@ -398,14 +467,15 @@ def generated_secrets(name: str, spec: LoggingSpec, creds: Any) -> dict[str, dic
     return found
 
 
-def build(name: str, spec: LoggingSpec, creds: Any, initial_masters: list[str] | None = None) -> dict[str, dict]:
-    """Every Elasticsearch object by role; `creds` carries the generated passwords and certificates (Outputs)."""
+def build(name: str, spec: LoggingSpec, creds: Any, deployed_masters: list[str] | None = None) -> dict[str, dict]:
+    """Every Elasticsearch object by role; `creds` carries the generated passwords and certificates (Outputs);
+    `deployed_masters` is the bootstrap set a running cluster was deployed with (None for a new cluster)."""
     p = part(name, spec)
-    config = config_text(name, spec, initial_masters)
+    files = config_files(name, spec, bootstrap_masters(spec, deployed_masters))
     return {
         "service_account": service_account(p),
         **generated_secrets(name, spec, creds),
-        "config": config_map(p, p.app, {CONFIG_KEY: config}),
+        "config": config_map(p, p.app, files),
         "setup_config": config_map(p.with_role("setup"), SETUP_CONFIG, setup_files(name, spec)),
         "headless_service": headless_service(
             p,
@@ -416,7 +486,7 @@ def build(name: str, spec: LoggingSpec, creds: Any, initial_masters: list[str] |
             ],
         ),
         "service": cluster_service(p, SERVICE, [{"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP"}]),
-        "stateful_set": stateful_set(name, spec, config),
+        "stateful_set": stateful_set(name, spec, files),
         "pod_disruption_budget": pod_disruption_budget(p),
         "setup_job": setup_job(name, spec),
     }

@@ -60,7 +60,7 @@ class Deployed:
     storage_class: dict[str, str | None] = field(default_factory=dict)
     kafka_partitions: int | None = None
     initial_masters: list[str] | None = None
-    """`cluster.initial_master_nodes` of the deployed elasticsearch.yml ([] when it had none); None when unknown."""
+    """The deployed Elasticsearch bootstrap set ([] when it had none); None when unknown."""
 
 
 def resource_name(name: str, part: str, role: str) -> str:
@@ -122,8 +122,13 @@ def deployed(resources: Mapping[str, Any], name: str) -> Deployed | None:
             result.kafka_partitions = int(value.strip())
     es_config = (outputs.get(resource_name(name, "elasticsearch", "config")) or {}).get("data") or {}
     if elasticsearch.CONFIG_KEY in es_config:
-        settings = yaml.safe_load(es_config[elasticsearch.CONFIG_KEY]) or {}
-        result.initial_masters = list(settings.get("cluster.initial_master_nodes") or [])
+        # Pipelines deployed before the set moved to its own key carried it in elasticsearch.yml.
+        settings = {key: yaml.safe_load(es_config.get(key) or "") or {} for key in (elasticsearch.CONFIG_KEY, elasticsearch.BOOTSTRAP_KEY)}
+        result.initial_masters = list(
+            settings[elasticsearch.BOOTSTRAP_KEY].get("cluster.initial_master_nodes")
+            or settings[elasticsearch.CONFIG_KEY].get("cluster.initial_master_nodes")
+            or []
+        )
     return result
 
 
@@ -185,7 +190,8 @@ def check(previous: Deployed | None, spec: LoggingSpec) -> None:
 
 
 def initial_master_nodes(previous: Deployed | None) -> list[str] | None:
-    """The bootstrap node set to keep: the deployed one on a running cluster, None (all nodes) on a new one."""
+    """The bootstrap node set to keep in the ConfigMap: the deployed one on a running cluster, None (all nodes) on a
+    new one. Only nodes whose volume never joined a cluster apply it (`elasticsearch.copy_config_script`)."""
     if previous is None or "elasticsearch" not in previous.replicas:
         return None
     return previous.initial_masters

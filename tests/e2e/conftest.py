@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from components.logging.config import LoggingSpec
+from stacks import config as stack_config
 from tests.conftest import ROOT
 from tools.e2e import build
 from tools.e2e.cluster import LocalCluster
@@ -25,6 +27,13 @@ from tools.pipeline import build as pipeline_build
 from tools.pipeline import kafka as pipeline_kafka
 
 OUT = ROOT / "build" / "e2e"
+
+
+def stack_spec(stack: str) -> LoggingSpec:
+    """The logging spec of a committed stack file, as `pulumi up` would build it."""
+    spec = stack_config.load(yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]).logging
+    assert spec is not None and spec.enabled, f"stack {stack} deploys no logging pipeline"
+    return spec
 
 
 def wait_for(what: str, check, timeout: float = 90.0):
@@ -73,10 +82,10 @@ def toolset(report):
 
 @pytest.fixture(scope="session")
 def pipeline_runtime(report):
-    """Kafka from Maven Central and Filebeat from the Go module proxy, for the pipeline tier (tests/e2e/test_pipeline_*)."""
+    """Kafka and Elasticsearch from Maven Central and Filebeat from the Go module proxy, for the pipeline tier (tests/e2e/test_pipeline_*)."""
     pipeline_kafka.check_namespaces()
     runtime = pipeline_build.build()
-    report.data["pipeline"]["software"] = {**runtime.versions, "go": runtime.manifest["go"], "java": runtime.manifest["java"], "build_seconds": runtime.manifest["build_seconds"]}
+    report.data["pipeline"]["software"] = {**runtime.versions, "go": runtime.manifest["go"], "java": runtime.manifest["java"], "elasticsearch_java": runtime.manifest["elasticsearch_java"], "build_seconds": runtime.manifest["build_seconds"]}
     return runtime
 
 

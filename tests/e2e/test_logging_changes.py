@@ -117,7 +117,9 @@ def _es_grown(live: Live) -> None:
     assert live.stateful_set("elasticsearch").spec.replicas == 3 and live.ready("elasticsearch")
     conf = _es(live)
     assert "discovery.type" not in conf and len(conf["discovery.seed_hosts"]) == 3
-    assert "cluster.initial_master_nodes" not in conf, "nodes 1 and 2 join node 0's cluster instead of bootstrapping"
+    assert "cluster.initial_master_nodes" not in conf
+    data = live.core.read_namespaced_config_map("elasticsearch", live.namespace).data
+    assert "bootstrap.yml" not in data, "nodes 1 and 2 join node 0's cluster instead of bootstrapping one"
     assert {live.claim(f"data-elasticsearch-{i}") for i in range(3)} == {"20Gi"}
 
 

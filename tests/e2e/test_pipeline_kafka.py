@@ -12,24 +12,15 @@ from collections import Counter
 from dataclasses import asdict
 
 import pytest
-import yaml
 
-from stacks import config as stack_config
 from components.logging import kafka
 from components.logging.config import LoggingSpec
 from tests.conftest import ROOT
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import stack_spec, wait_for
 from tools.pipeline import overlay
 from tools.pipeline.kafka import PIPELINE, Generated, KafkaError, KafkaPods
 
 pytestmark = pytest.mark.e2e
-
-
-def stack_spec(stack: str) -> LoggingSpec:
-    """The logging spec of a committed stack file, as `pulumi up` would build it."""
-    spec = stack_config.load(yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]).logging
-    assert spec is not None and spec.enabled, f"stack {stack} deploys no logging pipeline"
-    return spec
 
 
 def expected_topic(spec: LoggingSpec) -> dict:

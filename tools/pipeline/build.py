@@ -7,15 +7,22 @@
 - Filebeat from `github.com/elastic/beats/v7` at the version `go/filebeat/go.mod` requires. The
   Go module proxy serves beats only up to 7.17.x, while the images pin Elastic 9.x: the gap is
   reported with every result (`versions`), and stated in the README.
+- Elasticsearch at `ELASTIC_VERSION` as the distribution Elastic builds for its own integration
+  tests (`org.elasticsearch.distribution.integ-test-zip`), the one Maven Central serves: the
+  server with transport-netty4, x-pack-core and x-pack-security only, and no bundled JDK, so it
+  runs on the newest JDK of this machine (`elasticsearch_java`; Elasticsearch 9 needs 21 or later).
 
 A runtime lives in `$GOSVC_PIPELINE_TOOLS` (default `~/.cache/gosvc/pipeline-tools`) under a key
-hashed from those files, this script, the Kafka pin and the Go and Java versions.
+hashed from those files, this script, the Kafka and Elastic pins and the Go and Java versions.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import subprocess
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -29,6 +36,11 @@ POM = HERE / "maven" / "pom.xml"
 FILEBEAT_MODULE = HERE / "go" / "filebeat"
 BEATS = "github.com/elastic/beats/v7"
 CACHE_ENV = "GOSVC_PIPELINE_TOOLS"
+ELASTICSEARCH_ZIP = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
+ES_JAVA_ENV = "GOSVC_ES_JAVA_HOME"
+ES_JAVA_MAJOR = 21
+"""The oldest JDK Elasticsearch 9 runs on."""
+JVM_ROOT = Path("/usr/lib/jvm")
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,10 @@ class Runtime:
     @property
     def filebeat(self) -> Path:
         return self.root / "bin" / "filebeat"
+
+    @property
+    def elasticsearch_home(self) -> Path:
+        return self.root / "elasticsearch"
 
     @property
     def versions(self) -> dict[str, str]:
@@ -71,12 +87,36 @@ def go_version() -> str:
     return e2e_build.go_version()
 
 
+def _java_major(java_home: Path) -> int:
+    first = _run("java -version", [str(java_home / "bin" / "java"), "-version"], HERE).splitlines()[0]
+    found = re.search(r'version "(\d+)', first)
+    return int(found.group(1)) if found else 0
+
+
+def elasticsearch_java() -> Path:
+    """The JDK Elasticsearch runs on: $GOSVC_ES_JAVA_HOME, else the newest under /usr/lib/jvm of at least ES_JAVA_MAJOR."""
+    if os.environ.get(ES_JAVA_ENV):
+        return Path(os.environ[ES_JAVA_ENV])
+    homes = sorted((p for p in JVM_ROOT.glob("*") if (p / "bin" / "java").is_file() and not p.is_symlink()), key=_java_major)
+    if not homes or _java_major(homes[-1]) < ES_JAVA_MAJOR:
+        raise BuildError(
+            f"Elasticsearch {versions.ELASTIC_VERSION} needs a JDK {ES_JAVA_MAJOR} or later; none is under {JVM_ROOT} "
+            f"({[p.name for p in homes]}): install one (Debian: openjdk-21-jdk-headless) or set {ES_JAVA_ENV}"
+        )
+    return homes[-1]
+
+
 def beats_version() -> str:
     return next(r["Version"] for r in e2e_build.go_mod_at(FILEBEAT_MODULE)["Require"] if r["Path"] == BEATS)
 
 
 def pinned_versions() -> dict[str, str]:
-    return {"kafka": versions.KAFKA_VERSION, "filebeat": beats_version().lstrip("v"), "filebeat_pinned_image": versions.ELASTIC_VERSION}
+    return {
+        "kafka": versions.KAFKA_VERSION,
+        "filebeat": beats_version().lstrip("v"),
+        "filebeat_pinned_image": versions.ELASTIC_VERSION,
+        "elasticsearch": versions.ELASTIC_VERSION,
+    }
 
 
 def cache_key() -> str:
@@ -84,7 +124,7 @@ def cache_key() -> str:
     for path in sorted([POM, *(p for p in FILEBEAT_MODULE.rglob("*") if p.is_file())]):
         digest.update(str(path.relative_to(HERE)).encode() + b"\0" + path.read_bytes())
     digest.update(Path(__file__).read_bytes())
-    digest.update(versions.KAFKA_VERSION.encode() + go_version().encode() + java_version().encode())
+    digest.update(versions.KAFKA_VERSION.encode() + versions.ELASTIC_VERSION.encode() + go_version().encode() + java_version().encode())
     return digest.hexdigest()[:16]
 
 
@@ -103,7 +143,35 @@ def _build_filebeat(out: Path, pins: dict[str, str]) -> None:
     e2e_build.run_go("build Filebeat", ["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(out / "bin" / "filebeat"), "."], FILEBEAT_MODULE)
 
 
-STEPS: tuple[tuple[str, Callable[[Path, dict[str, str]], None]], ...] = (("kafka", _fetch_kafka), ("filebeat", _build_filebeat))
+def _fetch_elasticsearch(out: Path, pins: dict[str, str]) -> None:
+    artifact = ELASTICSEARCH_ZIP.format(version=pins["elasticsearch"])
+    downloads = out / "downloads"
+    _run("fetch Elasticsearch from Maven Central", ["mvn", "-B", "-q", "dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={downloads}"], HERE)
+    (archive,) = downloads.glob("elasticsearch-*.zip")
+    top = f"elasticsearch-{pins['elasticsearch']}/"
+    with zipfile.ZipFile(archive) as zipped:
+        for info in zipped.infolist():
+            if not info.filename.startswith(top) or ".." in info.filename.split("/"):
+                raise BuildError(f"fetch Elasticsearch: {archive.name} holds {info.filename!r} outside {top}")
+            target = out / "elasticsearch" / info.filename[len(top):]
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(zipped.read(info))
+            # zip keeps Unix modes in the high half of external_attr; the scripts under bin/ need their x bits.
+            target.chmod((info.external_attr >> 16) & 0o777 or 0o644)
+    archive.unlink()
+    java = elasticsearch_java()
+    if _java_major(java) < ES_JAVA_MAJOR:
+        raise BuildError(f"fetch Elasticsearch: {java} is older than JDK {ES_JAVA_MAJOR}")
+
+
+STEPS: tuple[tuple[str, Callable[[Path, dict[str, str]], None]], ...] = (
+    ("kafka", _fetch_kafka),
+    ("filebeat", _build_filebeat),
+    ("elasticsearch", _fetch_elasticsearch),
+)
 
 
 def load(root: Path | None = None) -> Runtime | None:
@@ -118,7 +186,7 @@ def build(log: Callable[[str], None] = e2e_build.progress) -> Runtime:
     found = load(root)
     if found is not None:
         return found
-    about = {"go": go_version(), "java": java_version()}
+    about = {"go": go_version(), "java": java_version(), "elasticsearch_java": str(elasticsearch_java())}
     return Runtime(root, e2e_build.build_into(root, STEPS, pinned_versions(), about, log, "pipeline tools"))
 
 

@@ -15,7 +15,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.logging import filebeat, kafka
+from components.logging import elasticsearch, filebeat, kafka
 
 LOOPBACK_NETS = range(10, 250)
 """Pods get their own address; on loopback each broker binds 127.0.<net>.<ordinal + 1> (Linux routes all of 127/8
@@ -194,3 +194,58 @@ def filebeat_settings(generated: dict, logs: Path, data: Path, port: int) -> tup
     conf["http"] = {**conf["http"], "host": "127.0.0.1", "port": port}
     changed.append("http.host/port: the pod's own address and port -> loopback and a free port")
     return conf, changed
+
+
+# -- Elasticsearch ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EsPodDirs:
+    """Where one Elasticsearch pod's mounts live on this machine: its ConfigMap, emptyDirs, claim and Secrets."""
+
+    root: Path
+
+    def __getattr__(self, mount: str) -> Path:
+        if mount not in ES_MOUNTS:
+            raise AttributeError(mount)
+        return self.root / mount
+
+
+ES_MOUNTS = ("configmap", "config", "data", "logs", "tmp", "secrets")
+"""configmap: /mnt/es-config; config: the writable config copy (with the certificates Secret at certs/); data: the
+claim; logs and tmp: emptyDirs; secrets: the elastic password's Secret mount."""
+
+
+def elasticsearch_edits(pod: EsPodDirs, home: Path, address: str) -> list[Edit]:
+    es = elasticsearch
+    here = f"{address}:{es.HTTP_PORT}"
+    return [
+        Edit(es.CONFIG_KEY, "network.host: 0.0.0.0", f"network.host: {address}", "a pod owns its network namespace; on one loopback each node binds its pod's address only"),
+        Edit(es.CONFIG_KEY, f"path.data: {es.HOME}/data", f"path.data: {pod.data}", "the claim's mount point"),
+        Edit(es.CONFIG_KEY, f"path.logs: {es.HOME}/logs", f"path.logs: {pod.logs}", "the logs emptyDir"),
+        Edit(
+            es.CONFIG_KEY,
+            "action.destructive_requires_name: true",
+            "action.destructive_requires_name: true\ncluster.routing.allocation.disk.threshold_enabled: false",
+            "each pod has a volume of its own; here all share this machine's disk, whose use by everything else would trip "
+            "the disk watermarks and stop shard allocation",
+        ),
+        Edit("copy", f"{es.HOME}/config/.", f"{home}/config/.", "the image's config directory: the distribution's"),
+        Edit("copy", "/mnt/config/", f"{pod.config}/", "the config emptyDir's mount point in the init container"),
+        Edit("copy", "/mnt/es-config/", f"{pod.configmap}/", "the ConfigMap's mount point in the init container"),
+        Edit("copy", "/mnt/data/", f"{pod.data}/", "the claim's mount point in the init container"),
+        Edit("probe", f"{es.HOME}/config/", f"{pod.config}/", "the config emptyDir, where the init container copied the probe"),
+        *_probe_edits(es.READY_KEY, pod, here),
+        Edit(es.READY_KEY, f"{es.HOME}/data/", f"{pod.data}/", "the claim's mount point"),
+        Edit(es.READY_KEY, es.READY_SINCE, f"{pod.tmp}/{Path(es.READY_SINCE).name}", "the tmp emptyDir"),
+        *_probe_edits("old-readiness", pod, here),
+    ]
+
+
+def _probe_edits(file: str, pod: EsPodDirs, here: str) -> list[Edit]:
+    es = elasticsearch
+    return [
+        Edit(file, f"{es.HOME}/config/certs/", f"{pod.config}/certs/", "the certificates Secret's mount point"),
+        Edit(file, f"{es.SECRETS_DIR}/elastic/", f"{pod.secrets}/", "the elastic password Secret's mount point"),
+        Edit(file, "curl ", f"curl --connect-to 127.0.0.1:{es.HTTP_PORT}:{here} ", "127.0.0.1 in the pod is the node; here it is the pod's loopback address (the certificate still names 127.0.0.1)"),
+    ]
