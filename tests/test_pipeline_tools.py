@@ -13,9 +13,10 @@ import pytest
 import yaml
 
 from stacks import config as stack_config
-from components.logging import kafka, versions
+from components.logging import elasticsearch, kafka, versions
 from tests.conftest import ROOT
 from tools.pipeline import build, overlay
+from tools.pipeline import elasticsearch as es_pods
 from tools.pipeline import kafka as pods
 from tools.pipeline.filebeat import FilebeatPod, container_line
 
@@ -193,3 +194,128 @@ def test_topic_job_script_creates_grows_and_configures_the_topic(current, tmp_pa
     assert [c[2] for c in calls if c[0] == "topics"][-1] == ("--alter" if grows else "")
     (configs,) = [line for line in (tmp_path / "calls").read_text().splitlines() if line.startswith("configs")]
     assert configs.endswith(f"--add-config min.insync.replicas=2,unclean.leader.election.enable=false,retention.ms={spec.kafka.retention_hours * 3600000}")
+
+
+# -- Elasticsearch ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_elasticsearch_overlay_moves_only_pod_paths_and_the_bind_address(stack, tmp_path):
+    generated = es_pods.Generated.of(spec_of(stack))
+    pod = overlay.EsPodDirs(tmp_path / "elasticsearch-0")
+    edits = overlay.elasticsearch_edits(pod, tmp_path / "home", "127.0.42.1")
+    for name, text in generated.files.items():
+        local = overlay.apply(name, text, edits)
+        assert elasticsearch.HOME not in local and "/mnt/" not in local, f"{name} still names a pod path"
+    conf = yaml.safe_load(overlay.apply(elasticsearch.CONFIG_KEY, generated.files[elasticsearch.CONFIG_KEY], edits))
+    original = yaml.safe_load(generated.files[elasticsearch.CONFIG_KEY])
+    changed = {k for k in original if conf[k] != original[k]}
+    assert changed == {"network.host", "path.data", "path.logs"}
+    assert set(conf) - set(original) == {"cluster.routing.allocation.disk.threshold_enabled"}
+    probe = overlay.command(generated.readiness["exec"]["command"], "probe", edits)
+    assert probe == ["/bin/bash", f"{pod.config}/{elasticsearch.READY_KEY}"]
+    old = overlay.apply("old-readiness", es_pods.OLD_READINESS, edits)
+    assert "local=true" in old and "--connect-to 127.0.0.1:9200:127.0.42.1:9200" in old
+
+
+def _copy(stack: str, tmp_path: Path, joined: bool) -> str:
+    """The generated init container's script, overlaid, in real bash; returns the elasticsearch.yml it leaves the node."""
+    generated = es_pods.Generated.of(spec_of(stack))
+    pod = overlay.EsPodDirs(tmp_path / "elasticsearch-0")
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "jvm.options").write_text("-Xss1m\n")
+    for mount in overlay.ES_MOUNTS:
+        getattr(pod, mount).mkdir(parents=True)
+    edits = overlay.elasticsearch_edits(pod, home, "127.0.42.1")
+    for name, text in generated.files.items():
+        (pod.configmap / name).write_text(overlay.apply(name, text, edits))
+    if joined:
+        (pod.data / elasticsearch.JOINED_FILE).touch()
+    subprocess.run(overlay.command(generated.copy_command, "copy", edits), check=True, env={"PATH": "/usr/bin:/bin"})
+    assert (pod.config / "jvm.options").read_text() == "-Xss1m\n" and (pod.config / elasticsearch.READY_KEY).is_file()
+    return (pod.config / elasticsearch.CONFIG_KEY).read_text()
+
+
+@pytest.mark.parametrize(("stack", "joined", "bootstraps"), [("prod", False, True), ("prod", True, False), ("dev", False, False)])
+def test_only_a_volume_that_never_joined_a_cluster_gets_the_bootstrap_set(stack, joined, bootstraps, tmp_path):
+    conf = yaml.safe_load(_copy(stack, tmp_path, joined))
+    if bootstraps:
+        assert conf["cluster.initial_master_nodes"] == ["elasticsearch-0", "elasticsearch-1", "elasticsearch-2"]
+    else:
+        assert "cluster.initial_master_nodes" not in conf
+
+
+def test_the_config_copy_fails_when_a_file_cannot_be_copied(tmp_path):
+    generated = es_pods.Generated.of(spec_of("prod"))
+    pod = overlay.EsPodDirs(tmp_path / "pod")
+    pod.config.mkdir(parents=True)
+    edits = overlay.elasticsearch_edits(pod, tmp_path / "no-home", "127.0.42.1")
+    proc = subprocess.run(overlay.command(generated.copy_command, "copy", edits), capture_output=True, text=True)
+    assert proc.returncode != 0 and "no-home/config/." in proc.stderr
+
+
+def _ready(tmp_path: Path, stack: str, answers: dict[str, int]) -> tuple[list[int], list[str]]:
+    """The generated readiness script, overlaid, run three times in real bash against a stand-in curl that fails
+    (exit 22, as curl -f does on an HTTP error) for each path in `answers` the given number of times."""
+    generated = es_pods.Generated.of(spec_of(stack))
+    pod = overlay.EsPodDirs(tmp_path / "elasticsearch-0")
+    for mount in overlay.ES_MOUNTS:
+        getattr(pod, mount).mkdir(parents=True)
+    (pod.secrets / "password").write_text("pw")
+    script = pod.config / elasticsearch.READY_KEY
+    script.write_text(overlay.apply(elasticsearch.READY_KEY, generated.files[elasticsearch.READY_KEY], overlay.elasticsearch_edits(pod, tmp_path, "127.0.42.1")))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    state = tmp_path / "fails"
+    state.write_text(json.dumps(answers))
+    _stand_in(bin_dir / "curl", f"""url="${{@: -1}}"; echo "$url" >> {tmp_path}/calls
+exec python3 - "$url" <<'PY'
+import json, sys
+fails = json.load(open("{state}"))
+for path, left in fails.items():
+    if path in sys.argv[1] and left:
+        fails[path] = left - 1
+        json.dump(fails, open("{state}", "w"))
+        sys.exit(22)
+print('{{"nodes":{{"n1":{{"jvm":{{"start_time_in_millis":1700}}}}}}}}')
+PY
+""")
+    codes = [subprocess.run(["/bin/bash", str(script)], env={"PATH": f"{bin_dir}:/usr/bin:/bin"}).returncode for _ in range(3)]
+    return codes, (tmp_path / "calls").read_text().splitlines()
+
+
+def test_readiness_needs_an_elected_master_and_gates_once_per_start_on_green(tmp_path):
+    codes, calls = _ready(tmp_path, "prod", {"wait_for_status=green": 1})
+    assert codes == [22, 0, 0], "not Ready until green once; then Ready on the master alone"
+    assert all("local=true" not in c for c in calls)
+    assert sum("wait_for_status=green" in c for c in calls) == 2, "the third run finds the gate passed for this JVM"
+    assert (tmp_path / "elasticsearch-0" / "data" / elasticsearch.JOINED_FILE).exists()
+
+
+def test_readiness_fails_without_a_master_and_marks_nothing(tmp_path):
+    codes, calls = _ready(tmp_path, "prod", {"master_timeout": 3})
+    assert codes == [22, 22, 22] and all("master_timeout" in c for c in calls)
+    assert not (tmp_path / "elasticsearch-0" / "data" / elasticsearch.JOINED_FILE).exists(), "a node that never saw a master may still bootstrap"
+
+
+def test_a_single_node_gates_on_yellow(tmp_path):
+    codes, calls = _ready(tmp_path, "dev", {})
+    assert codes == [0, 0, 0] and any("wait_for_status=yellow" in c for c in calls)
+
+
+def test_elasticsearch_runs_on_the_newest_jdk_of_at_least_21(monkeypatch, tmp_path):
+    for name, major in (("jdk-17", 17), ("jdk-25", 25), ("jdk-21", 21)):
+        _stand_in_jdk(tmp_path / name, major)
+    monkeypatch.setattr(build, "JVM_ROOT", tmp_path)
+    monkeypatch.delenv(build.ES_JAVA_ENV, raising=False)
+    assert build.elasticsearch_java() == tmp_path / "jdk-25"
+    (tmp_path / "jdk-25" / "bin" / "java").unlink()
+    (tmp_path / "jdk-21" / "bin" / "java").unlink()
+    with pytest.raises(build.BuildError, match="needs a JDK 21 or later.*jdk-17"):
+        build.elasticsearch_java()
+
+
+def _stand_in_jdk(home: Path, major: int) -> None:
+    (home / "bin").mkdir(parents=True)
+    _stand_in(home / "bin" / "java", f'echo \'openjdk version "{major}.0.1" 2025-01-01\' >&2\n')
