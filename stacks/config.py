@@ -161,7 +161,7 @@ KEYS: tuple[ConfigKey, ...] = (
         ("logstash", "CpuRequest", "string", _LOG.logstash.resources.cpu_request, "Logstash CPU request.", ("logstash", "resources", "cpu_request")),
         ("logstash", "CpuLimit", "string", "", "Logstash CPU limit; empty for none.", ("logstash", "resources", "cpu_limit")),
         ("logstash", "Memory", "string", _LOG.logstash.resources.memory_request, "Logstash memory request and limit; the heap is half of it.", ("logstash", "resources", "memory_request")),
-        ("elasticsearch", "Nodes", "integer", _LOG.elasticsearch.nodes, "Elasticsearch master-eligible data nodes: 1 (single-node) or an odd number.", ("elasticsearch", "nodes")),
+        ("elasticsearch", "Nodes", "integer", _LOG.elasticsearch.nodes, "Elasticsearch master-eligible data nodes: 1 or an odd number.", ("elasticsearch", "nodes")),
         ("elasticsearch", "Heap", "string", "", "Elasticsearch JVM heap; empty for half of gosvc:elasticsearchMemory.", ("elasticsearch", "heap")),
         ("elasticsearch", "IndexReplicas", "integer", _LOG.elasticsearch.index_replicas, "Replicas of each log index; at most nodes - 1.", ("elasticsearch", "index_replicas")),
         ("elasticsearch", "Storage", "string", _LOG.elasticsearch.storage, "Volume size per Elasticsearch node.", ("elasticsearch", "storage")),

@@ -219,11 +219,13 @@ def test_logstash_pipeline_balance_check_catches_a_missing_brace():
 # --- Elasticsearch -----------------------------------------------------------------------------
 
 
-def test_elasticsearch_yml_single_node_for_one_node():
+def test_one_node_is_a_cluster_of_one_that_later_nodes_can_join():
     conf = yaml.safe_load(elasticsearch.config_text(NAME, DEV))
-    assert conf["discovery.type"] == "single-node"
-    assert "cluster.initial_master_nodes" not in conf and "discovery.seed_hosts" not in conf
-    assert conf["xpack.security.enabled"] is True
+    assert "discovery.type" not in conf, "single-node discovery refuses the nodes of a later growth"
+    assert conf["discovery.seed_hosts"] == ["elasticsearch-0.elasticsearch-headless.logging.svc.cluster.local:9300"]
+    assert "cluster.initial_master_nodes" not in conf and conf["xpack.security.enabled"] is True
+    assert elasticsearch.bootstrap_masters(DEV) == ["elasticsearch-0"] and elasticsearch.gate_status(DEV) == "yellow"
+    assert elasticsearch.bootstrap_masters(DEV, deployed=[]) == [], "a cluster first formed with single-node discovery has no set"
 
 
 def test_elasticsearch_yml_three_masters_derive_seeds_and_keep_the_bootstrap_set_apart():
@@ -233,7 +235,7 @@ def test_elasticsearch_yml_three_masters_derive_seeds_and_keep_the_bootstrap_set
     files = elasticsearch.config_files(NAME, PROD, elasticsearch.bootstrap_masters(PROD))
     bootstrap = yaml.safe_load(files[elasticsearch.BOOTSTRAP_KEY])
     assert bootstrap == {"cluster.initial_master_nodes": ["elasticsearch-0", "elasticsearch-1", "elasticsearch-2"]}
-    assert elasticsearch.BOOTSTRAP_KEY not in elasticsearch.config_files(NAME, DEV, elasticsearch.bootstrap_masters(DEV))
+    assert elasticsearch.gate_status(PROD) == "green"
     assert conf["discovery.seed_hosts"] == [f"elasticsearch-{i}.elasticsearch-headless.logging.svc.cluster.local:9300" for i in range(3)]
     assert "master" in conf["node.roles"] and "data" in conf["node.roles"]
     assert conf["xpack.security.transport.ssl.enabled"] is True and conf["xpack.security.http.ssl.enabled"] is True

@@ -222,7 +222,8 @@ def test_no_loss_settings_hold_end_to_end(synth, stack):
         bootstrap = yaml.safe_load(one(objects, "ConfigMap", "elasticsearch")["data"]["bootstrap.yml"])
         assert len(bootstrap["cluster.initial_master_nodes"]) == 3 and "cluster.initial_master_nodes" not in es_conf
     else:
-        assert es_conf["discovery.type"] == "single-node" and replicas == 0
+        bootstrap = yaml.safe_load(one(objects, "ConfigMap", "elasticsearch")["data"]["bootstrap.yml"])
+        assert bootstrap["cluster.initial_master_nodes"] == ["elasticsearch-0"] and "discovery.type" not in es_conf and replicas == 0
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

@@ -7,6 +7,8 @@ code that runs under the real engine; `make e2e` applies the changes to a live p
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import yaml
 from hypothesis import given, settings
@@ -130,7 +132,7 @@ def test_the_deployed_shape_is_read_from_the_stacks_state(small_state):
     assert found.namespace == "logging"
     assert found.replicas == {"kafka": 1, "logstash": 1, "elasticsearch": 1}
     assert found.template_storage == found.volume_storage == {"kafka": "5Gi", "logstash": "1Gi", "elasticsearch": "10Gi"}
-    assert found.kafka_partitions == 2 and found.initial_masters == []
+    assert found.kafka_partitions == 2 and found.initial_masters == ["elasticsearch-0"] and not found.single_node_discovery
     assert upgrades.deployed(small_state, "other") is None, "another pipeline's resources are not this one's"
     assert upgrades.deployed({}, NAME) is None
 
@@ -233,22 +235,40 @@ def test_new_elasticsearch_nodes_join_the_running_cluster_instead_of_bootstrappi
     assert bootstrap_set(pipeline(three)) == ["elasticsearch-0", "elasticsearch-1", "elasticsearch-2"]
     assert "cluster.initial_master_nodes" not in es_config(pipeline(three))
     grown_from_one = pipeline(three, state=small_state)
-    assert bootstrap_set(grown_from_one) == [] and "discovery.type" not in es_config(grown_from_one)
+    assert bootstrap_set(grown_from_one) == ["elasticsearch-0"], "the set node 0 formed with: nodes 1 and 2 cannot bootstrap from it"
     assert len(es_config(grown_from_one)["discovery.seed_hosts"]) == 3
     five = merged(SMALL, elasticsearch={"nodes": 5, "index_replicas": 1})
     grown_from_three = pipeline(five, state=pipeline(three).state())
     assert bootstrap_set(grown_from_three) == ["elasticsearch-0", "elasticsearch-1", "elasticsearch-2"]
 
 
+def _as_deployed_before(state: dict, settings: dict) -> dict:
+    """`state` with the Elasticsearch ConfigMap as gosvc wrote it before bootstrap.yml: `settings` merged into
+    elasticsearch.yml, no bootstrap.yml."""
+    (urn,) = [u for u in state if u.endswith("::logging-elasticsearch-config")]
+    data = state[urn]["outputs"]["data"]
+    merged_yml = {**yaml.safe_load(data["elasticsearch.yml"]), **settings}
+    data["elasticsearch.yml"] = yaml.safe_dump({k: v for k, v in merged_yml.items() if v is not None})
+    data.pop("bootstrap.yml", None)
+    return state
+
+
+def test_a_one_node_cluster_formed_with_single_node_discovery_grows_only_after_it_restarted_as_a_cluster_of_one(small_state):
+    old = _as_deployed_before(copy.deepcopy(small_state), {"discovery.type": "single-node", "discovery.seed_hosts": None})
+    assert upgrades.deployed(old, NAME).single_node_discovery
+    three = merged(SMALL, elasticsearch={"nodes": 3, "index_replicas": 1})
+    refused = pipeline(three, state=old, raise_errors=False)
+    assert "elasticsearch.nodes" in str(refused.error) and "first apply this version with elasticsearch.nodes 1" in str(refused.error)
+    assert not refused.registrations, "a refused change registers nothing"
+    restarted = pipeline(SMALL, state=old)
+    assert "discovery.type" not in es_config(restarted) and bootstrap_set(restarted) == [], "formed already: no set"
+    assert bootstrap_set(pipeline(three, state=restarted.state())) == []
+
+
 def test_a_running_clusters_bootstrap_set_is_kept_from_the_layout_before_it_had_its_own_key():
     """Pipelines deployed before `bootstrap.yml` carried the set in elasticsearch.yml; it is read from there."""
     three = merged(SMALL, elasticsearch={"nodes": 3, "index_replicas": 1})
-    state = pipeline(three).state()
-    (urn,) = [u for u in state if u.endswith("::logging-elasticsearch-config")]
-    data = state[urn]["outputs"]["data"]
-    old = {**yaml.safe_load(data["elasticsearch.yml"]), "cluster.initial_master_nodes": ["elasticsearch-0", "elasticsearch-1"]}
-    data["elasticsearch.yml"] = yaml.safe_dump(old)
-    del data["bootstrap.yml"]
+    state = _as_deployed_before(pipeline(three).state(), {"cluster.initial_master_nodes": ["elasticsearch-0", "elasticsearch-1"]})
     assert upgrades.deployed(state, NAME).initial_masters == ["elasticsearch-0", "elasticsearch-1"]
     assert bootstrap_set(pipeline(three, state=state)) == ["elasticsearch-0", "elasticsearch-1"]
 

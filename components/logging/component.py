@@ -86,7 +86,7 @@ class ElasticsearchArgs(TypedDict):
     """The Elasticsearch StatefulSet."""
 
     nodes: NotRequired[int]
-    """Master-eligible data nodes: 1 (single-node discovery) or an odd number, default 3."""
+    """Master-eligible data nodes: 1 or an odd number, default 3."""
     heap: NotRequired[str]
     """JVM heap; default half the memory limit."""
     index_replicas: NotRequired[int]

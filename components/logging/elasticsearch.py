@@ -1,8 +1,8 @@
 """Elasticsearch: a StatefulSet of master-eligible data nodes with security on, and the Job that prepares it.
 
-One node runs with `discovery.type: single-node`; more nodes get seed hosts derived from the
-replica count, and the initial master nodes only while a node has never joined a cluster (see
-`bootstrap_text`). A node is Ready once it is in a cluster with an elected master and, after each
+Every node gets the seed hosts of all nodes, and the initial master nodes only while its volume
+has never joined a cluster (see `bootstrap_text`); one node is a cluster of one, not
+`discovery.type: single-node`, which would refuse the nodes of a later growth. A node is Ready once it is in a cluster with an elected master and, after each
 start, the cluster has been green (see `readiness_script`), which paces the StatefulSet's rolling
 update the way ECK paces its own. TLS on transport and HTTP uses the certificates the component
 generates; the `elastic` password comes from a Secret. The setup Job sets the kibana_system
@@ -118,10 +118,9 @@ def settings(name: str, spec: LoggingSpec) -> dict:
     if es.max_map_count == "no-mmap":
         # Lucene reads index files through NIO instead of memory maps: no vm.max_map_count need, slower searches.
         conf["node.store.allow_mmap"] = False
-    if es.nodes == 1:
-        conf["discovery.type"] = "single-node"
-    else:
-        conf["discovery.seed_hosts"] = [f"{n}.{HEADLESS}.{spec.namespace}.svc.cluster.local:{TRANSPORT_PORT}" for n in node_names(spec)]
+    # Not discovery.type single-node for one node: such a node refuses every joining node, and the StatefulSet
+    # controller starts the nodes of a growth (which must join) before it restarts the old one with new settings.
+    conf["discovery.seed_hosts"] = [f"{n}.{HEADLESS}.{spec.namespace}.svc.cluster.local:{TRANSPORT_PORT}" for n in node_names(spec)]
     return conf
 
 
@@ -130,11 +129,9 @@ def config_text(name: str, spec: LoggingSpec) -> str:
 
 
 def bootstrap_masters(spec: LoggingSpec, deployed: list[str] | None = None) -> list[str]:
-    """The node set a new multi-node cluster bootstraps from: every node, or on a running cluster the set it was
-    first deployed with (`deployed`, see `upgrades.initial_master_nodes`), so nodes added later never form a
-    cluster of their own. A single node, or a cluster first formed as one, has none."""
-    if spec.elasticsearch.nodes == 1:
-        return []
+    """The node set a new cluster bootstraps from: every node, or on a running cluster the set it was first
+    deployed with (`deployed`, see `upgrades.initial_master_nodes`), so nodes added later never form a cluster of
+    their own. Clusters first formed with `discovery.type: single-node` (before gosvc stopped generating it) have none."""
     return node_names(spec) if deployed is None else list(deployed)
 
 

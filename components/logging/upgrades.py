@@ -61,6 +61,8 @@ class Deployed:
     kafka_partitions: int | None = None
     initial_masters: list[str] | None = None
     """The deployed Elasticsearch bootstrap set ([] when it had none); None when unknown."""
+    single_node_discovery: bool = False
+    """The deployed elasticsearch.yml sets `discovery.type: single-node`, which gosvc generated for one node before."""
 
 
 def resource_name(name: str, part: str, role: str) -> str:
@@ -129,6 +131,7 @@ def deployed(resources: Mapping[str, Any], name: str) -> Deployed | None:
             or settings[elasticsearch.CONFIG_KEY].get("cluster.initial_master_nodes")
             or []
         )
+        result.single_node_discovery = settings[elasticsearch.CONFIG_KEY].get("discovery.type") == "single-node"
     return result
 
 
@@ -177,6 +180,14 @@ def check(previous: Deployed | None, spec: LoggingSpec) -> None:
             f"{previous.kafka_partitions} or more",
         )
     nodes = previous.replicas.get("elasticsearch")
+    if previous.single_node_discovery and spec.elasticsearch.nodes > 1:
+        _refuse(
+            "elasticsearch.nodes",
+            spec.elasticsearch.nodes,
+            "the node runs with discovery.type single-node, which refuses every joining node, and the StatefulSet controller "
+            "waits for the new nodes to be Ready before it restarts the old one; first apply this version with "
+            "elasticsearch.nodes 1 (the node restarts once as a cluster of one), then raise the count",
+        )
     if nodes is not None and spec.elasticsearch.nodes < nodes and "elasticsearch.nodes" not in spec.confirm_changes:
         _refuse(
             "elasticsearch.nodes",

@@ -118,8 +118,8 @@ def _es_grown(live: Live) -> None:
     conf = _es(live)
     assert "discovery.type" not in conf and len(conf["discovery.seed_hosts"]) == 3
     assert "cluster.initial_master_nodes" not in conf
-    data = live.core.read_namespaced_config_map("elasticsearch", live.namespace).data
-    assert "bootstrap.yml" not in data, "nodes 1 and 2 join node 0's cluster instead of bootstrapping one"
+    bootstrap = yaml.safe_load(live.config("elasticsearch", "bootstrap.yml"))
+    assert bootstrap == {"cluster.initial_master_nodes": ["elasticsearch-0"]}, "the set node 0 formed with: nodes 1 and 2 can only join it"
     assert {live.claim(f"data-elasticsearch-{i}") for i in range(3)} == {"20Gi"}
 
 
