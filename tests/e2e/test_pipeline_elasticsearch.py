@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from components.logging import elasticsearch
-from tests.e2e.conftest import stack_spec
+from tests.e2e.conftest import stack_spec, wait_for
 from tools.pipeline.elasticsearch import BulkLoad, ElasticsearchError, ElasticsearchPods, Generated, Sampler
 
 pytestmark = pytest.mark.e2e
@@ -142,16 +142,106 @@ def test_prod_node_without_an_elected_master_is_not_ready(prod, report):
     assert prod.readiness(0)
 
 
+def _uuid(pods: ElasticsearchPods) -> str:
+    return pods.request("GET", "/_cluster/state/metadata?filter_path=metadata.cluster_uuid")["metadata"]["cluster_uuid"]
+
+
+def test_dev_forms_a_cluster_of_one_that_grows_to_three_in_place_without_a_second_bootstrap(pipeline_runtime, report):
+    """dev's node bootstraps a cluster of one (not single-node discovery); growing to three renders what the component
+    renders on a running cluster (the deployed set), the new nodes start while node 0 still runs its old settings, as
+    the StatefulSet controller starts them first, and must become Ready by joining it; then node 0 rolls."""
+    dev = stack_spec("dev")
+    three = dev.model_copy(update={"elasticsearch": dev.elasticsearch.model_copy(update={"nodes": 3, "index_replicas": 1})})
+    with ElasticsearchPods(pipeline_runtime, three, generated=Generated.of(dev)) as pods:
+        pods.start(0)
+        alone = round(pods.wait_ready(0), 1)
+        first = yaml.safe_load(pods.effective_config(0))
+        uuid = _uuid(pods)
+        with BulkLoad(pods, ["gosvc-logs-before"], prefix="before") as load:
+            wait_for("documents written before the growth", lambda: len(load.acked) >= 2000, timeout=60)
+        pods.generated = Generated.of(three, deployed_masters=elasticsearch.bootstrap_masters(dev))
+        pods.start(1)
+        pods.start(2)
+        joined = {f"elasticsearch-{i}": round(pods.wait_ready(i), 1) for i in (1, 2)}
+        pods.stop(0)
+        pods.start(0)
+        joined["elasticsearch-0 (rolled)"] = round(pods.wait_ready(0), 1)
+        health = pods.request("GET", "/_cluster/health?wait_for_status=green&timeout=60s")
+        grown = {
+            "ready_seconds": {"elasticsearch-0 alone": alone, **joined},
+            "same_cluster_uuid": _uuid(pods) == uuid,
+            "nodes": health["number_of_nodes"],
+            "status": health["status"],
+            "documents_before": len(load.acked),
+            "documents_missing_after": len(pods.missing(load.acked)),
+            "bootstraps_by_new_nodes": sum(pods.log(i).read_text(errors="replace").count("setting initial configuration") for i in (1, 2)),
+            "bootstrap_warnings": sum(pods.bootstrap_warnings(i) for i in range(3)),
+        }
+        es_report(report, "dev")["growth_1_to_3"] = grown
+        dev_conf = yaml.safe_load(pods.effective_config(0))
+    assert "discovery.type" not in first and first["cluster.initial_master_nodes"] == ["elasticsearch-0"]
+    assert grown["same_cluster_uuid"] and grown["nodes"] == 3 and grown["status"] == "green", grown
+    assert grown["documents_missing_after"] == 0 and grown["bootstraps_by_new_nodes"] == 0 and grown["bootstrap_warnings"] == 0, grown
+    assert "cluster.initial_master_nodes" not in dev_conf and len(dev_conf["discovery.seed_hosts"]) == 3
+
+
+def _single_node_layout(generated: Generated) -> Generated:
+    """The one-node files as gosvc generated them before: discovery.type single-node, no seed hosts, no bootstrap set."""
+    conf = yaml.safe_load(generated.files[elasticsearch.CONFIG_KEY])
+    del conf["discovery.seed_hosts"]
+    conf["discovery.type"] = "single-node"
+    files = {k: v for k, v in generated.files.items() if k != elasticsearch.BOOTSTRAP_KEY}
+    return dataclasses.replace(generated, files={**files, elasticsearch.CONFIG_KEY: yaml.safe_dump(conf, sort_keys=False)})
+
+
+def test_a_node_formed_with_single_node_discovery_refuses_joins_until_it_restarts_as_a_cluster_of_one(pipeline_runtime, report):
+    """Why growing such a node in one `pulumi up` is refused, and that the procedure the refusal names works."""
+    dev = stack_spec("dev")
+    three = dev.model_copy(update={"elasticsearch": dev.elasticsearch.model_copy(update={"nodes": 3, "index_replicas": 1})})
+    with ElasticsearchPods(pipeline_runtime, three, generated=_single_node_layout(Generated.of(dev))) as pods:
+        pods.start(0)
+        pods.wait_ready(0)
+        uuid = _uuid(pods)
+        pods.generated = Generated.of(three, deployed_masters=[])
+        pods.start(1)
+        with pytest.raises(ElasticsearchError, match="not Ready after 40 s"):
+            pods.wait_ready(1, timeout=40)
+        pods.stop(1)
+        pods.generated = Generated.of(dev, deployed_masters=[])
+        pods.stop(0)
+        pods.start(0)
+        restarted = round(pods.wait_ready(0), 1)
+        pods.generated = Generated.of(three, deployed_masters=[])
+        for ordinal in (1, 2):
+            pods.start(ordinal)
+        for ordinal in (1, 2):
+            pods.wait_ready(ordinal)
+        pods.stop(0)
+        pods.start(0)
+        pods.wait_ready(0)
+        health = pods.request("GET", "/_cluster/health?wait_for_status=green&timeout=60s")
+        entry = {"joining_while_single_node": "not Ready after 40 s", "restart_as_cluster_of_one_seconds": restarted,
+                 "then_grown_nodes": health["number_of_nodes"], "same_cluster_uuid": _uuid(pods) == uuid}
+        es_report(report, "dev")["from_single_node_discovery"] = entry
+    assert entry["then_grown_nodes"] == 3 and entry["same_cluster_uuid"], entry
+
+
 def test_dev_single_node_starts_alone_and_is_ready_at_yellow_or_better(pipeline_runtime, report):
-    """One node: discovery.type single-node, no bootstrap set, Ready by the generated probe (gated at yellow)."""
+    """One node: a cluster of one bootstrapped from its own name, Ready by the generated probe (gated at yellow)."""
     spec = stack_spec("dev")
     generated = Generated.of(spec)
-    assert generated.nodes == 1 and elasticsearch.BOOTSTRAP_KEY not in generated.files
+    assert generated.nodes == 1 and yaml.safe_load(generated.files[elasticsearch.BOOTSTRAP_KEY]) == {"cluster.initial_master_nodes": ["elasticsearch-0"]}
     with ElasticsearchPods(pipeline_runtime, spec) as pods:
         pods.start_all()
         seconds = pods.wait_ready(0)
-        conf = yaml.safe_load(pods.effective_config(0))
         health = pods.request("GET", "/_cluster/health")
-        es_report(report, "dev")["ready"] = {"seconds": round(seconds, 1), "status": health["status"], "nodes": health["number_of_nodes"]}
-    assert conf["discovery.type"] == "single-node" and "cluster.initial_master_nodes" not in conf
+        pods.stop(0)
+        pods.start(0)
+        again = pods.wait_ready(0)
+        conf = yaml.safe_load(pods.effective_config(0))
+        es_report(report, "dev")["ready"] = {
+            "seconds": round(seconds, 1), "status": health["status"], "nodes": health["number_of_nodes"],
+            "restart_seconds": round(again, 1), "bootstrap_warnings_after_restart": pods.bootstrap_warnings(0),
+        }
     assert health["number_of_nodes"] == 1 and health["status"] in ("green", "yellow")
+    assert "cluster.initial_master_nodes" not in conf and es_report(report, "dev")["ready"]["bootstrap_warnings_after_restart"] == 0

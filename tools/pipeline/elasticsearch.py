@@ -79,33 +79,38 @@ class Generated:
                    pod["terminationGracePeriodSeconds"], sts["spec"]["replicas"])
 
 
-@dataclass
-class Sampler:
-    """The cluster's health every `interval` seconds, asked of a node in the Service, while a roll runs."""
+class _InBackground:
+    """Runs `_run` in a thread for the length of a `with` block; `_stopping` is set when the block ends."""
 
-    pods: "ElasticsearchPods"
-    interval: float = 0.5
-    statuses: Counter = field(default_factory=Counter)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def __enter__(self) -> "Sampler":
+    def __enter__(self):
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join()
+        self._stopping.set()
+        self._thread.join()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        raise NotImplementedError
+
+
+@dataclass
+class Sampler(_InBackground):
+    """The cluster's health every `interval` seconds, asked of a node in the Service, while a roll runs."""
+
+    pods: "ElasticsearchPods"
+    interval: float = 0.5
+    statuses: Counter = field(default_factory=Counter)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.interval):
             self.statuses[self.pods.status()] += 1
 
 
 @dataclass
-class BulkLoad:
+class BulkLoad(_InBackground):
     """Bulk requests of `batch` new documents, one after another, each to the next node in the Service, as a
     client behind the Service sees them; every document has its own id, so a lost one is found by id."""
 
@@ -117,22 +122,10 @@ class BulkLoad:
     acked: list[tuple[str, str]] = field(default_factory=list)
     requests: int = 0
     failed: Counter = field(default_factory=Counter)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def __enter__(self) -> "BulkLoad":
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join()
 
     def _run(self) -> None:
         sent = 0
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             target = self.pods.endpoint()
             if target is None:
                 time.sleep(0.1)
