@@ -2,11 +2,12 @@
 
 Every node gets the seed hosts of all nodes, and the initial master nodes only while its volume
 has never joined a cluster (see `bootstrap_text`); one node is a cluster of one, not
-`discovery.type: single-node`, which would refuse the nodes of a later growth. A node is Ready once it is in a cluster with an elected master and, after each
-start, the cluster has been green (see `readiness_script`), which paces the StatefulSet's rolling
-update the way ECK paces its own. TLS on transport and HTTP uses the certificates the component
-generates; the `elastic` password comes from a Secret. The setup Job sets the kibana_system
-password, creates Logstash's writer role and user, and sets the log indices' replica count.
+`discovery.type: single-node`, which would refuse the nodes of a later growth. A node is Ready
+once it is in a cluster with an elected master and, after each start, the cluster has been
+green (see `readiness_script`), which paces the StatefulSet's rolling update the way ECK paces
+its own. TLS on transport and HTTP uses the certificates the component generates; the
+`elastic` password comes from a Secret. The setup Job sets the kibana_system password, creates
+Logstash's writer role and user, and sets the log indices' replica count.
 """
 
 from __future__ import annotations
