@@ -71,18 +71,22 @@ def test_prod_forms_one_cluster_from_the_generated_files_with_tls_and_security(p
 
 
 def _roll_under_load(pods: ElasticsearchPods, readiness, label: str) -> dict:
-    with BulkLoad(pods, INDICES, prefix=label) as load, Sampler(pods) as sampler:
+    with BulkLoad(pods, INDICES, label) as load, Sampler(pods) as sampler:
         steps = pods.roll(readiness)
     missing = pods.missing(load.acked)
+    conflicts_missing = pods.missing(load.conflicts)
+    held = pods.count(label)
     return {
         "seconds": round(sum(s["stop_seconds"] + s["ready_seconds"] for s in steps), 1),
         "steps": steps,
         "stopped_while_not_green": sum(s["health_at_stop"] != "green" for s in steps),
         "health_samples": dict(sampler.statuses),
         "bulk_requests": load.requests,
-        "bulk_failed": dict(load.failed),
+        "bulk_failed": dict(load.failed) | ({"version_conflict_engine_exception (not stored)": len(conflicts_missing)} if conflicts_missing else {}),
+        "items_answered_409_but_stored": len(load.conflicts) - len(conflicts_missing),
         "documents_acknowledged": len(load.acked),
         "documents_lost": len(missing),
+        "documents_duplicated": held - (len(load.acked) - len(missing)) - (len(load.conflicts) - len(conflicts_missing)),
     }
 
 
@@ -94,9 +98,9 @@ def test_prod_rolls_under_bulk_load_only_while_green_and_loses_nothing(prod, rep
     es_report(report, "prod")["roll"] = {"gated": gated, "local_true": old}
     assert gated["stopped_while_not_green"] == 0, gated["steps"]
     assert gated["health_samples"].get("red", 0) == 0 and gated["health_samples"].get("unreachable", 0) == 0, gated
-    assert gated["bulk_failed"] == {} and gated["documents_lost"] == 0, gated
+    assert gated["bulk_failed"] == {} and gated["documents_lost"] == 0 and gated["documents_duplicated"] == 0, gated
     assert gated["documents_acknowledged"] > 0 and gated["health_samples"].get("yellow", 0) > 0, "the load ran and each stop left replicas to recover"
-    assert old["documents_lost"] == 0, old
+    assert old["documents_lost"] == 0 and old["documents_duplicated"] == 0, old
 
 
 def test_prod_restarts_without_the_bootstrap_setting_or_its_warning(prod, report):
@@ -157,7 +161,7 @@ def test_dev_forms_a_cluster_of_one_that_grows_to_three_in_place_without_a_secon
         alone = round(pods.wait_ready(0), 1)
         first = yaml.safe_load(pods.effective_config(0))
         uuid = _uuid(pods)
-        with BulkLoad(pods, ["gosvc-logs-before"], prefix="before") as load:
+        with BulkLoad(pods, ["gosvc-logs-before"], "before") as load:
             wait_for("documents written before the growth", lambda: len(load.acked) >= 2000, timeout=60)
         pods.generated = Generated.of(three, deployed_masters=elasticsearch.bootstrap_masters(dev))
         pods.start(1)

@@ -112,16 +112,21 @@ class Sampler(_InBackground):
 @dataclass
 class BulkLoad(_InBackground):
     """Bulk requests of `batch` new documents, one after another, each to the next node in the Service, as a
-    client behind the Service sees them; every document has its own id, so a lost one is found by id."""
+    client behind the Service sees them. Like Logstash, it lets Elasticsearch generate the ids, which makes the
+    retry of a write cut by a node's stop safe (explicit ids with `create` answer such a retry with a version
+    conflict); the acknowledged ids come back in the answers, so a lost document is found by id. An item answered
+    409 (its write was retried inside Elasticsearch after the primary moved, and found itself already stored) is kept
+    apart in `conflicts`, with its id, to be looked up like the acknowledged ones."""
 
     pods: "ElasticsearchPods"
     indices: list[str]
-    prefix: str
-    """Starts every document id, so two loads never write the same ids."""
+    label: str
+    """Written into every document (`load`), so each load's documents can be counted apart."""
     batch: int = 50
     acked: list[tuple[str, str]] = field(default_factory=list)
     requests: int = 0
     failed: Counter = field(default_factory=Counter)
+    conflicts: list[tuple[str, str]] = field(default_factory=list)
 
     def _run(self) -> None:
         sent = 0
@@ -130,12 +135,12 @@ class BulkLoad(_InBackground):
             if target is None:
                 time.sleep(0.1)
                 continue
-            docs = [(self.indices[(sent + i) % len(self.indices)], f"{self.prefix}-{sent + i}") for i in range(self.batch)]
-            sent += self.batch
+            indices = [self.indices[(sent + i) % len(self.indices)] for i in range(self.batch)]
             body = "".join(
-                json.dumps({"create": {"_index": index, "_id": doc}}) + "\n" + json.dumps({"message": f"{doc} " + "x" * 200, "n": sent}) + "\n"
-                for index, doc in docs
+                json.dumps({"create": {"_index": index}}) + "\n" + json.dumps({"message": "x" * 200, "load": self.label, "n": sent + i}) + "\n"
+                for i, index in enumerate(indices)
             )
+            sent += self.batch
             self.requests += 1
             try:
                 answer = self.pods.request("POST", "/_bulk", body, ordinal=target, content_type="application/x-ndjson", timeout=90)
@@ -145,10 +150,9 @@ class BulkLoad(_InBackground):
             finally:
                 self.pods.request_done(target)
             items = [next(iter(item.values())) for item in answer["items"]]
-            errors = Counter(item["error"]["type"] for item in items if "error" in item)
-            if errors:
-                self.failed.update(errors)
-            self.acked.extend(doc for doc, item in zip(docs, items) if item.get("status") in (200, 201))
+            self.failed.update(item["error"]["type"] for item in items if "error" in item and item.get("status") != 409)
+            self.conflicts.extend((item["_index"], item["_id"]) for item in items if item.get("status") == 409)
+            self.acked.extend((item["_index"], item["_id"]) for item in items if item.get("status") in (200, 201))
 
 
 class ElasticsearchPods:
@@ -399,6 +403,11 @@ class ElasticsearchPods:
             found = self.request("POST", "/_mget", {"docs": [{"_index": i, "_id": d, "_source": False} for i, d in chunk]}, timeout=60)["docs"]
             absent += [doc for doc, hit in zip(chunk, found) if not hit.get("found")]
         return absent
+
+    def count(self, label: str) -> int:
+        """How many documents of load `label` the cluster holds: above its acknowledged ones means duplicates."""
+        self.request("POST", "/_refresh")
+        return self.request("POST", "/_count", {"query": {"term": {"load.keyword": label}}})["count"]
 
     def bootstrap_warnings(self, ordinal: int, start: int | None = None) -> int:
         """How often the node warned, in one start's log, that it runs with cluster.initial_master_nodes though locked into a cluster."""
