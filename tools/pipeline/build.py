@@ -96,14 +96,18 @@ def _java_major(java_home: Path) -> int:
 def elasticsearch_java() -> Path:
     """The JDK Elasticsearch runs on: $GOSVC_ES_JAVA_HOME, else the newest under /usr/lib/jvm of at least ES_JAVA_MAJOR."""
     if os.environ.get(ES_JAVA_ENV):
-        return Path(os.environ[ES_JAVA_ENV])
-    homes = sorted((p for p in JVM_ROOT.glob("*") if (p / "bin" / "java").is_file() and not p.is_symlink()), key=_java_major)
-    if not homes or _java_major(homes[-1]) < ES_JAVA_MAJOR:
+        chosen = Path(os.environ[ES_JAVA_ENV])
+        if _java_major(chosen) < ES_JAVA_MAJOR:
+            raise BuildError(f"{ES_JAVA_ENV}={chosen} is older than JDK {ES_JAVA_MAJOR}, which Elasticsearch {versions.ELASTIC_VERSION} needs")
+        return chosen
+    majors = {p: _java_major(p) for p in JVM_ROOT.glob("*") if (p / "bin" / "java").is_file() and not p.is_symlink()}
+    newest = max(majors, key=majors.__getitem__, default=None)
+    if newest is None or majors[newest] < ES_JAVA_MAJOR:
         raise BuildError(
             f"Elasticsearch {versions.ELASTIC_VERSION} needs a JDK {ES_JAVA_MAJOR} or later; none is under {JVM_ROOT} "
-            f"({[p.name for p in homes]}): install one (Debian: openjdk-21-jdk-headless) or set {ES_JAVA_ENV}"
+            f"({sorted(p.name for p in majors)}): install one (Debian: openjdk-21-jdk-headless) or set {ES_JAVA_ENV}"
         )
-    return homes[-1]
+    return newest
 
 
 def beats_version() -> str:
@@ -162,9 +166,7 @@ def _fetch_elasticsearch(out: Path, pins: dict[str, str]) -> None:
             # zip keeps Unix modes in the high half of external_attr; the scripts under bin/ need their x bits.
             target.chmod((info.external_attr >> 16) & 0o777 or 0o644)
     archive.unlink()
-    java = elasticsearch_java()
-    if _java_major(java) < ES_JAVA_MAJOR:
-        raise BuildError(f"fetch Elasticsearch: {java} is older than JDK {ES_JAVA_MAJOR}")
+    elasticsearch_java()  # fails the build, with what to install, when this machine has no JDK it can run on
 
 
 STEPS: tuple[tuple[str, Callable[[Path, dict[str, str]], None]], ...] = (
