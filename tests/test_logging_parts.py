@@ -9,6 +9,7 @@ plugin per section, and the settings the pipeline depends on.
 import base64
 import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -139,6 +140,68 @@ def test_kafka_statefulset_has_one_voter_per_replica_and_volumes():
     assert claim["spec"]["resources"]["requests"]["storage"] == PROD.kafka.storage
     env = {e["name"]: e.get("value") for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["KAFKA_HEAP_OPTS"] == "-Xms1024m -Xmx1024m"
+
+
+def _run_kafka_readiness(tmp_path, topics_output: str, topics_exit: int = 0, listening: bool = False):
+    """ready.sh as the kubelet runs it, with the image's paths under tmp_path and kafka-topics.sh standing in as a
+    script that records its arguments and env and prints `topics_output`."""
+    import socket
+    import subprocess
+
+    bin_dir, runtime, config = tmp_path / "bin", tmp_path / "run", tmp_path / "config"
+    for d in (bin_dir, runtime, config):
+        d.mkdir(exist_ok=True)
+    tool = bin_dir / "kafka-topics.sh"
+    (tmp_path / "out").write_text(topics_output)
+    tool.write_text(f'#!/bin/bash\necho "$KAFKA_HEAP_OPTS|$*" >>{tmp_path}/calls\ncat {tmp_path}/out\nexit {topics_exit}\n')
+    tool.chmod(0o755)
+    script = kafka.readiness_script(NAME, PROD)
+    for old, new in ((kafka.KAFKA_BIN, str(bin_dir)), (kafka.RUNTIME_DIR, str(runtime)), (kafka.CONFIG_DIR, str(config))):
+        script = script.replace(old, str(new))
+    script = script.replace(f"$HOSTNAME.{kafka.HEADLESS}.{PROD.namespace}.svc.cluster.local", "127.0.0.1")
+    server = socket.create_server(("127.0.0.1", 0))
+    script = script.replace(f"/{kafka.CLIENT_PORT}", f"/{server.getsockname()[1]}")
+    if not listening:
+        server.close()
+    env = {"PATH": "/usr/bin:/bin", "HOSTNAME": "kafka-2", "KAFKA_HEAP_OPTS": "-Xms1024m -Xmx1024m"}
+    proc = subprocess.run(["/bin/bash", "-c", script], capture_output=True, text=True, env=env)
+    server.close()
+    calls = (tmp_path / "calls").read_text().splitlines() if (tmp_path / "calls").exists() else []
+    return proc, calls, (runtime / Path(kafka.IN_SYNC_MARKER).name).exists()
+
+
+def test_kafka_readiness_waits_while_any_partition_is_under_replicated(tmp_path):
+    lagging = "\tTopic: gosvc-logs\tPartition: 3\tLeader: 0\tReplicas: 2,0,1\tIsr: 0,1\n\tTopic: gosvc-logs\tPartition: 5\tLeader: 1\tReplicas: 1,2,0\tIsr: 1,0\n"
+    proc, calls, marked = _run_kafka_readiness(tmp_path, lagging)
+    assert proc.returncode == 1 and not marked
+    assert "2 partition(s) under-replicated, first: \tTopic: gosvc-logs\tPartition: 3" in proc.stdout
+    (call,) = calls
+    heap, args = call.split("|")
+    assert heap == kafka.PROBE_JVM["KAFKA_HEAP_OPTS"], "the probe's JVM must not take the broker's heap"
+    assert "--describe --under-replicated-partitions" in args and f"--command-config {tmp_path}/config/{kafka.PROBE_CLIENT_KEY}" in args
+
+
+def test_kafka_readiness_passes_once_in_sync_then_only_checks_the_port(tmp_path):
+    proc, calls, marked = _run_kafka_readiness(tmp_path, "", listening=True)
+    assert proc.returncode == 0 and marked and len(calls) == 1
+    proc, calls, _ = _run_kafka_readiness(tmp_path, "\tTopic: t\tPartition: 0\tReplicas: 1,2\tIsr: 1\n", listening=True)
+    assert proc.returncode == 0 and len(calls) == 1, "after the gate passed, no JVM is started"
+    proc, _, _ = _run_kafka_readiness(tmp_path, "", listening=False)
+    assert proc.returncode != 0, "the gate passed, but a closed client port is still not Ready"
+
+
+def test_kafka_readiness_fails_when_the_cluster_does_not_answer(tmp_path):
+    proc, calls, marked = _run_kafka_readiness(tmp_path, "", topics_exit=1)
+    assert proc.returncode != 0 and not marked and len(calls) == 1
+
+
+def test_kafka_start_clears_the_in_sync_mark_before_the_broker_starts():
+    script = kafka.config_files(NAME, PROD)[kafka.START_KEY]
+    assert script.index(f'rm -f "{kafka.IN_SYNC_MARKER}"') < script.index("kafka-server-start.sh")
+    probe = kafka.stateful_set(NAME, PROD, {"a": "b"})["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    assert probe["exec"]["command"] == ["/bin/bash", f"{kafka.CONFIG_DIR}/{kafka.READY_KEY}"]
+    client_timeout_s = int(kafka.PROBE_CLIENT["default.api.timeout.ms"]) / 1000
+    assert client_timeout_s < probe["timeoutSeconds"], "the admin client must give up (with a message) before the kubelet kills the probe"
 
 
 @pytest.mark.parametrize("spec", [PROD, DEV], ids=["prod", "dev"])
@@ -401,6 +464,7 @@ def _scripts(spec) -> dict[str, str]:
     for c in pod["initContainers"]:
         scripts[f"init {c['name']}"] = "#!/bin/bash\n" + c["command"][-1] + "\n"
     scripts["elasticsearch ready.sh"] = elasticsearch.readiness_script(spec)
+    scripts["kafka ready.sh"] = kafka.readiness_script(NAME, spec)
     return scripts
 
 

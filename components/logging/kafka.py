@@ -3,7 +3,8 @@
 Each pod takes its node id from its StatefulSet ordinal; the quorum voters are derived from
 the replica count and the headless Service's stable names. The durability settings
 (replication factor, min.insync.replicas, no unclean leader election) are written into
-`server.properties` as broker defaults and set again on the topic itself.
+`server.properties` as broker defaults and set again on the topic itself. A restarted broker turns
+Ready only once no partition is under-replicated (`readiness_script`), which paces a rolling update.
 """
 
 from __future__ import annotations
@@ -35,12 +36,26 @@ CONTROLLER_PORT = 9093
 HEADLESS = "kafka-headless"
 CONFIG_KEY = "server.properties"
 START_KEY = "start.sh"
+READY_KEY = "ready.sh"
+PROBE_CLIENT_KEY = "probe-client.properties"
 CONFIG_DIR = "/etc/kafka/gosvc"
 RUNTIME_DIR = "/var/run/kafka"
 DATA_DIR = "/var/lib/kafka/data"
 LOG_DIRS = f"{DATA_DIR}/kraft-combined-logs"
 """A subdirectory, so a filesystem's lost+found at the volume root is never mistaken for a partition."""
 KAFKA_BIN = "/opt/kafka/bin"
+IN_SYNC_MARKER = f"{RUNTIME_DIR}/in-sync"
+"""Written by the readiness probe once the cluster was fully replicated after this start; start.sh removes it."""
+PROBE_JVM = {"KAFKA_HEAP_OPTS": "-Xms16m -Xmx64m", "KAFKA_JVM_PERFORMANCE_OPTS": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xshare:auto"}
+"""The probe's admin client JVM: a small heap (the container's KAFKA_HEAP_OPTS is the broker's), one GC thread and
+the quick compiler only, since it runs for a second or two and its CPU comes out of the broker's."""
+PROBE_CLIENT = {
+    "request.timeout.ms": "4000",
+    "default.api.timeout.ms": "8000",
+    "socket.connection.setup.timeout.ms": "2000",
+    "socket.connection.setup.timeout.max.ms": "3000",
+}
+"""The probe's admin client gives up before the probe's timeoutSeconds, so a slow answer fails the probe with a message."""
 TOPIC_JOB = "kafka-create-topic"
 
 
@@ -108,6 +123,7 @@ def start_script(name: str, spec: LoggingSpec) -> str:
 set -euo pipefail
 ordinal="${{HOSTNAME##*-}}"
 conf="{RUNTIME_DIR}/{CONFIG_KEY}"
+rm -f "{IN_SYNC_MARKER}"
 cp "{CONFIG_DIR}/{CONFIG_KEY}" "$conf"
 printf 'node.id=%s\\nadvertised.listeners=PLAINTEXT://%s.{HEADLESS}.{spec.namespace}.svc.cluster.local:{CLIENT_PORT}\\n' "$ordinal" "$HOSTNAME" >> "$conf"
 {KAFKA_BIN}/kafka-storage.sh format --ignore-formatted --cluster-id "$CLUSTER_ID" --config "$conf"
@@ -115,8 +131,38 @@ exec {KAFKA_BIN}/kafka-server-start.sh "$conf"
 """
 
 
+def readiness_script(name: str, spec: LoggingSpec) -> str:
+    """The readiness probe. Once per start of the broker it is Ready only when no partition in the cluster is
+    under-replicated, so the StatefulSet controller stops the next broker only when every partition has all its
+    replicas in sync again (the condition Strimzi's roller checks): a broker's client port opens before its
+    replicas have caught up, and a stop then would take a second replica out of every ISR. It asks the whole
+    cluster, not only the partitions this broker hosts, because the next stop can hit any partition. The check
+    starts a JVM (Kafka's admin client), so it runs only until it first passes; after that the probe is a TCP
+    connection to the client port, made by bash itself."""
+    jvm = " ".join(f'{key}="{value}"' for key, value in PROBE_JVM.items())
+    return f"""#!/bin/bash
+set -euo pipefail
+host="$HOSTNAME.{HEADLESS}.{spec.namespace}.svc.cluster.local"
+if [ -e "{IN_SYNC_MARKER}" ]; then
+  exec 3<>"/dev/tcp/$host/{CLIENT_PORT}"
+  exit 0
+fi
+lagging="$({jvm} {KAFKA_BIN}/kafka-topics.sh --bootstrap-server "$host:{CLIENT_PORT}" --command-config {CONFIG_DIR}/{PROBE_CLIENT_KEY} --describe --under-replicated-partitions)"
+if [ -n "$lagging" ]; then
+  echo "waiting for replicas to catch up after this broker's start: $(grep -c . <<<"$lagging") partition(s) under-replicated, first: $(head -n 1 <<<"$lagging")"
+  exit 1
+fi
+: >"{IN_SYNC_MARKER}"
+"""
+
+
 def config_files(name: str, spec: LoggingSpec) -> dict[str, str]:
-    return {CONFIG_KEY: properties_text(server_properties(name, spec)), START_KEY: start_script(name, spec)}
+    return {
+        CONFIG_KEY: properties_text(server_properties(name, spec)),
+        START_KEY: start_script(name, spec),
+        READY_KEY: readiness_script(name, spec),
+        PROBE_CLIENT_KEY: "".join(f"{key}={value}\n" for key, value in PROBE_CLIENT.items()),
+    }
 
 
 def heap_mib(spec: LoggingSpec) -> int:
@@ -144,7 +190,7 @@ def stateful_set(name: str, spec: LoggingSpec, files: dict[str, str]) -> dict:
         "resources": resources.requirements(k.resources),
         "securityContext": container_security(versions.APP_UID),
         "startupProbe": {"tcpSocket": {"port": "client"}, "periodSeconds": 5, "failureThreshold": 60, "timeoutSeconds": 3},
-        "readinessProbe": {"tcpSocket": {"port": "client"}, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 3},
+        "readinessProbe": {"exec": {"command": ["/bin/bash", f"{CONFIG_DIR}/{READY_KEY}"]}, "periodSeconds": 5, "failureThreshold": 3, "timeoutSeconds": 20},
         "livenessProbe": {"tcpSocket": {"port": "controller"}, "periodSeconds": 20, "failureThreshold": 3, "timeoutSeconds": 5},
         "volumeMounts": [
             {"name": "data", "mountPath": DATA_DIR},

@@ -11,15 +11,19 @@ addresses, so bootstrap servers, voters and advertised listeners stay exactly as
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import jproperties
 
@@ -34,6 +38,9 @@ STARTED = "Kafka Server started"
 """What KafkaRaftServer logs once the node serves (its own message, not ours)."""
 DUMP = "KafkaConfig values:"
 """Where the broker logs every setting it knows, with the value it runs with."""
+OLD_READINESS = {"tcpSocket": {"port": "client"}, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 3}
+"""The readiness probe gosvc generated before the in-sync gate: the client port only. Kept for the roll figures beside the gate."""
+ISR_SAMPLER = Path(__file__).with_name("java") / "IsrSampler.java"
 
 
 class KafkaError(RuntimeError):
@@ -72,6 +79,8 @@ class Generated:
     topic_command: list[str]
     topic_env: list[dict]
     brokers: int
+    startup: dict
+    readiness: dict
 
     @classmethod
     def of(cls, spec: LoggingSpec) -> "Generated":
@@ -85,6 +94,8 @@ class Generated:
             topic_command=list(job["command"]),
             topic_env=list(job["env"]),
             brokers=objects["stateful_set"]["spec"]["replicas"],
+            startup=dict(broker["startupProbe"]),
+            readiness=dict(broker["readinessProbe"]),
         )
 
     def with_property(self, key: str, value: str | None, replaces: str | None = None) -> "Generated":
@@ -94,7 +105,7 @@ class Generated:
             lines = [line for line in lines if not line.startswith(f"{replaces}=")]
         if value is not None:
             lines = [line for line in lines if not line.startswith(f"{key}=")] + [f"{key}={value}"]
-        return Generated({**self.files, kafka.CONFIG_KEY: "\n".join(lines) + "\n"}, self.broker_command, self.broker_env, self.topic_command, self.topic_env, self.brokers)
+        return dataclasses.replace(self, files={**self.files, kafka.CONFIG_KEY: "\n".join(lines) + "\n"})
 
 
 @dataclass
@@ -104,6 +115,138 @@ class ProduceResult:
     acked: list[str] = field(default_factory=list)
     errors: Counter = field(default_factory=Counter)
     messages: list[str] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, out: str) -> "ProduceResult":
+        """VerifiableProducer's JSON lines: one per acknowledgement or error."""
+        result = cls()
+        for line in out.splitlines():
+            if not line.startswith("{"):
+                continue
+            event = json.loads(line)
+            if event.get("name") == "producer_send_success":
+                result.acked.append(event["value"])
+            elif event.get("name") == "producer_send_error":
+                result.errors[event["exception"].rsplit(".", 1)[-1]] += 1
+                if len(result.messages) < 3:
+                    result.messages.append(event.get("message", ""))
+        return result
+
+
+@dataclass(frozen=True)
+class ProbeRun:
+    """One run of the exec readiness probe: its answer, and what it cost the pod."""
+
+    ok: bool
+    seconds: float
+    cpu_seconds: float
+    max_rss_mib: float
+    gate: bool
+    """The run checked replication (started a JVM) rather than only the port, because the broker had not passed the gate."""
+    output: str
+
+
+def run_measured(argv: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, str, float, float, float]:
+    """Runs argv as the kubelet runs an exec probe, killed at `timeout`; returns (exit code or None on timeout,
+    output, seconds, CPU seconds of it and every process it started, largest resident set in MiB)."""
+    began = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    timer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
+    timer.start()
+    out = proc.stdout.read().decode(errors="replace")
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    timed_out = not timer.is_alive() and proc.returncode < 0
+    timer.cancel()
+    proc.stdout.close()
+    seconds = time.monotonic() - began
+    return (None if timed_out else proc.returncode), out, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+class ProducerLoad:
+    """An acks=all VerifiableProducer sending `throughput` records/s in the background for a `with` block; its
+    acknowledgements and errors are in `result` after the block, once the producer has flushed and closed."""
+
+    SETTINGS = {"enable.idempotence": "true", "retries": "2147483647", "delivery.timeout.ms": "120000", "linger.ms": "5"}
+    """A shipper's settings, as Filebeat's retry-until-acknowledged: a send fails only when Kafka refuses it for two minutes."""
+
+    def __init__(self, pods: "KafkaPods", prefix: int, throughput: int) -> None:
+        self.pods, self.prefix, self.throughput = pods, prefix, throughput
+        self.out = pods.workdir / f"load-{prefix}.jsonl"
+        self.result = ProduceResult()
+
+    def __enter__(self) -> "ProducerLoad":
+        config = self.pods.workdir / f"load-{self.prefix}.properties"
+        config.write_text("".join(f"{k}={v}\n" for k, v in self.SETTINGS.items()))
+        argv = [str(self.pods.bin / "kafka-verifiable-producer.sh"), "--bootstrap-server", self.pods.bootstrap, "--topic", self.pods.topic,
+                "--max-messages", "-1", "--throughput", str(self.throughput), "--acks", "-1", "--value-prefix", str(self.prefix),
+                "--producer.config", str(config)]
+        with self.out.open("wb") as sink:
+            self.proc = subprocess.Popen(in_namespace(self.pods.hosts, argv), stdout=sink, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)  # its shutdown hook closes the producer, which waits for every send's answer
+        try:
+            self.proc.wait(150)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            raise KafkaError("the producer did not close within 150 s of SIGTERM")
+        self.result = ProduceResult.parse(self.out.read_text(errors="replace"))
+
+
+class IsrSampler:
+    """The log topic's in-sync replicas every `interval` seconds, through Kafka's admin client (IsrSampler.java,
+    one long-running JVM, so a sample costs a request rather than a JVM start)."""
+
+    def __init__(self, pods: "KafkaPods", interval: float = 0.25) -> None:
+        self.pods, self.interval = pods, interval
+        self.samples: list[dict] = []
+
+    def __enter__(self) -> "IsrSampler":
+        java = f"{os.environ['JAVA_HOME']}/bin/java" if os.environ.get("JAVA_HOME") else "java"
+        argv = [java, "-Xmx128m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", f"{self.pods.runtime.kafka_libs}/*", str(ISR_SAMPLER),
+                self.pods.bootstrap, self.pods.topic, str(self.pods.spec.kafka.min_insync_replicas), str(int(self.interval * 1000))]
+        self.proc = subprocess.Popen(in_namespace(self.pods.hosts, argv), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + 90
+        while not any("partitions" in s for s in self.samples):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise KafkaError(f"the ISR sampler gave no sample (exit {self.proc.returncode}); last: {self.samples[-1:]}")
+            time.sleep(0.2)
+        return self
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            if line.startswith("{"):
+                self.samples.append(json.loads(line))
+
+    def __exit__(self, *_: object) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self._reader.join(10)
+
+    def latest(self) -> dict:
+        return next((s for s in reversed(self.samples) if "partitions" in s), {})
+
+    def since(self, t_ms: int) -> list[dict]:
+        return [s for s in self.samples if s["t"] >= t_ms]
+
+    @staticmethod
+    def summary(samples: list[dict]) -> dict:
+        answered = [s for s in samples if "partitions" in s]
+        return {
+            "samples": len(samples),
+            "under_min_isr": sum(1 for s in answered if s["under_min_isr"]),
+            "under_replicated": sum(1 for s in answered if s["under_replicated"]),
+            "offline": sum(1 for s in answered if s["offline"]),
+            "most_partitions_under_min_isr": max((s["under_min_isr"] for s in answered), default=0),
+            "errors": dict(Counter(s["error"] for s in samples if "error" in s)),
+        }
 
 
 class KafkaPods:
@@ -119,6 +262,7 @@ class KafkaPods:
         self.net = overlay.free_net(kafka.CLIENT_PORT)
         self.hosts.write_text(overlay.hosts_file({kafka.pod_host(PIPELINE, spec, i): overlay.pod_address(self.net, i) for i in range(self.generated.brokers)}))
         self.processes: dict[int, Process] = {}
+        self.probe_runs: list[ProbeRun] = []
         self._baseline: dict[int, int] = {}
         self.bootstrap = ",".join(kafka.bootstrap_servers(PIPELINE, spec))
         self.topic = spec.kafka.topic
@@ -241,6 +385,69 @@ class KafkaPods:
         values = dict(line.split("=", 1) for line in meta.read_text().splitlines() if "=" in line and not line.startswith("#"))
         return values["node.id"]
 
+    # -- probes, as the kubelet runs them --------------------------------------------------------
+
+    def address(self, ordinal: int) -> str:
+        return overlay.pod_address(self.net, ordinal)
+
+    def _port_open(self, ordinal: int, timeout: float) -> bool:
+        try:
+            with socket.create_connection((self.address(ordinal), kafka.CLIENT_PORT), timeout=timeout):
+                return True
+        except OSError:
+            return False
+
+    def startup(self, ordinal: int) -> bool:
+        """The startup probe: a TCP connection to the client port."""
+        return self._port_open(ordinal, self.generated.startup.get("timeoutSeconds", 1))
+
+    def tcp_readiness(self, ordinal: int) -> bool:
+        """The readiness probe before the gate (`OLD_READINESS`)."""
+        return self._port_open(ordinal, OLD_READINESS["timeoutSeconds"])
+
+    def readiness(self, ordinal: int) -> bool:
+        """The generated readiness probe, its command run as written with the container's env; each run is kept in `probe_runs`."""
+        pod = self.pod(ordinal)
+        argv = overlay.command(self.generated.readiness["exec"]["command"], "probe", overlay.kafka_edits(pod, self.bin))
+        env = {**os.environ, **overlay.kafka_env(self.generated.broker_env, pod.logs, f"kafka-{ordinal}", self.address(ordinal))}
+        gate = not (pod.runtime / Path(kafka.IN_SYNC_MARKER).name).exists()
+        code, out, seconds, cpu, rss = run_measured(in_namespace(self.hosts, argv), env, self.generated.readiness.get("timeoutSeconds", 1))
+        self.probe_runs.append(ProbeRun(code == 0, round(seconds, 3), round(cpu, 3), round(rss, 1), gate, out.strip()[-300:]))
+        return code == 0
+
+    def wait_ready(self, ordinal: int, gated: bool = True, timeout: float = 600.0) -> float:
+        """Seconds until the pod is Ready: the startup probe on its period, then the readiness probe (the generated one,
+        or the TCP one when not `gated`) on its own, each run starting on the probe's period as the kubelet's ticker does."""
+        readiness = (self.readiness, self.generated.readiness) if gated else (self.tcp_readiness, OLD_READINESS)
+        began = time.monotonic()
+        for probe, spec in ((self.startup, self.generated.startup), readiness):
+            while True:
+                tick = time.monotonic()
+                if probe(ordinal):
+                    break
+                if ordinal not in self.processes or not self.processes[ordinal].alive:
+                    raise KafkaError(f"kafka-{ordinal} exited while waiting to be Ready:\n{self.processes[ordinal].tail(40)}")
+                if time.monotonic() - began > timeout:
+                    raise KafkaError(f"kafka-{ordinal} not Ready after {timeout:.0f} s; last probe: {self.probe_runs[-1:]}")
+                time.sleep(max(0.0, spec.get("periodSeconds", 10) - (time.monotonic() - tick)))
+        return time.monotonic() - began
+
+    # -- the StatefulSet controller --------------------------------------------------------------
+
+    def roll(self, gated: bool = True, at_stop: Callable[[], dict] | None = None) -> list[dict]:
+        """A rolling update: for each ordinal from the highest, the pod is stopped (SIGTERM, controlled shutdown) and
+        started again, and the next waits until it is Ready. `at_stop` tells the state of the cluster as each stop begins."""
+        steps = []
+        for ordinal in reversed(range(self.generated.brokers)):
+            state = at_stop() if at_stop else {}
+            began = time.monotonic()
+            self.stop(ordinal)
+            stopped = time.monotonic() - began
+            self.start(ordinal)
+            ready = self.wait_ready(ordinal, gated)
+            steps.append({"pod": f"kafka-{ordinal}", **state, "stop_seconds": round(stopped, 1), "ready_seconds": round(ready, 1)})
+        return steps
+
     # -- clients ---------------------------------------------------------------------------------
 
     def tool(self, script: str, *args: str, timeout: float = 120.0, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -290,18 +497,7 @@ class KafkaPods:
             "kafka-verifiable-producer.sh", "--bootstrap-server", self.bootstrap, "--topic", self.topic, "--max-messages", str(count),
             "--acks", "-1", "--value-prefix", str(prefix), "--producer.config", str(props), timeout=300,
         ).stdout
-        result = ProduceResult()
-        for line in out.splitlines():
-            if not line.startswith("{"):
-                continue
-            event = json.loads(line)
-            if event.get("name") == "producer_send_success":
-                result.acked.append(event["value"])
-            elif event.get("name") == "producer_send_error":
-                result.errors[event["exception"].rsplit(".", 1)[-1]] += 1
-                if len(result.messages) < 3:
-                    result.messages.append(event.get("message", ""))
-        return result
+        return ProduceResult.parse(out)
 
     def consume_all(self, idle_ms: int = 15000) -> list[str]:
         """Every record value in the topic, from the beginning, until none arrives for `idle_ms`."""

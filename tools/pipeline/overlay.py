@@ -85,6 +85,9 @@ SCRIPTS = {
 """The `apache/kafka` image's scripts the generated files call (and two test clients), by the main class each runs.
 Maven Central publishes the jars only; each script here runs its class as the image's `kafka-run-class.sh` does."""
 
+IMAGE_JVM_OPTS = "-server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true"
+"""kafka-run-class.sh's KAFKA_JVM_PERFORMANCE_OPTS when the environment sets none (the generated probe sets its own)."""
+
 LOG4J = {
     # The broker logs INFO to stdout (its process log), like the image's log4j2.yaml; tools WARN to stderr.
     "server": "status = warn\nappender.out.type = Console\nappender.out.name = OUT\nappender.out.layout.type = PatternLayout\n"
@@ -104,7 +107,8 @@ def write_kafka_scripts(bin_dir: Path, libs: Path) -> Path:
         script.write_text(
             "#!/bin/bash\n"
             f"# Stands in for the apache/kafka image's {name}: runs {main} from the Maven Central jars.\n"
-            f'exec "${{JAVA_HOME:+$JAVA_HOME/bin/}}java" ${{KAFKA_HEAP_OPTS:--Xmx256m}} -Dlog4j2.configurationFile={shlex.quote(str(bin_dir / f"log4j2-{kind}.properties"))} '
+            f'exec "${{JAVA_HOME:+$JAVA_HOME/bin/}}java" ${{KAFKA_HEAP_OPTS:--Xmx256m}} ${{KAFKA_JVM_PERFORMANCE_OPTS:-{IMAGE_JVM_OPTS}}} ${{KAFKA_OPTS:-}} '
+            f'-Dlog4j2.configurationFile={shlex.quote(str(bin_dir / f"log4j2-{kind}.properties"))} '
             f'-cp {shlex.quote(str(libs))}"/*" {main} "$@"\n'
         )
         script.chmod(0o755)
@@ -143,7 +147,7 @@ def kafka_edits(pod: PodDirs, bin_dir: Path) -> list[Edit]:
     return [
         Edit("command", f"{kafka.CONFIG_DIR}/", f"{pod.config}/", "the container runs start.sh from the ConfigMap's mount point"),
         Edit(kafka.START_KEY, f"{kafka.CONFIG_DIR}/", f"{pod.config}/", "the ConfigMap's mount point: the generated files are written to the pod's directory"),
-        Edit(kafka.START_KEY, f'conf="{kafka.RUNTIME_DIR}/', f'conf="{pod.runtime}/', "the emptyDir that holds the per-pod copy of server.properties"),
+        Edit(kafka.START_KEY, f'"{kafka.RUNTIME_DIR}/', f'"{pod.runtime}/', "the emptyDir that holds the per-pod copy of server.properties and the probe's mark"),
         Edit(kafka.START_KEY, f"{kafka.KAFKA_BIN}/", f"{bin_dir}/", "the image's /opt/kafka/bin: the scripts write_kafka_scripts wrote for the Maven jars"),
         Edit(
             kafka.START_KEY,
@@ -153,6 +157,10 @@ def kafka_edits(pod: PodDirs, bin_dir: Path) -> list[Edit]:
             "a pod owns its network namespace and binds every address; on one loopback each broker binds its pod's address only",
         ),
         Edit(kafka.CONFIG_KEY, f"log.dirs={kafka.LOG_DIRS}", f"log.dirs={pod.data}/{Path(kafka.LOG_DIRS).name}", "the claim's mount point"),
+        Edit("probe", f"{kafka.CONFIG_DIR}/", f"{pod.config}/", "the kubelet runs ready.sh from the ConfigMap's mount point"),
+        Edit(kafka.READY_KEY, f"{kafka.CONFIG_DIR}/", f"{pod.config}/", "the ConfigMap's mount point, where the probe's client settings are"),
+        Edit(kafka.READY_KEY, f'"{kafka.RUNTIME_DIR}/', f'"{pod.runtime}/', "the emptyDir that holds the probe's mark"),
+        Edit(kafka.READY_KEY, f"{kafka.KAFKA_BIN}/", f"{bin_dir}/", "the image's /opt/kafka/bin: the scripts write_kafka_scripts wrote for the Maven jars"),
     ]
 
 
