@@ -77,7 +77,7 @@ e2e-tools: venv
 ## pipeline: only the pipeline tier of make e2e: the generated Kafka, Filebeat and Elasticsearch configs in the real
 ## software (needs root for a private /etc/hosts per process, as CI has) -> build/e2e/report.json `pipeline`
 pipeline: e2e-tools
-	$(BIN)/python -m pytest tests/e2e/test_pipeline_kafka.py tests/e2e/test_pipeline_kafka_roll.py tests/e2e/test_pipeline_filebeat.py tests/e2e/test_pipeline_elasticsearch.py -m e2e
+	$(BIN)/python -m pytest tests/e2e/test_pipeline_*.py -m e2e
 
 ## bench: artifact size, layer reuse, synth scale (floor and cdk8s-plus peer), policy cost -> build/bench.json
 bench: venv

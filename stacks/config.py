@@ -140,7 +140,7 @@ KEYS: tuple[ConfigKey, ...] = (
         ("filebeat", "BulkMaxSize", "integer", _LOG.filebeat.bulk_max_size, "Events per Filebeat request to Kafka.", ("filebeat", "bulk_max_size")),
         ("filebeat", "Compression", "string", _LOG.filebeat.compression, "Filebeat -> Kafka compression: gzip, snappy, lz4, zstd or none.", ("filebeat", "compression")),
         ("filebeat", "RateLimit", "string", "", "Optional Filebeat rate limit such as '5000/s'; events above it are DROPPED. Empty for none.", ("filebeat", "rate_limit")),
-        ("kafka", "Brokers", "integer", _LOG.kafka.brokers, "Kafka brokers (each also a KRaft controller).", ("kafka", "brokers")),
+        ("kafka", "Brokers", "integer", _LOG.kafka.brokers, "Kafka brokers; the first three (one below three brokers) are also the KRaft controllers, fixed for the life of the cluster. Grows in place; fewer only with kafka.brokers in gosvc:loggingConfirmChanges after moving replicas off.", ("kafka", "brokers")),
         ("kafka", "ReplicationFactor", "integer", _LOG.kafka.replication_factor, "Replicas of each log partition; at most gosvc:kafkaBrokers.", ("kafka", "replication_factor")),
         ("kafka", "MinInsyncReplicas", "integer", _LOG.kafka.min_insync_replicas, "Replicas that must acknowledge a write; below the replication factor unless it is 1.", ("kafka", "min_insync_replicas")),
         ("kafka", "Partitions", "integer", _LOG.kafka.partitions, "Partitions of the log topic: the ceiling of Logstash consumers (bottleneck: consumer lag).", ("kafka", "partitions")),

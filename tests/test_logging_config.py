@@ -83,7 +83,7 @@ def test_waste_is_a_warning_not_an_error():
     ("raw", "fragment"),
     [
         ({"filebeat": {"rate_limit": "5000/s"}}, "drops the events above the limit"),
-        ({"kafka": {"brokers": 4}}, "even quorum"),
+        ({"kafka": {"brokers": 2, "replication_factor": 2, "min_insync_replicas": 1}}, "one KRaft controller"),
         ({"elasticsearch": {"index_replicas": 0}}, "losing one node loses"),
         ({"elasticsearch": {"heap": "3Gi"}}, "above half the memory limit"),
         ({"filebeat": {"bulk_max_size": 5000}}, "batches can never fill"),

@@ -102,7 +102,7 @@ def test_filebeat_rbac_is_read_only_cluster_wide_plus_leases():
 
 @pytest.mark.parametrize("spec", [PROD, DEV], ids=["prod", "dev"])
 def test_server_properties_parse_and_carry_durability(spec):
-    props = properties(kafka.config_files(NAME, spec)[kafka.CONFIG_KEY])
+    props = properties(kafka.config_files(NAME, spec, kafka.voter_count(spec))[kafka.CONFIG_KEY])
     k = spec.kafka
     assert props["default.replication.factor"] == str(k.replication_factor)
     assert props["min.insync.replicas"] == str(k.min_insync_replicas)
@@ -110,16 +110,16 @@ def test_server_properties_parse_and_carry_durability(spec):
     assert props["offsets.topic.replication.factor"] == str(k.replication_factor)
     assert props["transaction.state.log.replication.factor"] == str(k.replication_factor)
     assert props["transaction.state.log.min.isr"] == str(k.min_insync_replicas)
-    assert props["process.roles"] == "broker,controller"
+    assert "process.roles" not in props and "listeners" not in props, "each pod's role and listeners come from its ordinal"
     assert props["auto.create.topics.enable"] == "false"
     voters = props["controller.quorum.voters"].split(",")
-    assert [v.split("@")[0] for v in voters] == [str(i) for i in range(k.brokers)]
+    assert [v.split("@")[0] for v in voters] == [str(i) for i in range(kafka.voter_count(spec))]
     assert all(v.endswith(f".kafka-headless.logging.svc.cluster.local:{kafka.CONTROLLER_PORT}") for v in voters)
     assert "node.id" not in props, "node.id comes from the pod ordinal at start"
 
 
 def test_kafka_start_script_takes_node_id_from_the_ordinal():
-    script = kafka.config_files(NAME, PROD)[kafka.START_KEY]
+    script = kafka.config_files(NAME, PROD, 3)[kafka.START_KEY]
     assert 'ordinal="${HOSTNAME##*-}"' in script
     assert "node.id=%s" in script and "kafka-storage.sh format --ignore-formatted" in script
     assert script.rstrip().splitlines()[-1].startswith("exec ")
@@ -133,13 +133,118 @@ def test_kafka_cluster_id_is_a_stable_base64url_uuid():
 
 
 def test_kafka_statefulset_has_one_voter_per_replica_and_volumes():
-    sts = kafka.stateful_set(NAME, PROD, {"a": "b"})
+    sts = kafka.stateful_set(NAME, PROD, {"a": "b"}, 3)
     assert sts["spec"]["replicas"] == 3 and sts["spec"]["podManagementPolicy"] == "Parallel"
     assert sts["spec"]["serviceName"] == kafka.HEADLESS
     (claim,) = sts["spec"]["volumeClaimTemplates"]
     assert claim["spec"]["resources"]["requests"]["storage"] == PROD.kafka.storage
     env = {e["name"]: e.get("value") for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["KAFKA_HEAP_OPTS"] == "-Xms1024m -Xmx1024m"
+
+
+@pytest.mark.parametrize(("brokers", "deployed", "voters"), [(1, None, 1), (2, None, 1), (3, None, 3), (5, None, 3), (9, None, 3), (3, 1, 1), (5, 1, 1), (5, 5, 5)])
+def test_kafka_voters_are_three_for_a_new_cluster_and_kept_once_formed(brokers, deployed, voters):
+    spec = resolve_logging({"kafka": {"brokers": brokers, "replication_factor": 1, "min_insync_replicas": 1}}, NAME)
+    assert kafka.voter_count(spec, deployed) == voters
+    props = properties(kafka.config_files(NAME, spec, kafka.voter_count(spec, deployed))[kafka.CONFIG_KEY])
+    assert len(props["controller.quorum.voters"].split(",")) == voters
+
+
+def _run_topic_script(tmp_path, spec, describe: dict[str, str], topics: str = "", racks: list[str] | None = None):
+    """The topic Job's script in real bash, with Kafka's tools standing in: describe answers from `describe` by topic,
+    the brokers report `racks` (none by default), every call is recorded, verify reports completion."""
+    import subprocess
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for topic, text in describe.items():
+        (tmp_path / f"describe-{topic}").write_text(text)
+    (tmp_path / "list").write_text(topics)
+    stand_ins = {
+        "kafka-topics.sh": f'''echo "topics $*" >>{tmp_path}/calls
+case "$*" in
+  *--describe*) a="$*"; t="${{a##*--topic }}"; cat "{tmp_path}/describe-${{t%% *}}" ;;
+  *--list*) cat {tmp_path}/list ;;
+esac''',
+        "kafka-configs.sh": f'echo "configs $*" >>{tmp_path}/calls',
+        "kafka-leader-election.sh": f'echo "elect $*" >>{tmp_path}/calls',
+        "kafka-broker-api-versions.sh": "cat <<'EOF'\n" + "".join(
+            f"kafka-{i}.kafka-headless:9092 (id: {i} rack: {rack} isFenced: false) -> (\n\tProduce(0): 3 to 12 [usable: 12],\n)\n"
+            for i, rack in enumerate(racks or ["null"] * spec.kafka.brokers)
+        ) + "EOF",
+        "kafka-reassign-partitions.sh": f'''echo "reassign $*" >>{tmp_path}/calls
+case "$*" in *--execute*) cp "${{4}}" {tmp_path}/plan-$(basename "$4") ;; *--verify*) echo "Reassignment of partition x-0 is completed." ;; esac''',
+    }
+    for name, body in stand_ins.items():
+        (bin_dir / name).write_text("#!/bin/bash\n" + body + "\n")
+        (bin_dir / name).chmod(0o755)
+    script = kafka.topic_script(NAME, spec).replace(kafka.KAFKA_BIN, str(bin_dir)).replace('"/tmp/spread-', f'"{tmp_path}/spread-')
+    proc = subprocess.run(["/bin/bash", "-c", script], capture_output=True, text=True)
+    calls = (tmp_path / "calls").read_text().splitlines()
+    plans = {f.name[len("plan-spread-"):-len(".json")]: json.loads(f.read_text()) for f in tmp_path.glob("plan-*")}
+    return proc, calls, plans
+
+
+def _describe(topic: str, replicas: list[list[int]]) -> str:
+    rows = [f"Topic: {topic}\tTopicId: x\tPartitionCount: {len(replicas)}\tReplicationFactor: {len(replicas[0])}\tConfigs: "]
+    rows += [f"\tTopic: {topic}\tPartition: {p}\tLeader: {r[0]}\tReplicas: {','.join(map(str, r))}\tIsr: {','.join(map(str, r))}" for p, r in enumerate(replicas)]
+    return "\n".join(rows) + "\n"
+
+
+def test_topic_job_spreads_the_topic_and_offsets_over_grown_brokers_with_the_new_replication(tmp_path):
+    three = resolve_logging({"kafka": {"brokers": 3, "partitions": 4}}, NAME)
+    grown_from_one = {"gosvc-logs": _describe("gosvc-logs", [[0]] * 4), kafka.OFFSETS_TOPIC: _describe(kafka.OFFSETS_TOPIC, [[0]] * 2)}
+    proc, calls, plans = _run_topic_script(tmp_path, three, grown_from_one, topics=f"gosvc-logs\n{kafka.OFFSETS_TOPIC}\n")
+    assert proc.returncode == 0, proc.stderr
+    assert [p["replicas"] for p in plans["gosvc-logs"]["partitions"]] == [[0, 1, 2], [1, 0, 2], [2, 0, 1], [0, 1, 2]], "leaders spread too"
+    assert [p["replicas"] for p in plans[kafka.OFFSETS_TOPIC]["partitions"]] == [[0, 1, 2], [1, 0, 2]]
+    configs = [i for i, c in enumerate(calls) if c.startswith("configs ")]
+    reassigns = [i for i, c in enumerate(calls) if "--execute" in c]
+    assert reassigns and configs and max(reassigns) < min(configs), "min.insync.replicas is raised only once the replicas exist"
+    (elect,) = [i for i, c in enumerate(calls) if c.startswith("elect ")]
+    assert elect > max(reassigns) and "--election-type PREFERRED" in calls[elect], "the new preferred leaders take over at once"
+
+
+def test_topic_job_spreads_a_partitions_replicas_over_racks(tmp_path):
+    four = resolve_logging({"kafka": {"brokers": 4, "replication_factor": 2, "min_insync_replicas": 1, "partitions": 8}}, NAME)
+    racks = ["zone-a", "zone-a", "zone-b", "zone-b"]
+    proc, _, plans = _run_topic_script(tmp_path, four, {"gosvc-logs": _describe("gosvc-logs", [[0]] * 8)}, racks=racks)
+    assert proc.returncode == 0, proc.stderr
+    assert "brokers by rack: 0,2,1,3" in proc.stdout
+    assignment = [p["replicas"] for p in plans["gosvc-logs"]["partitions"]]
+    assert all(len({racks[b] for b in r}) == 2 for r in assignment), assignment
+    assert sorted(b for r in assignment for b in r) == sorted(list(range(4)) * 4)
+
+
+def test_topic_job_leaves_a_spread_topic_alone_and_moves_replicas_off_missing_brokers(tmp_path):
+    three = resolve_logging({"kafka": {"brokers": 3, "partitions": 3}}, NAME)
+    balanced = {"gosvc-logs": _describe("gosvc-logs", [[1, 2, 0], [2, 0, 1], [0, 1, 2]])}
+    proc, calls, plans = _run_topic_script(tmp_path / "balanced", three, balanced)
+    assert proc.returncode == 0 and plans == {} and not any(c.startswith(("reassign", "elect")) for c in calls), calls
+    stranded = {"gosvc-logs": _describe("gosvc-logs", [[0, 1, 4], [1, 2, 0], [2, 0, 1]])}
+    proc, _, plans = _run_topic_script(tmp_path / "stranded", three, stranded)
+    assert proc.returncode == 0 and all(max(p["replicas"]) < 3 for p in plans["gosvc-logs"]["partitions"])
+
+
+@pytest.mark.parametrize(("partitions", "brokers", "rf"), [(2, 5, 3), (5, 5, 3), (12, 3, 3), (6, 4, 2), (50, 5, 3), (3, 3, 1), (7, 9, 3)])
+def test_a_spread_plan_is_even_distinct_and_stable(tmp_path, partitions, brokers, rf):
+    """The plan for a topic all on broker 0: distinct replicas per partition, replica counts within one of each other,
+    leaders as even as the sets allow, and the plan applied asks for nothing more (the Job leaves it alone next time)."""
+    import subprocess
+
+    def plan(replicas: list[list[int]]) -> dict | None:
+        out = subprocess.run(["awk", "-v", "topic=t", "-v", f"brokers={brokers}", "-v", f"rf={rf}", kafka.SPREAD_PLAN],
+                             input=_describe("t", replicas), capture_output=True, text=True, check=True).stdout
+        return json.loads(out) if out.strip() else None
+
+    made = plan([[0]] * partitions)
+    assignment = [p["replicas"] for p in made["partitions"]]
+    assert all(len(set(r)) == rf == len(r) and max(r) < brokers for r in assignment)
+    counts = [sum(r.count(b) for r in assignment) for b in range(brokers)]
+    assert max(counts) - min(counts) <= 1, counts
+    leaders = [sum(1 for r in assignment if r[0] == b) for b in range(brokers)]
+    assert max(leaders) <= -(-partitions // brokers) + 1, leaders
+    assert plan(assignment) is None
 
 
 def _run_kafka_readiness(tmp_path, topics_output: str, topics_exit: int = 0, listening: bool = False):
@@ -196,9 +301,9 @@ def test_kafka_readiness_fails_when_the_cluster_does_not_answer(tmp_path):
 
 
 def test_kafka_start_clears_the_in_sync_mark_before_the_broker_starts():
-    script = kafka.config_files(NAME, PROD)[kafka.START_KEY]
+    script = kafka.config_files(NAME, PROD, 3)[kafka.START_KEY]
     assert script.index(f'rm -f "{kafka.IN_SYNC_MARKER}"') < script.index("kafka-server-start.sh")
-    probe = kafka.stateful_set(NAME, PROD, {"a": "b"})["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    probe = kafka.stateful_set(NAME, PROD, {"a": "b"}, 3)["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
     assert probe["exec"]["command"] == ["/bin/bash", f"{kafka.CONFIG_DIR}/{kafka.READY_KEY}"]
     client_timeout_s = int(kafka.PROBE_CLIENT["default.api.timeout.ms"]) / 1000
     assert client_timeout_s < probe["timeoutSeconds"], "the admin client must give up (with a message) before the kubelet kills the probe"
@@ -457,7 +562,7 @@ def test_bad_digest_references_are_refused(ref):
 def _scripts(spec) -> dict[str, str]:
     """Every shell script the pipeline runs: the ConfigMap scripts and the inline `bash -c` commands."""
     scripts = {
-        "kafka start.sh": kafka.config_files(NAME, spec)[kafka.START_KEY],
+        "kafka start.sh": kafka.config_files(NAME, spec, kafka.voter_count(spec))[kafka.START_KEY],
         "elasticsearch setup.sh": elasticsearch.setup_files(NAME, spec)["setup.sh"],
     }
     pod = elasticsearch.stateful_set(NAME, spec, {"a": "b"})["spec"]["template"]["spec"]

@@ -149,7 +149,6 @@ def test_an_unchanged_pipeline_registers_the_same_objects(small_state):
 @pytest.mark.parametrize(
     ("change", "key", "says"),
     [
-        ({"kafka": {"brokers": 3, "replication_factor": 3, "min_insync_replicas": 2}}, "kafka.brokers", "controller.quorum.voters"),
         ({"kafka": {"partitions": 1}, "logstash": {"consumer_threads": 1}}, "kafka.partitions", "cannot remove partitions"),
         ({"kafka": {"storage": "4Gi"}}, "kafka.storage", "cannot shrink"),
         ({"logstash": {"queue_storage": "900Mi", "queue_max_bytes": "512Mi"}}, "logstash.queue_storage", "cannot shrink"),
@@ -177,8 +176,58 @@ def test_fewer_elasticsearch_nodes_need_a_confirmation_after_the_procedure():
 
 def test_only_documented_changes_can_be_confirmed():
     with pytest.raises(ConfigError) as err:
-        resolve_logging({"confirm_changes": ["kafka.brokers"]}, NAME)
-    assert "confirm_changes" in str(err.value) and "elasticsearch.nodes" in str(err.value)
+        resolve_logging({"confirm_changes": ["kafka.partitions"]}, NAME)
+    assert "confirm_changes" in str(err.value) and "elasticsearch.nodes" in str(err.value) and "kafka.brokers" in str(err.value)
+
+
+def _kafka_set(result):
+    (sts,) = [r for r in result.registrations if r.name == "logging-kafka-stateful-set"]
+    return sts.inputs
+
+
+def _kafka_files(result):
+    (config,) = [r for r in result.registrations if r.name == "logging-kafka-config"]
+    return config.inputs["data"]
+
+
+def test_kafka_grows_in_place_keeping_the_quorum_it_was_formed_with(small_state):
+    three = merged(SMALL, kafka={"brokers": 3, "replication_factor": 3, "min_insync_replicas": 2})
+    grown = pipeline(three, state=small_state)
+    sts = _kafka_set(grown)
+    assert sts["spec"]["replicas"] == 3 and sts["metadata"]["annotations"]["gosvc.dev/kafka-controllers"] == "1"
+    assert "controller.quorum.voters=0@kafka-0.kafka-headless.logging.svc.cluster.local:9093\n" in _kafka_files(grown)["server.properties"]
+    assert 'if [ "$ordinal" -lt 1 ]' in _kafka_files(grown)["start.sh"], "kafka-1 and kafka-2 join as brokers only"
+    five = pipeline(merged(three, kafka={"brokers": 5}), state=state_after(grown, small_state))
+    assert _kafka_set(five)["spec"]["replicas"] == 5 and _kafka_set(five)["metadata"]["annotations"]["gosvc.dev/kafka-controllers"] == "1"
+    new = pipeline(merged(three, kafka={"brokers": 5}))
+    assert _kafka_set(new)["metadata"]["annotations"]["gosvc.dev/kafka-controllers"] == "3", "a new cluster of five runs three controllers"
+
+
+def test_pipelines_deployed_before_the_annotation_keep_every_pod_a_voter(small_state):
+    three = merged(SMALL, kafka={"brokers": 3, "replication_factor": 3, "min_insync_replicas": 2})
+    state = copy.deepcopy(pipeline(three).state())
+    for entry in state.values():
+        outputs = entry.get("outputs") or {}
+        if outputs.get("kind") == "StatefulSet" and outputs["metadata"]["name"] == "kafka":
+            del outputs["metadata"]["annotations"]["gosvc.dev/kafka-controllers"]
+    assert upgrades.deployed(state, NAME).kafka_voters == 3
+    refused = pipeline(merged(three, kafka={"brokers": 2, "replication_factor": 2, "min_insync_replicas": 1}, confirm_changes=["kafka.brokers"]), state=state, raise_errors=False)
+    assert isinstance(refused.error, ConfigError) and refused.error.key == "kafka.brokers"
+    assert "kafka-0 to kafka-2 are the KRaft controllers" in str(refused.error) and refused.registrations == []
+
+
+def test_fewer_kafka_brokers_need_replicas_moved_off_and_a_confirmation():
+    five = merged(SMALL, kafka={"brokers": 5, "replication_factor": 3, "min_insync_replicas": 2})
+    state = pipeline(five).state()
+    three = merged(five, kafka={"brokers": 3})
+    refused = pipeline(three, state=state, raise_errors=False)
+    assert isinstance(refused.error, ConfigError) and refused.error.key == "kafka.brokers" and refused.registrations == []
+    message = str(refused.error)
+    assert "brokers 3,4 would leave" in message and "--broker-list 0,1,2" in message and "confirm_changes" in message
+    below = pipeline(merged(five, kafka={"brokers": 2, "replication_factor": 2, "min_insync_replicas": 1}, confirm_changes=["kafka.brokers"]), state=state, raise_errors=False)
+    assert "cannot run on fewer than 3 brokers" in str(below.error)
+    confirmed = pipeline({**three, "confirm_changes": ["kafka.brokers"]}, state=state)
+    assert _kafka_set(confirmed)["spec"]["replicas"] == 3
 
 
 # -- changes carried safely ----------------------------------------------------------------------

@@ -39,9 +39,10 @@ def test_overlay_changes_only_the_pod_paths_and_adds_the_bind_address(stack, tmp
         before, after = text.splitlines(), local.splitlines()
         removed = [line for line in before if line not in after]
         added = [line for line in after if line not in before]
-        assert all(any(p in line for p in pod_paths) for line in removed), "only lines naming a pod path change"
+        assert all(any(p in line for p in pod_paths) or "://:" in line for line in removed), "only pod paths and the bind address change"
         extra = [line for line in added if not any(str(d) in line for d in (pod.root, tmp_path / "bin"))]
-        assert extra == ([] if name == kafka.CONFIG_KEY else [line for line in added if "listeners=" in line]), extra
+        assert extra == [line for line in added if "://${POD_IP}:" in line], extra
+        assert (name == kafka.START_KEY) == bool(extra), "the bind address is in start.sh only"
     props = overlay.apply(kafka.CONFIG_KEY, generated.files[kafka.CONFIG_KEY], edits)
     assert [line for line in props.splitlines() if line.startswith("log.dirs=")] == [f"log.dirs={pod.data}/kraft-combined-logs"]
 
@@ -57,11 +58,12 @@ def _stand_in(path: Path, body: str) -> None:
     path.chmod(0o755)
 
 
-@pytest.mark.parametrize("ordinal", [0, 2])
-def test_generated_start_script_gives_each_pod_its_node_id_listeners_and_one_format(ordinal, tmp_path):
+@pytest.mark.parametrize(("ordinal", "voters", "zone"), [(0, None, "zone-b"), (2, None, None), (2, 1, "zone-c")], ids=["voter-0", "voter-2-no-zone", "broker-only-2"])
+def test_generated_start_script_gives_each_pod_its_node_id_role_listeners_rack_and_one_format(ordinal, voters, zone, tmp_path):
     """The generated start.sh, overlaid, in real bash; the Kafka scripts it calls are stand-ins that record their arguments."""
     spec = spec_of("prod")
-    generated = pods.Generated.of(spec)
+    generated = pods.Generated.of(spec, voters)
+    controller = ordinal < kafka.voter_count(spec, voters)
     pod = overlay.PodDirs(tmp_path / f"kafka-{ordinal}").make()
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -70,13 +72,16 @@ def test_generated_start_script_gives_each_pod_its_node_id_listeners_and_one_for
     edits = overlay.kafka_edits(pod, bin_dir)
     for name, text in generated.files.items():
         (pod.config / name).write_text(overlay.apply(name, text, edits))
-    env = overlay.kafka_env(generated.broker_env, pod.logs, f"kafka-{ordinal}", overlay.pod_address(42, ordinal))
+    env = overlay.kafka_env(generated.broker_env, pod.logs, f"kafka-{ordinal}", overlay.pod_address(42, ordinal), {kafka.ZONE_LABEL: zone} if zone else None)
     subprocess.run(["/bin/bash", str(pod.config / kafka.START_KEY)], env={"PATH": "/usr/bin:/bin", **env}, check=True)
     effective = (tmp_path / "effective.properties").read_text().splitlines()
-    assert effective[-3:] == [
+    address = f"127.0.42.{ordinal + 1}"
+    assert (effective.pop() == f"broker.rack={zone}") if zone else not [line for line in effective if line.startswith("broker.rack")]
+    assert effective[-4:] == [
         f"node.id={ordinal}",
+        f"process.roles={'broker,controller' if controller else 'broker'}",
+        f"listeners=PLAINTEXT://{address}:{kafka.CLIENT_PORT}" + (f",CONTROLLER://{address}:{kafka.CONTROLLER_PORT}" if controller else ""),
         f"advertised.listeners=PLAINTEXT://{kafka.pod_host(pods.PIPELINE, spec, ordinal)}:{kafka.CLIENT_PORT}",
-        f"listeners=PLAINTEXT://127.0.42.{ordinal + 1}:{kafka.CLIENT_PORT},CONTROLLER://127.0.42.{ordinal + 1}:{kafka.CONTROLLER_PORT}",
     ]
     (storage,) = (tmp_path / "storage.args").read_text().splitlines()
     assert storage == f"format --ignore-formatted --cluster-id {kafka.cluster_id(pods.PIPELINE, spec)} --config {pod.runtime}/server.properties"
@@ -186,14 +191,17 @@ def test_topic_job_script_creates_grows_and_configures_the_topic(current, tmp_pa
     describe = f'echo "Topic: {spec.kafka.topic}\tTopicId: x\tPartitionCount: {current}\tReplicationFactor: 3\tConfigs: "' if current else "true"
     _stand_in(bin_dir / "kafka-topics.sh", f'echo "topics $*" >> {tmp_path}/calls\nif [[ " $* " == *" --describe "* ]]; then {describe}; fi\n')
     _stand_in(bin_dir / "kafka-configs.sh", f'echo "configs $*" >> {tmp_path}/calls\n')
+    _stand_in(bin_dir / "kafka-broker-api-versions.sh", 'echo "k:9092 (id: 0 rack: null isFenced: false) -> ("\n')
     command = overlay.command(generated.topic_command, "topic-job", overlay.topic_job_edits(bin_dir))
     subprocess.run(command, env={"PATH": "/usr/bin:/bin"}, check=True)
     calls = [line.split(" ")[:2] + [("--alter" if "--alter" in line else "")] for line in (tmp_path / "calls").read_text().splitlines()]
     grows = current is None or current < spec.kafka.partitions
-    assert [c[1] for c in calls if c[0] == "topics"] == ["--bootstrap-server"] * (3 if grows else 2)
-    assert [c[2] for c in calls if c[0] == "topics"][-1] == ("--alter" if grows else "")
-    (configs,) = [line for line in (tmp_path / "calls").read_text().splitlines() if line.startswith("configs")]
-    assert configs.endswith(f"--add-config min.insync.replicas=2,unclean.leader.election.enable=false,retention.ms={spec.kafka.retention_hours * 3600000}")
+    # create, describe (partitions), [alter], describe (replica placement: nothing to spread here), list (offsets topic?)
+    assert [c[1] for c in calls if c[0] == "topics"] == ["--bootstrap-server"] * (5 if grows else 4)
+    assert ("--alter" in [c[2] for c in calls if c[0] == "topics"]) == grows
+    cluster, topic = [line for line in (tmp_path / "calls").read_text().splitlines() if line.startswith("configs")]
+    assert cluster.endswith("--entity-type brokers --entity-default --add-config min.insync.replicas=2")
+    assert topic.endswith(f"--add-config min.insync.replicas=2,unclean.leader.election.enable=false,retention.ms={spec.kafka.retention_hours * 3600000}")
 
 
 # -- Elasticsearch ------------------------------------------------------------------------------

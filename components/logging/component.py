@@ -39,10 +39,10 @@ class FilebeatArgs(TypedDict):
 
 
 class KafkaArgs(TypedDict):
-    """The Kafka cluster (KRaft, combined broker/controller) and the log topic."""
+    """The Kafka cluster (KRaft: the first pods are controllers too, the rest brokers only) and the log topic."""
 
     brokers: NotRequired[int]
-    """Broker count, default 3; each is also a KRaft voter."""
+    """Broker count, default 3; the first three (one below three brokers) are also the KRaft voters, fixed once formed. Grows in place."""
     replication_factor: NotRequired[int]
     """Replicas of every partition, default 3; at most `brokers`."""
     min_insync_replicas: NotRequired[int]
@@ -159,7 +159,7 @@ class LoggingPipelineArgs(TypedDict):
     existing_secrets: NotRequired[ExistingSecretsArgs]
     """Credentials the cluster already holds; the rest are generated."""
     confirm_changes: NotRequired[list[str]]
-    """Keys whose refused change on a running pipeline the user confirms after the documented procedure: 'elasticsearch.nodes'."""
+    """Keys whose refused change on a running pipeline the user confirms after the documented procedure: 'elasticsearch.nodes', 'kafka.brokers'."""
 
 
 def resolve(name: str, args: LoggingPipelineArgs | dict | None) -> LoggingSpec:
@@ -227,7 +227,7 @@ def build(name: str, spec: LoggingSpec, creds: Any, previous: upgrades.Deployed 
     es = {**elasticsearch.build(name, spec, creds, upgrades.initial_master_nodes(previous)), **elasticsearch.node_tuning_objects(name, spec)}
     return {
         "elasticsearch": {**es, **patches.get("elasticsearch", {})},
-        "kafka": {**kafka.build(name, spec), **patches.get("kafka", {})},
+        "kafka": {**kafka.build(name, spec, upgrades.kafka_voters(previous)), **patches.get("kafka", {})},
         "logstash": {**logstash.build(name, spec), **patches.get("logstash", {})},
         "kibana": kibana.build(name, spec, creds),
         "filebeat": filebeat.build(name, spec, kafka.bootstrap_servers(name, spec)),

@@ -22,7 +22,7 @@ MIB = 1024 * 1024
 KAFKA_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 RATE_LIMIT = re.compile(r"^[1-9][0-9]*/(s|m|h)$")
 """A DNS-1123 subdomain: the form of Secret and StorageClass names."""
-CONFIRMABLE = ("elasticsearch.nodes",)
+CONFIRMABLE = ("elasticsearch.nodes", "kafka.brokers")
 """Changes refused on a running pipeline that the user may confirm after following the documented procedure."""
 DLQ_MAX_MIB = 256
 """Cap of Logstash's dead letter queue, which shares the queue volume with the persisted queue."""
@@ -54,7 +54,7 @@ class FilebeatSpec(_Model):
 
 
 class KafkaSpec(_Model):
-    """KRaft brokers (each also a controller), durability settings and the log topic."""
+    """KRaft brokers (the first three, or one below three brokers, also controllers), durability settings and the log topic."""
 
     brokers: int = Field(3, ge=1, le=9)
     replication_factor: int = Field(3, ge=1, le=9)
@@ -313,10 +313,10 @@ def warnings(spec: LoggingSpec) -> list[str]:
             f"logstash.replicas x logstash.consumer_threads = {consumers} consumers for kafka.partitions = {kafka.partitions}: "
             f"{consumers - kafka.partitions} consumer threads will sit idle (they only take over when a replica goes away)"
         )
-    if kafka.brokers > 1 and kafka.brokers % 2 == 0:
+    if kafka.brokers == 2:
         found.append(
-            f"kafka.brokers = {kafka.brokers}: every broker is a KRaft voter, and an even quorum tolerates no more failures "
-            f"than {kafka.brokers - 1} voters"
+            "kafka.brokers = 2: a new cluster of fewer than three brokers has one KRaft controller (kafka-0), so leadership and "
+            "in-sync replicas cannot change while it restarts; three brokers run three controllers"
         )
     if kafka.replication_factor == 1 and kafka.brokers > 1:
         found.append("kafka.replication_factor = 1 with several brokers: losing one broker loses the logs it holds")

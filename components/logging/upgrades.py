@@ -11,8 +11,9 @@ stack's own state says was deployed (`deployed`, read through the engine's
 
 - a smaller volume (Kubernetes volumes never shrink), another StorageClass or namespace (new,
   empty volumes; a namespace change would delete the old namespace with its volumes);
-- another Kafka broker count (every broker is a KRaft voter, and the volumes were formatted with
-  the static voter set);
+- fewer Kafka brokers than the KRaft voters the cluster was formed with (the voter set is static), or
+  fewer at all unless confirmed (`confirm_changes`) after the documented procedure: Kafka never moves
+  the replicas a leaving broker holds;
 - fewer Kafka partitions (Kafka cannot remove partitions);
 - fewer Elasticsearch nodes, unless confirmed (`confirm_changes`) after the documented procedure.
 """
@@ -59,6 +60,8 @@ class Deployed:
     """The larger of the template's size and any expansion patch's: what the volumes hold now."""
     storage_class: dict[str, str | None] = field(default_factory=dict)
     kafka_partitions: int | None = None
+    kafka_voters: int | None = None
+    """How many Kafka pods are KRaft voters: the StatefulSet's annotation, or, for pipelines deployed before it, every pod."""
     initial_masters: list[str] | None = None
     """The deployed Elasticsearch bootstrap set ([] when it had none); None when unknown."""
     single_node_discovery: bool = False
@@ -117,6 +120,9 @@ def deployed(resources: Mapping[str, Any], name: str) -> Deployed | None:
                     if patched and quantity(patched) > quantity(largest):
                         largest = patched
             result.volume_storage[part] = largest
+    if "kafka" in sets:
+        voters = ((sets["kafka"].get("metadata") or {}).get("annotations") or {}).get(kafka.VOTERS_ANNOTATION)
+        result.kafka_voters = int(voters) if voters and voters.isdigit() else result.replicas["kafka"]
     kafka_config = (outputs.get(resource_name(name, "kafka", "config")) or {}).get("data") or {}
     for line in str(kafka_config.get(kafka.CONFIG_KEY, "")).splitlines():
         key, _, value = line.partition("=")
@@ -163,15 +169,7 @@ def check(previous: Deployed | None, spec: LoggingSpec) -> None:
                 f"the {part} volumes were created in StorageClass {previous.storage_class.get(part) or '(the cluster default)'!r}, "
                 "and a StatefulSet's volumes cannot move; keep it, or migrate the data to a second pipeline",
             )
-    if "kafka" in previous.replicas and previous.replicas["kafka"] != spec.kafka.brokers:
-        _refuse(
-            "kafka.brokers",
-            spec.kafka.brokers,
-            f"the cluster runs {previous.replicas['kafka']} broker(s), each a KRaft voter in the static controller.quorum.voters its "
-            "volumes were formatted with, so another count would break the quorum; keep "
-            f"{previous.replicas['kafka']}, or deploy a second LoggingPipeline with the new count, point Filebeat at it and remove "
-            "the old one once its topic is consumed",
-        )
+    _check_kafka_brokers(previous, spec)
     if previous.kafka_partitions is not None and spec.kafka.partitions < previous.kafka_partitions:
         _refuse(
             "kafka.partitions",
@@ -198,6 +196,37 @@ def check(previous: Deployed | None, spec: LoggingSpec) -> None:
             "cluster.routing.allocation.exclude._name=...), wait for green health with no shards on them, then apply the change "
             "with 'elasticsearch.nodes' in confirm_changes (stack key loggingConfirmChanges)",
         )
+
+
+def _check_kafka_brokers(previous: Deployed, spec: LoggingSpec) -> None:
+    running, wanted, voters = previous.replicas.get("kafka"), spec.kafka.brokers, previous.kafka_voters
+    if running is None or wanted >= running:
+        return
+    if voters is not None and wanted < voters:
+        _refuse(
+            "kafka.brokers",
+            wanted,
+            f"kafka-0 to kafka-{voters - 1} are the KRaft controllers the cluster was formed with (a static voter set), so it "
+            f"cannot run on fewer than {voters} brokers; keep {voters} or more, or deploy a second LoggingPipeline, point "
+            "Filebeat at it and remove this one once its topic is consumed",
+        )
+    if "kafka.brokers" not in spec.confirm_changes:
+        leaving = ",".join(str(i) for i in range(wanted, running))
+        staying = ",".join(str(i) for i in range(wanted))
+        _refuse(
+            "kafka.brokers",
+            wanted,
+            f"brokers {leaving} would leave, and Kafka never moves the replicas a leaving broker holds, so their partitions "
+            "would stay under-replicated or offline; first move every replica off them (kafka-reassign-partitions.sh "
+            f"--generate --broker-list {staying} over every topic, then --execute and --verify until complete), then apply "
+            "with 'kafka.brokers' in confirm_changes (stack key loggingConfirmChanges), and afterwards unregister them "
+            f"(kafka-cluster.sh unregister --id N); their claims are kept",
+        )
+
+
+def kafka_voters(previous: Deployed | None) -> int | None:
+    """The running Kafka quorum's size, which a later `pulumi up` keeps; None for a new cluster."""
+    return previous.kafka_voters if previous is not None else None
 
 
 def initial_master_nodes(previous: Deployed | None) -> list[str] | None:

@@ -18,6 +18,7 @@ import yaml
 
 from components.logging import versions
 from tools.e2e import existing_secrets
+from tools.e2e.cluster import NodeSpec, node_manifest
 from tests.e2e.conftest import wait_for
 from tools.e2e.engine import NO_CHANGE_OPS, EngineStack, Operation
 from tools.e2e.overlay import e2e_config
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.e2e
 STACK = "logging-changes"
 DATA_BEARING = ("kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:PersistentVolumeClaim")
 """What no ordinary change may replace or delete. A dropped volume patch is retained on delete: the claim stays as it is."""
+ZONE = "topology.kubernetes.io/zone"
 NEW_DIGEST = "sha256:" + hashlib.sha256(b"gosvc e2e: the next Elastic and Kafka patch release").hexdigest()
 
 
@@ -99,6 +101,24 @@ def _retention(live: Live) -> None:
     assert f"retention.ms={48 * 3600 * 1000}" in live.job_command("kafka-create-topic")
 
 
+def _kafka_grown(brokers: int) -> Callable[[Live], None]:
+    def check(live: Live) -> None:
+        sts = live.stateful_set("kafka")
+        assert sts.spec.replicas == brokers and live.ready("kafka")
+        assert sts.metadata.annotations["gosvc.dev/kafka-controllers"] == "1", "the quorum dev was formed with"
+        props = _props(live.config("kafka", "server.properties"))
+        assert props["controller.quorum.voters"].count("@") == 1 and props["min.insync.replicas"] == "2"
+        assert "--replication-factor 3" in live.job_command("kafka-create-topic")
+        assert {live.claim(f"data-kafka-{i}") for i in range(brokers)} == {"8Gi"}, "new brokers' claims are grown like the first"
+        zones = {n.metadata.name: n.metadata.labels[ZONE] for n in live.core.list_node().items}
+        pods = live.core.list_namespaced_pod(live.namespace, label_selector="app.kubernetes.io/name=kafka,app.kubernetes.io/component=broker").items
+        assert len(pods) == brokers
+        # The API server copies the node's zone onto the pod at binding, where the broker's KAFKA_RACK reads it.
+        assert all(p.metadata.labels.get(ZONE) == zones[p.spec.node_name] for p in pods), [(p.metadata.name, p.spec.node_name, p.metadata.labels) for p in pods]
+
+    return check
+
+
 def _queue(live: Live) -> None:
     assert yaml.safe_load(live.config("logstash", "logstash.yml"))["queue.max_bytes"] == "640mb"
 
@@ -135,6 +155,8 @@ def _digests(live: Live) -> None:
 
 CHANGES = [
     Change("kafka.storage", {"kafkaStorage": "8Gi"}, "in-place", _storage("data-kafka-0", "8Gi")),
+    Change("kafka.brokers", {"kafkaBrokers": 3, "kafkaReplicationFactor": 3, "kafkaMinInsyncReplicas": 2}, "in-place", _kafka_grown(3)),
+    Change("kafka.brokers", {"kafkaBrokers": 5}, "in-place", _kafka_grown(5)),
     Change("kafka.brokers", {"kafkaBrokers": 3}, "refused"),
     Change("kafka.partitions", {"kafkaPartitions": 4}, "in-place", _partitions),
     Change("kafka.partitions", {"kafkaPartitions": 1, "logstashConsumerThreads": 1}, "refused"),
@@ -153,6 +175,20 @@ CHANGES = [
     Change("namespace", {"loggingNamespace": "logging-moved"}, "refused"),
     Change("storage_class", {"loggingStorageClass": "standard"}, "refused"),
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def five_nodes(cluster):
+    """Two more fake nodes for this module: five Kafka brokers need five nodes under their required anti-affinity.
+    Removed when the module ends, so later modules see the cluster's three."""
+    core = kubernetes.client.CoreV1Api(cluster.api())
+    extra = (NodeSpec("e2e-node-d", "zone-a"), NodeSpec("e2e-node-e", "zone-b"))
+    for node in extra:
+        core.create_node(node_manifest(node))
+    wait_for("the extra nodes Ready", lambda: {n.name for n in extra} <= cluster.ready_nodes())
+    yield
+    for node in extra:
+        core.delete_node(node.name)
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,7 @@ def test_dev_broker_starts_from_the_generated_files_and_runs_every_setting_as_ge
     settings = dev.broker_config(0)
     entry = kafka_report(report, "dev")
     entry["settings_checked"] = sorted(dev.effective_properties(0))
-    assert settings["controller.quorum.voters"] == kafka.quorum_voters(PIPELINE, dev.spec)
+    assert settings["controller.quorum.voters"] == kafka.quorum_voters(PIPELINE, dev.spec, dev.generated.voters)
     assert settings["advertised.listeners"] == f"PLAINTEXT://{kafka.pod_host(PIPELINE, dev.spec, 0)}:{kafka.CLIENT_PORT}"
     entry["known_settings"] = len(dev.known_settings(0))
 

@@ -79,12 +79,13 @@ class Generated:
     topic_command: list[str]
     topic_env: list[dict]
     brokers: int
+    voters: int
     startup: dict
     readiness: dict
 
     @classmethod
-    def of(cls, spec: LoggingSpec) -> "Generated":
-        objects = kafka.build(PIPELINE, spec)
+    def of(cls, spec: LoggingSpec, deployed_voters: int | None = None) -> "Generated":
+        objects = kafka.build(PIPELINE, spec, deployed_voters)
         (broker,) = objects["stateful_set"]["spec"]["template"]["spec"]["containers"]
         (job,) = objects["topic_job"]["spec"]["template"]["spec"]["containers"]
         return cls(
@@ -94,6 +95,7 @@ class Generated:
             topic_command=list(job["command"]),
             topic_env=list(job["env"]),
             brokers=objects["stateful_set"]["spec"]["replicas"],
+            voters=int(objects["stateful_set"]["metadata"]["annotations"][kafka.VOTERS_ANNOTATION]),
             startup=dict(broker["startupProbe"]),
             readiness=dict(broker["readinessProbe"]),
         )
@@ -252,8 +254,10 @@ class IsrSampler:
 class KafkaPods:
     """The StatefulSet's pods and its topic Job, on loopback."""
 
-    def __init__(self, runtime: Runtime, spec: LoggingSpec, workdir: Path, generated: Generated | None = None) -> None:
+    def __init__(self, runtime: Runtime, spec: LoggingSpec, workdir: Path, generated: Generated | None = None, zones: dict[int, str] | None = None) -> None:
         self.runtime = runtime
+        self.zones = dict(zones or {})
+        """The zone of each pod's node, which the API server copies onto the pod as a label; none by default."""
         self.spec = spec
         self.generated = generated or Generated.of(spec)
         self.workdir = workdir.resolve()
@@ -269,6 +273,17 @@ class KafkaPods:
 
     def __enter__(self) -> "KafkaPods":
         return self
+
+    def update(self, spec: LoggingSpec, generated: Generated) -> None:
+        """What a `pulumi up` of `spec` changes: the files pods get from their next start on, and the pod names
+        (/etc/hosts is rewritten in place, so running processes resolve the new pods too). Starting and restarting
+        the pods is the caller's, as the StatefulSet controller's is."""
+        self.spec, self.generated = spec, generated
+        names = {kafka.pod_host(PIPELINE, spec, i): overlay.pod_address(self.net, i) for i in range(max(generated.brokers, len(self.processes)))}
+        with self.hosts.open("r+") as hosts:
+            hosts.truncate(0)
+            hosts.write(overlay.hosts_file(names))
+        self.bootstrap = ",".join(kafka.bootstrap_servers(PIPELINE, spec))
 
     def __exit__(self, *_: object) -> None:
         self.stop_all()
@@ -288,7 +303,7 @@ class KafkaPods:
         for name, text in self.generated.files.items():
             (pod.config / name).write_text(overlay.apply(name, text, edits))
         command = overlay.command(self.generated.broker_command, "command", edits)
-        env = {**os.environ, **overlay.kafka_env(self.generated.broker_env, pod.logs, f"kafka-{ordinal}", overlay.pod_address(self.net, ordinal))}
+        env = {**os.environ, **overlay.kafka_env(self.generated.broker_env, pod.logs, f"kafka-{ordinal}", self.address(ordinal), self._labels(ordinal))}
         self._baseline[ordinal] = self._started_count(ordinal)
         process = Process(f"kafka-{ordinal}", in_namespace(self.hosts, command), self.log(ordinal), env=env, stop_timeout=120.0)
         process.start()
@@ -390,6 +405,9 @@ class KafkaPods:
     def address(self, ordinal: int) -> str:
         return overlay.pod_address(self.net, ordinal)
 
+    def _labels(self, ordinal: int) -> dict[str, str]:
+        return {kafka.ZONE_LABEL: self.zones[ordinal]} if ordinal in self.zones else {}
+
     def _port_open(self, ordinal: int, timeout: float) -> bool:
         try:
             with socket.create_connection((self.address(ordinal), kafka.CLIENT_PORT), timeout=timeout):
@@ -409,7 +427,7 @@ class KafkaPods:
         """The generated readiness probe, its command run as written with the container's env; each run is kept in `probe_runs`."""
         pod = self.pod(ordinal)
         argv = overlay.command(self.generated.readiness["exec"]["command"], "probe", overlay.kafka_edits(pod, self.bin))
-        env = {**os.environ, **overlay.kafka_env(self.generated.broker_env, pod.logs, f"kafka-{ordinal}", self.address(ordinal))}
+        env = {**os.environ, **overlay.kafka_env(self.generated.broker_env, pod.logs, f"kafka-{ordinal}", self.address(ordinal), self._labels(ordinal))}
         gate = not (pod.runtime / Path(kafka.IN_SYNC_MARKER).name).exists()
         code, out, seconds, cpu, rss = run_measured(in_namespace(self.hosts, argv), env, self.generated.readiness.get("timeoutSeconds", 1))
         self.probe_runs.append(ProbeRun(code == 0, round(seconds, 3), round(cpu, 3), round(rss, 1), gate, out.strip()[-300:]))
@@ -499,11 +517,12 @@ class KafkaPods:
         ).stdout
         return ProduceResult.parse(out)
 
-    def consume_all(self, idle_ms: int = 15000) -> list[str]:
-        """Every record value in the topic, from the beginning, until none arrives for `idle_ms`."""
+    def consume_all(self, idle_ms: int = 15000, group: str | None = None) -> list[str]:
+        """Every record value in the topic, from the beginning, until none arrives for `idle_ms`; in consumer group
+        `group` when given (it commits its offsets, as Logstash's group does, which creates the offsets topic)."""
         out = self.tool(
             "kafka-console-consumer.sh", "--bootstrap-server", self.bootstrap, "--topic", self.topic, "--from-beginning",
-            "--timeout-ms", str(idle_ms), timeout=300, check=False,
+            "--timeout-ms", str(idle_ms), *(["--group", group] if group else []), timeout=300, check=False,
         )
         if "Processed a total of" not in out.stderr:
             raise KafkaError(f"the consumer failed:\n{out.stderr[-3000:]}")

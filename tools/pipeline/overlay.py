@@ -10,6 +10,7 @@ silently), and says why. Everything else runs exactly as generated.
 from __future__ import annotations
 
 import copy
+import re
 import shlex
 import socket
 from dataclasses import dataclass
@@ -79,6 +80,9 @@ SCRIPTS = {
     "kafka-server-start.sh": ("kafka.Kafka", "server"),
     "kafka-topics.sh": ("org.apache.kafka.tools.TopicCommand", "tools"),
     "kafka-configs.sh": ("kafka.admin.ConfigCommand", "tools"),
+    "kafka-reassign-partitions.sh": ("org.apache.kafka.tools.reassign.ReassignPartitionsCommand", "tools"),
+    "kafka-broker-api-versions.sh": ("org.apache.kafka.tools.BrokerApiVersionsCommand", "tools"),
+    "kafka-leader-election.sh": ("org.apache.kafka.tools.LeaderElectionCommand", "tools"),
     "kafka-verifiable-producer.sh": ("org.apache.kafka.tools.VerifiableProducer", "tools"),
     "kafka-console-consumer.sh": ("org.apache.kafka.tools.consumer.ConsoleConsumer", "tools"),
 }
@@ -149,13 +153,7 @@ def kafka_edits(pod: PodDirs, bin_dir: Path) -> list[Edit]:
         Edit(kafka.START_KEY, f"{kafka.CONFIG_DIR}/", f"{pod.config}/", "the ConfigMap's mount point: the generated files are written to the pod's directory"),
         Edit(kafka.START_KEY, f'"{kafka.RUNTIME_DIR}/', f'"{pod.runtime}/', "the emptyDir that holds the per-pod copy of server.properties and the probe's mark"),
         Edit(kafka.START_KEY, f"{kafka.KAFKA_BIN}/", f"{bin_dir}/", "the image's /opt/kafka/bin: the scripts write_kafka_scripts wrote for the Maven jars"),
-        Edit(
-            kafka.START_KEY,
-            '>> "$conf"\n',
-            '>> "$conf"\n'
-            f"printf 'listeners=PLAINTEXT://%s:{kafka.CLIENT_PORT},CONTROLLER://%s:{kafka.CONTROLLER_PORT}\\n' \"$POD_IP\" \"$POD_IP\" >> \"$conf\"\n",
-            "a pod owns its network namespace and binds every address; on one loopback each broker binds its pod's address only",
-        ),
+        Edit(kafka.START_KEY, "://:", "://${POD_IP}:", "a pod owns its network namespace and binds every address; on one loopback each broker binds its pod's address only"),
         Edit(kafka.CONFIG_KEY, f"log.dirs={kafka.LOG_DIRS}", f"log.dirs={pod.data}/{Path(kafka.LOG_DIRS).name}", "the claim's mount point"),
         Edit("probe", f"{kafka.CONFIG_DIR}/", f"{pod.config}/", "the kubelet runs ready.sh from the ConfigMap's mount point"),
         Edit(kafka.READY_KEY, f"{kafka.CONFIG_DIR}/", f"{pod.config}/", "the ConfigMap's mount point, where the probe's client settings are"),
@@ -173,9 +171,24 @@ def topic_job_edits(bin_dir: Path) -> list[Edit]:
     return [Edit("topic-job", f"{kafka.KAFKA_BIN}/", f"{bin_dir}/", "the image's /opt/kafka/bin: the scripts write_kafka_scripts wrote for the Maven jars")]
 
 
-def kafka_env(env: list[dict], logs: Path, hostname: str | None = None, address: str | None = None) -> dict[str, str]:
-    """The container's env as the StatefulSet or Job sets it, plus what a pod gets from Kubernetes."""
-    values = {e["name"]: e["value"] for e in env}
+LABEL_REF = re.compile(r"^metadata\.labels\['([^']+)'\]$")
+
+
+def _env_value(entry: dict, labels: dict[str, str]) -> str:
+    """An env entry's value as the kubelet resolves it; of the downward API, only pod labels (a missing one is empty)."""
+    if "value" in entry:
+        return entry["value"]
+    path = ((entry.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath", "")
+    found = LABEL_REF.match(path)
+    if not found:
+        raise OverlayError(f"env {entry['name']}: the tier resolves only literal values and pod labels, not {entry.get('valueFrom')}")
+    return labels.get(found.group(1), "")
+
+
+def kafka_env(env: list[dict], logs: Path, hostname: str | None = None, address: str | None = None, labels: dict[str, str] | None = None) -> dict[str, str]:
+    """The container's env as the StatefulSet or Job sets it, plus what a pod gets from Kubernetes; `labels` are the
+    pod's labels, including those the API server copied from its node (the zone)."""
+    values = {e["name"]: _env_value(e, labels or {}) for e in env}
     if "LOG_DIR" in values:
         values["LOG_DIR"] = str(logs)  # the logs emptyDir
     if hostname:
