@@ -11,6 +11,7 @@ addresses, so bootstrap servers, voters and advertised listeners stay exactly as
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -153,7 +154,11 @@ def run_measured(argv: list[str], env: dict[str, str], timeout: float) -> tuple[
     output, seconds, CPU seconds of it and every process it started, largest resident set in MiB)."""
     began = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-    timer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
+    def kill() -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    timer = threading.Timer(timeout, kill)
     timer.start()
     out = proc.stdout.read().decode(errors="replace")
     _, status, usage = os.wait4(proc.pid, 0)
