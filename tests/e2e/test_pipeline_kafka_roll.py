@@ -86,7 +86,7 @@ def rolled(pipeline_runtime, tmp_path_factory, report):
         "gate_cpu_seconds": {"median": round(statistics.median(r.cpu_seconds for r in gate_runs), 2), "max": max(r.cpu_seconds for r in gate_runs)},
         "gate_max_rss_mib": max(r.max_rss_mib for r in gate_runs),
         # The container's memory limit minus the broker's heap is its off-heap and page cache room; the probe may take half.
-        "affordable_mib": (quantity(spec.kafka.resources.effective_memory_limit) / MIB - kafka.heap_mib(spec)) / 2,
+        "affordable_mib": float(quantity(spec.kafka.resources.effective_memory_limit) / MIB - kafka.heap_mib(spec)) / 2,
         "port_runs": len(port_runs),
         "port_cpu_seconds_max": max((r.cpu_seconds for r in port_runs), default=None),
         "a_failed_gate_said": next((r.output for r in gate_runs if not r.ok and r.output), None),
