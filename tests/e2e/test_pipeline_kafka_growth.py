@@ -33,7 +33,7 @@ def _grown(spec: LoggingSpec, brokers: int) -> LoggingSpec:
 
 
 def _placement(pods: KafkaPods, topic: str) -> dict:
-    described = pods.describe_topic() if topic == pods.topic else _describe_other(pods, topic)
+    described = pods.describe_topic(topic)
     replicas = [p["replicas"].split(",") for p in described["by_partition"].values()]
     return {
         "partitions": described["partitions"],
@@ -44,15 +44,6 @@ def _placement(pods: KafkaPods, topic: str) -> dict:
         "min_isr": described["configs"].get("min.insync.replicas"),
         "partitions_with_two_replicas_in_one_zone": sum(1 for r in replicas if len({ZONES[int(b)] for b in r}) < len(r)),
     }
-
-
-def _describe_other(pods: KafkaPods, topic: str) -> dict:
-    saved = pods.topic
-    pods.topic = topic
-    try:
-        return pods.describe_topic()
-    finally:
-        pods.topic = saved
 
 
 def _grow(pods: KafkaPods, spec: LoggingSpec) -> dict:

@@ -495,9 +495,9 @@ class KafkaPods:
             time.sleep(pause)
         raise KafkaError(f"the topic Job failed {attempts} times; last output:\n{last.stdout[-3000:]}{last.stderr[-3000:]}")
 
-    def describe_topic(self) -> dict:
-        """The topic as the brokers report it: partitions, replication factor, its configs, and each partition's ISR."""
-        out = self.tool("kafka-topics.sh", "--bootstrap-server", self.bootstrap, "--describe", "--topic", self.topic).stdout
+    def describe_topic(self, topic: str | None = None) -> dict:
+        """A topic (the log topic by default) as the brokers report it: partitions, replication factor, its configs, and each partition's ISR."""
+        out = self.tool("kafka-topics.sh", "--bootstrap-server", self.bootstrap, "--describe", "--topic", topic or self.topic).stdout
         header, *rows = [line for line in out.splitlines() if line.strip()]
         fields = dict(re.findall(r"(\w+): ?(\S*)", header))
         configs = dict(item.split("=", 1) for item in fields.get("Configs", "").split(",") if "=" in item)
