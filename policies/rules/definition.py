@@ -41,6 +41,19 @@ class Finding:
     """False for findings no annotation may waive (a writable or sensitive hostPath, for example)."""
 
 
+LINTERS = ("kube-linter", "kube-score", "polaris", "checkov")
+"""The linters whose default checks the pack is measured against (policies/crosswalk/)."""
+
+
+def crosswalk(covers: Mapping[str, Iterable[str]] | None) -> dict[str, tuple[str, ...]]:
+    """A rule's external check ids per linter, checked against LINTERS so a misspelt linter fails at import."""
+    found = {linter: tuple(ids) for linter, ids in (covers or {}).items()}
+    unknown = sorted(set(found) - set(LINTERS))
+    if unknown:
+        raise ValueError(f"covers names unknown linter(s) {unknown}; known: {list(LINTERS)}")
+    return found
+
+
 class NotApplicable(Exception):
     """Raised by a check when the stack has nothing the rule is about (no Kafka, no Prometheus Operator)."""
 
@@ -233,7 +246,13 @@ class ResourceRule(ResourceValidationPolicy):
         level: EnforcementLevel = EnforcementLevel.MANDATORY,
         params: Mapping[str, dict[str, Any]] | None = None,
         fix: Fix | None = None,
+        covers: Mapping[str, Iterable[str]] | None = None,
+        partly: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
+        self.covers = crosswalk(covers)
+        """External checks (per linter) this rule flags the same violations as."""
+        self.partly = crosswalk(partly)
+        """External checks this rule flags some, not all, of the violations of (counted half)."""
         self.check = check
         self.params = dict(params or {})
         self.fix = fix
@@ -299,7 +318,13 @@ class StackRule(StackValidationPolicy):
         level: EnforcementLevel = EnforcementLevel.MANDATORY,
         params: Mapping[str, dict[str, Any]] | None = None,
         workload_exemptions: bool = False,
+        covers: Mapping[str, Iterable[str]] | None = None,
+        partly: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
+        self.covers = crosswalk(covers)
+        """External checks (per linter) this rule flags the same violations as."""
+        self.partly = crosswalk(partly)
+        """External checks this rule flags some, not all, of the violations of (counted half)."""
         self.check = check
         self.params = dict(params or {})
         self.workload_exemptions = workload_exemptions
