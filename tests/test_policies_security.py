@@ -47,7 +47,13 @@ CASES = [
         "run-as-non-root",
         "min-uid-from-config-as-float",
         DEPLOY,
-        ("container 'app' runs as UID 65532", "init container 'wait' runs as UID 65532", "container 'app' runs with GID 65532", "container 'wait' runs with GID 65532"),
+        (
+            "container 'app' runs as UID 65532",
+            "init container 'wait' runs as UID 65532",
+            "container 'app' runs with GID 65532",
+            "container 'wait' runs with GID 65532",
+            "the pod's fsGroup 65532",
+        ),
         {"minUid": 70000.0},
     ),
     Case("no-privilege-escalation", "compliant", DEPLOY),
@@ -277,4 +283,10 @@ def test_no_remediation_for_compliant_or_exempted_workloads():
 
 def test_policies_without_remediation_offer_none():
     remediating = {p.name for p in BY_NAME.values() if getattr(p, "has_remediation", lambda: False)()}
-    assert remediating == {"seccomp-runtime-default", "service-account-token-not-automounted", "no-privilege-escalation"}
+    assert remediating == {
+        "seccomp-runtime-default",
+        "service-account-token-not-automounted",
+        "no-privilege-escalation",
+        "proc-mount-default",
+        "apparmor-selinux-confined",
+    }

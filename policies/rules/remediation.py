@@ -34,15 +34,28 @@ def ensure(parent: Any, key: str) -> Any:
     return parent[key]
 
 
-def pod_spec(props: Any, kind: str | None) -> Any:
-    """The writable pod spec of a workload's props, or None when it is missing or unknown."""
-    path = {"Pod": ("spec",), "CronJob": ("spec", "jobTemplate", "spec", "template", "spec")}.get(kind or "", ("spec", "template", "spec"))
+def _template_path(kind: str | None) -> tuple[str, ...]:
+    """Where a workload of `kind` holds its pod template (a Pod is its own)."""
+    return {"Pod": (), "CronJob": ("spec", "jobTemplate", "spec", "template")}.get(kind or "", ("spec", "template"))
+
+
+def _at(props: Any, path: tuple[str, ...]) -> Any:
     node = props
     for key in path:
         node = child(node, key)
         if node is None:
             return None
     return node
+
+
+def pod_spec(props: Any, kind: str | None) -> Any:
+    """The writable pod spec of a workload's props, or None when it is missing or unknown."""
+    return _at(props, (*_template_path(kind), "spec"))
+
+
+def pod_metadata(props: Any, kind: str | None) -> Any:
+    """The writable metadata of a workload's pod template (where pod annotations live), or None when missing or unknown."""
+    return _at(props, (*_template_path(kind), "metadata"))
 
 
 def containers_of(spec: Any) -> Iterator[Any]:

@@ -15,7 +15,7 @@ from pulumi_policy import Severity
 from . import kube, remediation
 from .definition import Finding, ResourceRule, Subject, exemption
 from .kube import Container, containers, effective
-from .props import UNKNOWN, get, items, whole_number
+from .props import UNKNOWN, get, items, mapping, whole_number
 
 FAMILY = "security"
 SECCOMP_ALLOWED = ("RuntimeDefault", "Localhost")
@@ -55,9 +55,20 @@ def _pod(subject: Subject) -> Iterator[tuple[dict[str, Any], list[Container]]]:
         yield pod_spec, list(containers(pod_spec))
 
 
+def _low_gid(gid: int | None, min_uid: int, settings: Mapping[str, Any]) -> bool:
+    """A GID below the floor; GID 0 passes where allowRootGroup lets images built for arbitrary UIDs own their files."""
+    return gid is not None and gid < min_uid and not (gid == 0 and settings.get("allowRootGroup"))
+
+
 def _run_as_non_root(subject: Subject, settings: Mapping[str, Any]) -> Iterator[str]:
     min_uid = whole_number(settings.get("minUid")) or 0
     for pod_spec, found in _pod(subject):
+        pod_context = mapping(pod_spec.get("securityContext"))
+        fs_group = whole_number(pod_context.get("fsGroup"))
+        if _low_gid(fs_group, min_uid, settings):
+            yield f"the pod's fsGroup {fs_group} owns its volumes; use a GID >= {min_uid}"
+        for gid in sorted({g for g in map(whole_number, items(pod_context.get("supplementalGroups"))) if _low_gid(g, min_uid, settings)}):
+            yield f"the pod adds supplemental group {gid}; use GIDs >= {min_uid}"
         for c in found:
             non_root, uid_raw, gid_raw = (effective(c, pod_spec, k) for k in ("runAsNonRoot", "runAsUser", "runAsGroup"))
             uid, gid = whole_number(uid_raw), whole_number(gid_raw)
@@ -70,7 +81,7 @@ def _run_as_non_root(subject: Subject, settings: Mapping[str, Any]) -> Iterator[
                 yield f"{c.label} sets no runAsUser, so the image's USER decides; set runAsUser >= {min_uid}"
             elif uid is not None and uid < min_uid:
                 yield f"{c.label} runs as UID {uid}; use a UID >= {min_uid} so it cannot collide with a host user"
-            if gid is not None and gid < min_uid and not (gid == 0 and settings.get("allowRootGroup")):
+            if _low_gid(gid, min_uid, settings):
                 yield f"{c.label} runs with GID {gid}; use a GID >= {min_uid}"
 
 
