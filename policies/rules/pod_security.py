@@ -147,7 +147,7 @@ def _volume_types(subject: Subject, _: Mapping[str, Any]) -> Iterator[str]:
         for source, value in mapping(volume).items():
             if source in ("name", HOST_PATH) or source in RESTRICTED_VOLUME_TYPES or value is None or value is UNKNOWN:
                 continue
-            yield f"volume '{get(volume, 'name')}' is a {source} volume, which the restricted profile does not admit; use a PersistentVolumeClaim (or one of {', '.join(sorted(RESTRICTED_VOLUME_TYPES))})"
+            yield f"volume '{get(volume, 'name')}' is of type {source}, which the restricted profile does not admit; use a PersistentVolumeClaim (or one of {', '.join(sorted(RESTRICTED_VOLUME_TYPES))})"
 
 
 # -- remediation ------------------------------------------------------------------------------------------------
