@@ -10,7 +10,7 @@ from typing import Any, Iterator, Mapping
 
 from pulumi_policy import Severity
 
-from .definition import Finding, ResourceRule, Stack, StackRule, Subject
+from .definition import Finding, ResourceRule, Stack, StackRule, Subject, Undecided
 from .kube import SCALABLE_KINDS, containers, declared, map_selector_matches, selector_matches
 from .props import UNKNOWN, get, items, mapping, whole_number
 from .relations import candidates, hpa_target, hpas_for, labels_known, operated_pods, pdbs_for, pod_labels, replica_range, selects
@@ -23,12 +23,13 @@ def _kinds_param(default: list[str], what: str) -> dict[str, Any]:
     return {"kinds": {"type": "array", "items": {"type": "string"}, "default": default, "description": what}}
 
 
-def _probes(subject: Subject, settings: Mapping[str, Any]) -> Iterator[str]:
+def _probes(subject: Subject, settings: Mapping[str, Any]) -> Iterator[str | Undecided]:
     if subject.kind not in set(settings.get("kinds") or []) or subject.template is None:
         return
     for c in containers(subject.template[1], ("containers",)):
         readiness, liveness = c.spec.get("readinessProbe"), c.spec.get("livenessProbe")
         if UNKNOWN in (readiness, liveness):
+            yield Undecided(f"{c.label}: its probes are unknown until `pulumi up`")
             continue
         if not readiness:
             yield f"{c.label} has no readinessProbe, so it receives traffic before it can serve"
