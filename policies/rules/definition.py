@@ -10,6 +10,7 @@ defaults under the configured values, and honour exemption annotations.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping
@@ -56,9 +57,20 @@ class Undecided:
     urn: str | None = None
 
 
-def undecided_reason(pairs: Iterable[tuple[str, str]]) -> str:
-    """The not-applicable reason that carries (urn, reason) pairs nobody can decide before `up`."""
-    return UNDECIDED_PREFIX + json.dumps([{"urn": urn, "reason": reason} for urn, reason in pairs], sort_keys=True)
+UNDECIDED_LOG = "GOSVC_POLICY_UNDECIDED"
+"""Environment variable naming a file the pack appends its undecidable pairs to (JSON lines of policy, urn,
+reason): the Pulumi CLI passes no not-applicable reason on in its events, so a real-engine report reads them here."""
+
+
+def undecided_reason(policy: str, pairs: Iterable[tuple[str, str]]) -> str:
+    """The not-applicable reason that carries (urn, reason) pairs nobody can decide before `up`; also logged
+    to the file UNDECIDED_LOG names, when it is set."""
+    records = [{"urn": urn, "reason": reason} for urn, reason in pairs]
+    log = os.environ.get(UNDECIDED_LOG)
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.writelines(json.dumps({"policy": policy, **r}, sort_keys=True) + "\n" for r in records)
+    return UNDECIDED_PREFIX + json.dumps(records, sort_keys=True)
 
 
 def parse_undecided(reason: str) -> list[dict[str, str]] | None:
@@ -330,7 +342,7 @@ class ResourceRule(ResourceValidationPolicy):
         if not applicable:
             args.not_applicable(reason)
         if undecided and not violated:
-            args.not_applicable(undecided_reason(undecided))
+            args.not_applicable(undecided_reason(self.name, undecided))
 
     def _remediate(self, args: ResourceValidationArgs) -> Any:
         """Fixes the props in place through the SDK's secret-preserving proxies; None when nothing changed."""
@@ -405,4 +417,4 @@ class StackRule(StackValidationPolicy):
                 report_violation(finding.message, finding.urn)
         if undecided:
             # The SDK takes one not-applicable reason per stack policy; the violations reported above still stand.
-            args.not_applicable(undecided_reason(undecided))
+            args.not_applicable(undecided_reason(self.name, undecided))
