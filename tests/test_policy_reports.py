@@ -149,3 +149,31 @@ def test_a_stack_rule_reports_undecided_pairs_through_the_not_applicable_reason(
     assert outcome.messages == ["bad"]
     assert outcome.not_applicable.startswith(UNDECIDED_PREFIX)
     assert parse_undecided(outcome.not_applicable) == [{"urn": urn, "reason": "replicas unknown"}]
+
+
+UNKNOWN_CASES = [
+    # (policy, kind of the edited document, path set to an unknown value, kind whose URN is undecided)
+    ("probes-configured", "Deployment", "spec.template.spec.containers[0].readinessProbe", "Deployment"),
+    ("anti-affinity-or-spread", "Deployment", "spec.template.spec.affinity", "Deployment"),
+    ("rolling-update-safe", "Deployment", "spec.strategy.rollingUpdate.maxUnavailable", "Deployment"),
+    ("hpa-bounds", "HorizontalPodAutoscaler", "spec.metrics", "HorizontalPodAutoscaler"),
+    ("metrics-scraped", "Service", "spec.ports", "Service"),
+]
+
+
+@pytest.mark.parametrize(("policy", "kind", "path", "on"), UNKNOWN_CASES, ids=[c[0] for c in UNKNOWN_CASES])
+def test_an_unknown_input_leaves_the_rule_undecided(policy, kind, path, on):
+    """The compliant service with one input unknown: that rule neither passes nor warns, it is undecidable on
+    the resource, and says which input it waits for."""
+    from policies.rules.definition import parse_undecided
+
+    docs = h.load("compliant-service")
+    assert h.evaluate(policy, docs if policy != "probes-configured" else h.one("compliant-service", "Deployment")).not_applicable is None
+    docs = [h.edit(d, path, UNKNOWN_STRING_VALUE) if d.get("kind") == kind else d for d in docs]
+    subject = docs if policy != "probes-configured" else next(d for d in docs if d.get("kind") == "Deployment")
+    outcome = h.evaluate(policy, subject)
+    assert outcome.messages == []
+    pairs = parse_undecided(outcome.not_applicable or "")
+    target = next(h.resource(d).urn for d in docs if d.get("kind") == on)
+    assert pairs and {p["urn"] for p in pairs} == {target}
+    assert all("unknown until `pulumi up`" in p["reason"] for p in pairs)

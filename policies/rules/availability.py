@@ -58,7 +58,7 @@ def _term_selects_self(term: Any, workload: Subject, keys: set[str]) -> bool:
     return get(term, "topologyKey") in keys and selector_matches(get(term, "labelSelector"), pod_labels(workload)) is True
 
 
-def _anti_affinity_or_spread(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Finding]:
+def _anti_affinity_or_spread(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Finding | Undecided]:
     keys = set(settings.get("topologyKeys") or [])
     for workload in stack.workloads(REPLICATED):
         bounds = replica_range(stack, workload)
@@ -67,6 +67,7 @@ def _anti_affinity_or_spread(stack: Stack, settings: Mapping[str, Any]) -> Itera
         pod_spec = workload.template[1]
         anti = mapping(get(pod_spec, "affinity", "podAntiAffinity"))
         if get(pod_spec, "affinity") is UNKNOWN or UNKNOWN in anti.values():
+            yield Undecided(f"{workload.describe()}: its pod affinity is unknown until `pulumi up`", workload.urn)
             continue
         terms = items(anti.get("requiredDuringSchedulingIgnoredDuringExecution"))
         terms += [get(t, "podAffinityTerm") for t in items(anti.get("preferredDuringSchedulingIgnoredDuringExecution"))]
@@ -92,14 +93,17 @@ def _rounds_to_none(value: Any, replicas: int) -> bool:
     return percent is not None and percent * replicas < 100
 
 
-def _rolling_update_safe(stack: Stack, _: Mapping[str, Any]) -> Iterator[Finding]:
+def _rolling_update_safe(stack: Stack, _: Mapping[str, Any]) -> Iterator[Finding | Undecided]:
     for workload in stack.kinds("Deployment"):
         strategy = mapping(get(workload.props, "spec", "strategy"))
         if strategy.get("type") == "Recreate":
             yield Finding(f"{workload.describe()} uses the Recreate strategy, which stops every pod before starting new ones; use RollingUpdate", workload.urn)
             continue
         max_unavailable = get(strategy, "rollingUpdate", "maxUnavailable", default="25%")
-        if max_unavailable is UNKNOWN or _zero(max_unavailable) or not labels_known(workload) or pdbs_for(stack, workload):
+        if max_unavailable is UNKNOWN:
+            yield Undecided(f"{workload.describe()}: its maxUnavailable is unknown until `pulumi up`", workload.urn)
+            continue
+        if _zero(max_unavailable) or not labels_known(workload) or pdbs_for(stack, workload):
             continue
         bounds = replica_range(stack, workload)
         surge = get(strategy, "rollingUpdate", "maxSurge", default="25%")
@@ -116,7 +120,7 @@ def _rolling_update_safe(stack: Stack, _: Mapping[str, Any]) -> Iterator[Finding
             yield Finding(f"{workload.describe()} uses updateStrategy OnDelete, so changes roll out only when someone deletes pods; use RollingUpdate", workload.urn)
 
 
-def _hpa_bounds(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Finding]:
+def _hpa_bounds(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Finding | Undecided]:
     floor = whole_number(settings.get("minReplicas")) or 2
     for hpa in stack.kinds("HorizontalPodAutoscaler"):
         spec = mapping(get(hpa.props, "spec"))
@@ -131,6 +135,7 @@ def _hpa_bounds(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Finding]:
             continue
         metrics = spec.get("metrics")
         if metrics is UNKNOWN:
+            yield Undecided(f"{hpa.describe()}: its metrics are unknown until `pulumi up`", hpa.urn)
             continue
         needs: list[tuple[str, str | None]] = []
         if not metrics:
