@@ -98,6 +98,9 @@ def test_the_markdown_is_cut_short_past_its_limit(bad_reports):
     text = markdown_report.summary(report, limit=50)
     assert text.count("| mandatory | `image-tag-pinned` |") == 50
     assert "_… and 70 more, listed in policy-report.json._" in text
+    long = Report("bad", "p@1", [Violation("image-tag-pinned", "mandatory", "high", "d\n" + "x" * 2000, f"urn:{i}", "t", f"d{i}") for i in range(60)])
+    text = markdown_report.summary(long)
+    assert len(text) <= markdown_report.MAX_CHARS and text.endswith("policy-report.json has everything._\n")
 
 
 def _deployment_with_unknown_image() -> engine.Registration:

@@ -10,6 +10,8 @@ if TYPE_CHECKING:
 
 LIMIT = 50
 """Rows per table before the rest is left to policy-report.json (a comment must stay readable)."""
+MAX_CHARS = 60_000
+"""Under GitHub's 65,536-character limit for a comment body, leaving room for the comment's marker."""
 
 
 def _cell(text: str) -> str:
@@ -55,4 +57,8 @@ def summary(report: Report, limit: int = LIMIT) -> str:
         lines += ["", f"#### Remediated ({len(rows)})", ""]
         lines += [f"- `{r['policy']}` fixed {_cell(_resource(report, r['urn'], r['resourceType'], r['resourceName']))}" for r in rows[:limit]]
         lines += _more(min(limit, len(rows)), len(rows))
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if len(text) > MAX_CHARS:
+        note = "\n_… cut short here to fit a pull-request comment; policy-report.json has everything._\n"
+        text = text[: text.rfind("\n", 0, MAX_CHARS - len(note))] + note
+    return text
