@@ -113,6 +113,10 @@ def test_synth_cli_checks_a_stack_with_the_pack_and_stops_it(tmp_path):
     report = json.loads((out / "policy-report.json").read_text())
     assert report["summary"]["mandatory"] == 0 and report["policyPack"] == "gosvc-policies@0.1.0"
     assert (out / "resources.json").is_file()
+    # the SARIF and Markdown reports beside it, of the same run (test_policy_reports checks their content)
+    sarif = json.loads((out / "policy-report.sarif").read_text())
+    assert len(sarif["runs"][0]["results"]) == len(report["violations"])
+    assert f"#### Violations ({len(report['violations'])})" in (out / "policy-report.md").read_text()
     assert _pack_processes_with(marker) == []
 
 

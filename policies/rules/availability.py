@@ -10,7 +10,7 @@ from typing import Any, Iterator, Mapping
 
 from pulumi_policy import Severity
 
-from .definition import Finding, ResourceRule, Stack, StackRule, Subject
+from .definition import Finding, ResourceRule, Stack, StackRule, Subject, Undecided
 from .kube import SCALABLE_KINDS, containers, declared, map_selector_matches, selector_matches
 from .props import UNKNOWN, get, items, mapping, whole_number
 from .relations import candidates, hpa_target, hpas_for, labels_known, operated_pods, pdbs_for, pod_labels, replica_range, selects
@@ -23,12 +23,13 @@ def _kinds_param(default: list[str], what: str) -> dict[str, Any]:
     return {"kinds": {"type": "array", "items": {"type": "string"}, "default": default, "description": what}}
 
 
-def _probes(subject: Subject, settings: Mapping[str, Any]) -> Iterator[str]:
+def _probes(subject: Subject, settings: Mapping[str, Any]) -> Iterator[str | Undecided]:
     if subject.kind not in set(settings.get("kinds") or []) or subject.template is None:
         return
     for c in containers(subject.template[1], ("containers",)):
         readiness, liveness = c.spec.get("readinessProbe"), c.spec.get("livenessProbe")
         if UNKNOWN in (readiness, liveness):
+            yield Undecided(f"{c.label}: its probes are unknown until `pulumi up`")
             continue
         if not readiness:
             yield f"{c.label} has no readinessProbe, so it receives traffic before it can serve"
@@ -57,7 +58,7 @@ def _term_selects_self(term: Any, workload: Subject, keys: set[str]) -> bool:
     return get(term, "topologyKey") in keys and selector_matches(get(term, "labelSelector"), pod_labels(workload)) is True
 
 
-def _anti_affinity_or_spread(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Finding]:
+def _anti_affinity_or_spread(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Finding | Undecided]:
     keys = set(settings.get("topologyKeys") or [])
     for workload in stack.workloads(REPLICATED):
         bounds = replica_range(stack, workload)
@@ -66,6 +67,7 @@ def _anti_affinity_or_spread(stack: Stack, settings: Mapping[str, Any]) -> Itera
         pod_spec = workload.template[1]
         anti = mapping(get(pod_spec, "affinity", "podAntiAffinity"))
         if get(pod_spec, "affinity") is UNKNOWN or UNKNOWN in anti.values():
+            yield Undecided(f"{workload.describe()}: its pod affinity is unknown until `pulumi up`", workload.urn)
             continue
         terms = items(anti.get("requiredDuringSchedulingIgnoredDuringExecution"))
         terms += [get(t, "podAffinityTerm") for t in items(anti.get("preferredDuringSchedulingIgnoredDuringExecution"))]
@@ -91,14 +93,17 @@ def _rounds_to_none(value: Any, replicas: int) -> bool:
     return percent is not None and percent * replicas < 100
 
 
-def _rolling_update_safe(stack: Stack, _: Mapping[str, Any]) -> Iterator[Finding]:
+def _rolling_update_safe(stack: Stack, _: Mapping[str, Any]) -> Iterator[Finding | Undecided]:
     for workload in stack.kinds("Deployment"):
         strategy = mapping(get(workload.props, "spec", "strategy"))
         if strategy.get("type") == "Recreate":
             yield Finding(f"{workload.describe()} uses the Recreate strategy, which stops every pod before starting new ones; use RollingUpdate", workload.urn)
             continue
         max_unavailable = get(strategy, "rollingUpdate", "maxUnavailable", default="25%")
-        if max_unavailable is UNKNOWN or _zero(max_unavailable) or not labels_known(workload) or pdbs_for(stack, workload):
+        if max_unavailable is UNKNOWN:
+            yield Undecided(f"{workload.describe()}: its maxUnavailable is unknown until `pulumi up`", workload.urn)
+            continue
+        if _zero(max_unavailable) or not labels_known(workload) or pdbs_for(stack, workload):
             continue
         bounds = replica_range(stack, workload)
         surge = get(strategy, "rollingUpdate", "maxSurge", default="25%")
@@ -115,7 +120,7 @@ def _rolling_update_safe(stack: Stack, _: Mapping[str, Any]) -> Iterator[Finding
             yield Finding(f"{workload.describe()} uses updateStrategy OnDelete, so changes roll out only when someone deletes pods; use RollingUpdate", workload.urn)
 
 
-def _hpa_bounds(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Finding]:
+def _hpa_bounds(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Finding | Undecided]:
     floor = whole_number(settings.get("minReplicas")) or 2
     for hpa in stack.kinds("HorizontalPodAutoscaler"):
         spec = mapping(get(hpa.props, "spec"))
@@ -130,6 +135,7 @@ def _hpa_bounds(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Finding]:
             continue
         metrics = spec.get("metrics")
         if metrics is UNKNOWN:
+            yield Undecided(f"{hpa.describe()}: its metrics are unknown until `pulumi up`", hpa.urn)
             continue
         needs: list[tuple[str, str | None]] = []
         if not metrics:

@@ -9,6 +9,8 @@ defaults under the configured values, and honour exemption annotations.
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping
@@ -39,6 +41,43 @@ class Finding:
     urn: str | None = None
     exemptable: bool = True
     """False for findings no annotation may waive (a writable or sensitive hostPath, for example)."""
+
+
+UNDECIDED_PREFIX = "undecidable at preview: "
+"""Starts the not-applicable reason of a rule whose inputs are unknown until `pulumi up`; a JSON list of
+{urn, reason} follows, so reports tell "not decidable yet" from "not about this resource"."""
+
+
+@dataclass(frozen=True)
+class Undecided:
+    """Yielded by a check instead of a finding when what it needs is unknown during preview (set by `up`);
+    `urn` names the resource for stack rules. Never a violation: `pulumi up` checks again with the value."""
+
+    reason: str
+    urn: str | None = None
+
+
+UNDECIDED_LOG = "GOSVC_POLICY_UNDECIDED"
+"""Environment variable naming a file the pack appends its undecidable pairs to (JSON lines of policy, urn,
+reason): the Pulumi CLI passes no not-applicable reason on in its events, so a real-engine report reads them here."""
+
+
+def undecided_reason(policy: str, pairs: Iterable[tuple[str, str]]) -> str:
+    """The not-applicable reason that carries (urn, reason) pairs nobody can decide before `up`; also logged
+    to the file UNDECIDED_LOG names, when it is set."""
+    records = [{"urn": urn, "reason": reason} for urn, reason in pairs]
+    log = os.environ.get(UNDECIDED_LOG)
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.writelines(json.dumps({"policy": policy, **r}, sort_keys=True) + "\n" for r in records)
+    return UNDECIDED_PREFIX + json.dumps(records, sort_keys=True)
+
+
+def parse_undecided(reason: str) -> list[dict[str, str]] | None:
+    """The (urn, reason) records of an undecidable-at-preview reason; None for any other not-applicable reason."""
+    if not reason.startswith(UNDECIDED_PREFIX):
+        return None
+    return [{"urn": str(r["urn"]), "reason": str(r["reason"])} for r in json.loads(reason[len(UNDECIDED_PREFIX):])]
 
 
 LINTERS = ("kube-linter", "kube-score", "polaris", "checkov")
@@ -215,8 +254,8 @@ def exemption(subject: Subject, policy: str) -> str | None:
     return reason.strip() if isinstance(reason, str) and reason.strip() else None
 
 
-Check = Callable[[Subject, Mapping[str, Any]], Iterable["Finding | str"]]
-StackCheck = Callable[[Stack, Mapping[str, Any]], Iterable[Finding]]
+Check = Callable[[Subject, Mapping[str, Any]], Iterable["Finding | Undecided | str"]]
+StackCheck = Callable[[Stack, Mapping[str, Any]], Iterable["Finding | Undecided"]]
 Fix = Callable[[Any, Subject, Mapping[str, Any]], bool]
 
 
@@ -271,28 +310,39 @@ class ResourceRule(ResourceValidationPolicy):
     def settings(self, configured: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return _settings(self.params, configured)
 
+    def outcomes(self, subject: Subject, settings: Mapping[str, Any]) -> list[Finding | Undecided]:
+        return [f if isinstance(f, (Finding, Undecided)) else Finding(f) for f in self.check(subject, settings)]
+
     def findings(self, subject: Subject, settings: Mapping[str, Any]) -> list[Finding]:
-        return [f if isinstance(f, Finding) else Finding(f) for f in self.check(subject, settings)]
+        return [f for f in self.outcomes(subject, settings) if isinstance(f, Finding)]
 
     def _validate(self, args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         """Checks the resource and, for a Helm release, every object its chart renders (charts.py)."""
         subject = Subject.of(args.resource_type, args.name, args.urn, args.props, args.opts.parent if args.opts else None)
         settings = self.settings(args.get_config())
         subjects = [subject, *subject.chart_objects()]
-        applicable = False
+        applicable = violated = False
+        undecided: list[tuple[str, str]] = []
         for target in subjects:
             try:
-                found = self.findings(target, settings)
+                found = self.outcomes(target, settings)
             except NotApplicable as err:
                 reason = err.reason
                 continue
             applicable = True
             for finding in found:
+                if isinstance(finding, Undecided):
+                    if not exemption(target, self.name):
+                        undecided.append((subject.urn, target.reported(finding.reason)))
+                    continue
                 if finding.exemptable and exemption(target, self.name):
                     continue
+                violated = True
                 report_violation(target.reported(finding.message), None)
         if not applicable:
             args.not_applicable(reason)
+        if undecided and not violated:
+            args.not_applicable(undecided_reason(self.name, undecided))
 
     def _remediate(self, args: ResourceValidationArgs) -> Any:
         """Fixes the props in place through the SDK's secret-preserving proxies; None when nothing changed."""
@@ -350,8 +400,14 @@ class StackRule(StackValidationPolicy):
         except NotApplicable as err:
             args.not_applicable(err.reason)
             return
+        undecided: list[tuple[str, str]] = []
         for finding in found:
             target = stack.by_urn.get(finding.urn) if finding.urn else None
+            if isinstance(finding, Undecided):
+                # A chart object has no URN of its own in the engine: it is undecided on its release.
+                where = target.via.urn if target is not None and target.via is not None else (finding.urn or "")
+                undecided.append((where, target.reported(finding.reason, names_object=True) if target is not None else finding.reason))
+                continue
             if self.workload_exemptions and target is not None and finding.exemptable and exemption(target, self.name):
                 continue
             if target is not None and target.via is not None:
@@ -359,3 +415,6 @@ class StackRule(StackValidationPolicy):
                 report_violation(target.reported(finding.message, names_object=True), target.via.urn)
             else:
                 report_violation(finding.message, finding.urn)
+        if undecided:
+            # The SDK takes one not-applicable reason per stack policy; the violations reported above still stand.
+            args.not_applicable(undecided_reason(self.name, undecided))

@@ -6,8 +6,9 @@ from typing import Any, Iterator, Mapping
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from .definition import ResourceRule, Subject
+from .definition import ResourceRule, Subject, Undecided
 from .kube import containers, parse_image
+from .props import UNKNOWN
 
 GO_IMAGE = "gosvc:index:GoImage"
 FAMILY = "image"
@@ -27,21 +28,29 @@ DEFAULT_REGISTRIES = [
 ]
 
 
-def _images(subject: Subject, *, include_go_image: bool = True) -> Iterator[tuple[str, str]]:
-    """(where, reference) for every image a workload runs, and the image a GoImage builds."""
+def _images(subject: Subject, *, include_go_image: bool = True) -> Iterator[tuple[str, Any]]:
+    """(where, reference) for every image a workload runs, and the image a GoImage builds; the reference is
+    UNKNOWN during preview when it is a registry digest still to be pushed."""
     if subject.template is not None:
         for container in containers(subject.template[1]):
             image = container.spec.get("image")
-            if isinstance(image, str):  # unknown during preview when it is a registry digest still to be pushed
+            if isinstance(image, str) or image is UNKNOWN:
                 yield container.label, image
     elif include_go_image and subject.type == GO_IMAGE:
         image = subject.props.get("imageName")
-        if isinstance(image, str):
+        if isinstance(image, str) or image is UNKNOWN:
             yield "the built image", image
 
 
-def _tag_pinned(subject: Subject, _: Mapping[str, Any]) -> Iterator[str]:
+def _unknown(where: str) -> Undecided:
+    return Undecided(f"{where}: the image reference is unknown until `pulumi up` pushes it")
+
+
+def _tag_pinned(subject: Subject, _: Mapping[str, Any]) -> Iterator[str | Undecided]:
     for where, image in _images(subject):
+        if image is UNKNOWN:
+            yield _unknown(where)
+            continue
         ref = parse_image(image)
         if ref.digest:
             continue
@@ -51,15 +60,20 @@ def _tag_pinned(subject: Subject, _: Mapping[str, Any]) -> Iterator[str]:
             yield f"{where}: image '{image}' uses the mutable 'latest' tag; pin a version tag or a digest"
 
 
-def _digest_pinned(subject: Subject, _: Mapping[str, Any]) -> Iterator[str]:
+def _digest_pinned(subject: Subject, _: Mapping[str, Any]) -> Iterator[str | Undecided]:
     for where, image in _images(subject, include_go_image=False):
-        if parse_image(image).digest is None or "@sha256:" not in image:
+        if image is UNKNOWN:
+            yield _unknown(where)
+        elif parse_image(image).digest is None or "@sha256:" not in image:
             yield f"{where}: image '{image}' is not pinned by digest; deploy 'repository@sha256:<digest>' (GoImage.image_ref does when pushed)"
 
 
-def _registry_allowed(subject: Subject, settings: Mapping[str, Any]) -> Iterator[str]:
+def _registry_allowed(subject: Subject, settings: Mapping[str, Any]) -> Iterator[str | Undecided]:
     allowed = [p for p in settings.get("allowedRegistries") or [] if isinstance(p, str) and p]
     for where, image in _images(subject):
+        if image is UNKNOWN:
+            yield _unknown(where)
+            continue
         name = parse_image(image).name
         if not any(name == p.rstrip("/") or name.startswith(p if p.endswith("/") else p + "/") for p in allowed):
             yield f"{where}: image '{image}' ({name}) is not from an allowed registry ({', '.join(allowed) or 'none configured'}); mirror it or extend allowedRegistries"

@@ -6,7 +6,7 @@ from typing import Any, Iterator, Mapping
 
 from pulumi_policy import Severity
 
-from .definition import Finding, NotApplicable, ResourceRule, Stack, StackRule, Subject
+from .definition import Finding, NotApplicable, ResourceRule, Stack, StackRule, Subject, Undecided
 from .kube import selector_matches
 from .props import UNKNOWN, get, items, mapping
 from .relations import labels_known, network_policies_for, policy_types
@@ -105,7 +105,7 @@ def _prometheus_operator_present(stack: Stack) -> bool:
     return False
 
 
-def _metrics_scraped(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Finding]:
+def _metrics_scraped(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Finding | Undecided]:
     services = [s for s in stack.kinds("Service") if s.within(GO_SERVICE)]
     if not services:
         raise NotApplicable("the stack has no GoService")
@@ -113,8 +113,10 @@ def _metrics_scraped(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Find
         raise NotApplicable("the stack runs no Prometheus Operator (no monitoring.coreos.com objects, no Prometheus chart)")
     port_name = settings.get("metricsPortName") or "metrics"
     for service in services:
-        ports = items(get(service.props, "spec", "ports"))
-        if UNKNOWN in ports:
+        declared = get(service.props, "spec", "ports")
+        ports = items(declared)
+        if declared is UNKNOWN or UNKNOWN in ports:
+            yield Undecided(f"{service.describe()}: its ports are unknown until `pulumi up`", service.urn)
             continue
         if not any(get(p, "name") == port_name for p in ports):
             yield Finding(f"{service.describe()} has no port named '{port_name}', so Prometheus cannot scrape the service's metrics", service.urn)

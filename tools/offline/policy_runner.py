@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
@@ -36,7 +36,10 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from tools.offline import policy_report
 from tools.offline.engine import Registration, Run
+from tools.offline.policy_report import Report, Undecidable, Violation
+from policies.rules.definition import parse_undecided
 
 ENGINE_ADDRESS = "127.0.0.1:0"
 """Passed where the engine passes its own address; the Python policy SDK never dials it."""
@@ -225,49 +228,6 @@ def pack_python(pack_dir: Path) -> str:
     return sys.executable
 
 
-@dataclass
-class Violation:
-    policy: str
-    level: str
-    severity: str
-    message: str
-    urn: str
-    resourceType: str  # noqa: N815 (JSON report field)
-    resourceName: str  # noqa: N815
-
-    @property
-    def detail(self) -> str:
-        """The message without the policy description the SDK puts on its first line."""
-        return self.message.split("\n", 1)[1] if "\n" in self.message else self.message
-
-
-@dataclass
-class Report:
-    stack: str
-    pack: str
-    violations: list[Violation] = field(default_factory=list)
-    remediations: list[dict[str, str]] = field(default_factory=list)
-    not_applicable: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def mandatory(self) -> list[Violation]:
-        return [v for v in self.violations if v.level == "mandatory"]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "stack": self.stack,
-            "policyPack": self.pack,
-            "summary": {
-                "mandatory": len(self.mandatory),
-                "advisory": sum(v.level == "advisory" for v in self.violations),
-                "remediated": len(self.remediations),
-            },
-            "violations": [asdict(v) for v in self.violations],
-            "remediations": self.remediations,
-            "notApplicable": self.not_applicable,
-        }
-
-
 class PolicyPackProcess:
     """A running policy pack and a client of its Analyzer service; use as a context manager so it always stops."""
 
@@ -409,15 +369,31 @@ class PolicyPackProcess:
         return self._rpc().AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=resources))
 
     def evaluate(self, registrations: Iterable[Registration], *, stack: str) -> Report:
-        """Remediate (if any policy is at that level), Analyze each resource, then AnalyzeStack; as the engine orders them."""
+        """Remediate (if any policy is at that level), Analyze each resource, then AnalyzeStack; as the engine orders
+        them. Each enabled policy ends up violated, passed or undecidable on each resource it concerns."""
         report = Report(stack, f"{self.info().name}@{self.version()}")
-        resources = [analyzer_resource(r) for r in registrations]
+        regs = list(registrations)
+        report.objects = {r.urn: described for r in regs if (described := kubernetes_object(r))}
+        resources = [analyzer_resource(r) for r in regs]
         by_urn = {r.urn: r for r in resources}
+        enabled = {name for name, level in self.levels.items() if level != "disabled"} if self.levels else {p.name for p in self.info().policies}
+        of_type = {
+            kind: [p.name for p in self.info().policies if p.policy_type == kind and p.name in enabled]
+            for kind in (analyzer_pb2.POLICY_TYPE_RESOURCE, analyzer_pb2.POLICY_TYPE_STACK)
+        }
 
-        def record(diagnostics: Iterable[analyzer_pb2.AnalyzeDiagnostic], default_urn: str = "") -> None:
-            for d in diagnostics:
+        def where(urn: str) -> tuple[str, str]:
+            target = by_urn.get(urn)
+            return (target.type, target.name) if target else ("", "")
+
+        def record(response: analyzer_pb2.AnalyzeResponse, policies: list[str], default_urn: str = "") -> None:
+            decided: set[str] = set()
+            for d in response.diagnostics:
                 urn = d.urn or default_urn
-                target = by_urn.get(urn)
+                decided.add(d.policyName)
+                if policy_report.is_preview_unknown(d.message):
+                    report.undecidable.append(Undecidable(d.policyName, urn, d.message, *where(urn)))
+                    continue
                 report.violations.append(
                     Violation(
                         policy=d.policyName,
@@ -425,10 +401,21 @@ class PolicyPackProcess:
                         severity=SEVERITY_NAMES.get(d.severity, "unspecified"),
                         message=d.message,
                         urn=urn,
-                        resourceType=target.type if target else "",
-                        resourceName=target.name if target else "",
+                        resourceType=where(urn)[0],
+                        resourceName=where(urn)[1],
                     )
                 )
+            for n in response.not_applicable:
+                decided.add(n.policy_name)
+                pairs = parse_undecided(n.reason)
+                if pairs is None:
+                    report.not_applicable[n.policy_name] = n.reason
+                    continue
+                for pair in pairs:
+                    report.undecidable.append(Undecidable(n.policy_name, pair["urn"], pair["reason"], *where(pair["urn"])))
+            for name in policies:
+                if name not in decided:
+                    report.passed.setdefault(name, []).append(default_urn)
 
         if "remediate" in self.levels.values():
             for resource in resources:
@@ -437,13 +424,21 @@ class PolicyPackProcess:
                         resource.properties.CopyFrom(remediation.properties)
                         report.remediations.append({"policy": remediation.policyName, "urn": resource.urn, "resourceType": resource.type, "resourceName": resource.name})
         for resource in resources:
-            response = self.analyze(resource)
-            record(response.diagnostics, resource.urn)
-            report.not_applicable.update({n.policy_name: n.reason for n in response.not_applicable})
-        response = self.analyze_stack(resources)
-        record(response.diagnostics)
-        report.not_applicable.update({n.policy_name: n.reason for n in response.not_applicable})
+            record(self.analyze(resource), of_type[analyzer_pb2.POLICY_TYPE_RESOURCE], resource.urn)
+        record(self.analyze_stack(resources), of_type[analyzer_pb2.POLICY_TYPE_STACK], policy_report.STACK)
         return report
+
+
+def kubernetes_object(reg: Registration) -> str:
+    """'Deployment gosvc-dev/hello' for a Kubernetes object's registration, '' for anything else."""
+    if not reg.type.startswith("kubernetes:") or not isinstance(reg.inputs, dict):
+        return ""
+    meta = reg.inputs.get("metadata") if isinstance(reg.inputs.get("metadata"), dict) else {}
+    name, namespace = meta.get("name"), meta.get("namespace")
+    kind = reg.type.rsplit(":", 1)[-1]
+    if not isinstance(name, str):
+        return ""
+    return f"{kind} {namespace + '/' if isinstance(namespace, str) and namespace else ''}{name}"
 
 
 # -- output ------------------------------------------------------------------------------------------------------------
@@ -481,7 +476,7 @@ def check(
     python: str | None = None,
     stream: TextIO | None = None,
 ) -> int:
-    """Runs the pack over a stack's registrations; writes out/policy-report.json; 1 if a mandatory violation remains."""
+    """Runs the pack over a stack's registrations; writes out/policy-report.{json,sarif,md}; 1 if a mandatory violation remains."""
     stream = stream or sys.stdout
     regs = registrations.registrations if isinstance(registrations, Run) else list(registrations)
     try:
@@ -496,8 +491,7 @@ def check(
         print(f"error: {err}", file=sys.stderr)
         return 2
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "policy-report.json").write_text(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
+        policy_report.write(report, out)
     print(render(report), file=stream)
     return 1 if report.mandatory else 0
 
@@ -508,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", required=True, help="stack name, for the report")
     parser.add_argument("--policy-pack", type=Path, default=Path("policies"), help="policy pack directory")
     parser.add_argument("--policy-pack-config", type=Path, help="the pack's config JSON, e.g. policies/config/dev.json")
-    parser.add_argument("--out", type=Path, help="directory for policy-report.json, default the resources file's")
+    parser.add_argument("--out", type=Path, help="directory for policy-report.json/.sarif/.md, default the resources file's")
     args = parser.parse_args(argv)
     return check(
         registrations_from_json(args.resources),

@@ -1,0 +1,1 @@
+"""Tools that check the repository's CI configuration itself."""
