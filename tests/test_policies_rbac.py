@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from policy_harness import Case, edit, evaluate, load, resource_args, run
+from pulumi_policy.proxy import UNKNOWN_OBJECT_VALUE, UNKNOWN_STRING_VALUE
 
 from policies.rules import BY_NAME
 from policies.rules.rbac import NAMES
@@ -260,3 +261,21 @@ def test_an_rbac_exemption_on_another_kind_or_a_workload_exemption_on_a_role_has
     role = annotated(ROLE, "run-as-non-root", "why")
     (note,) = run(BY_NAME["policy-exemptions"], resource_args(role)).messages
     assert "is on a Role; only workloads may be exempted" in note
+
+
+PREVIEW = [
+    ("role-ref", edit(CLUSTER_BINDING, "roleRef", UNKNOWN_OBJECT_VALUE)),
+    ("role-name", edit(ROLE_BINDING, "roleRef.name", UNKNOWN_STRING_VALUE)),
+    ("subjects", edit(ROLE_BINDING, "subjects", UNKNOWN_OBJECT_VALUE)),
+    ("subject-name", edit(CLUSTER_BINDING, "subjects[0].name", UNKNOWN_STRING_VALUE)),
+    ("rules", edit(ROLE, "rules", UNKNOWN_OBJECT_VALUE)),
+    ("verbs", edit(CLUSTER_ROLE, "rules[0].verbs", UNKNOWN_OBJECT_VALUE)),
+    ("one-verb", edit(CLUSTER_ROLE, "rules[0].verbs[0]", UNKNOWN_STRING_VALUE)),
+    ("resource-names", edit(ROLE, "rules[1].resourceNames", UNKNOWN_OBJECT_VALUE)),
+]
+
+
+@pytest.mark.parametrize("what,doc", PREVIEW, ids=[p[0] for p in PREVIEW])
+def test_values_unknown_during_preview_neither_crash_nor_fire(what, doc):
+    for name in NAMES:
+        assert evaluate(name, stack(doc)).messages == [], name

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from pulumi_policy import Severity
 
 from .definition import Finding, Stack, StackRule, Subject
-from .props import UNKNOWN, get, items, mapping
+from .props import UNKNOWN, items, mapping
 
 FAMILY = "rbac"
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -68,7 +68,8 @@ class Access:
         if not any(_resource_matches(r, self.resources) for r in items(entry.get("resources")) if isinstance(r, str)):
             return []
         verbs = [v for v in items(entry.get("verbs")) if isinstance(v, str) and (v == "*" or v in self.verbs)]
-        if items(entry.get("resourceNames")):
+        names = entry.get("resourceNames")
+        if items(names) or names is UNKNOWN:  # names unknown during preview may restrict it: not decidable yet
             verbs = [v for v in verbs if v == "*" or v not in NAME_BOUND_VERBS]
         return verbs
 
