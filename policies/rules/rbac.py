@@ -192,13 +192,20 @@ def binding_holders(stack: Stack, binding: Subject) -> tuple[str, ...]:
 
 def role_holders(stack: Stack, role: Subject) -> tuple[str, ...]:
     """The holders of every binding of `role` in the stack; () when it is bound nowhere or any binding has none."""
+
+    def build() -> dict[str, list[Subject]]:
+        bindings: dict[str, list[Subject]] = {}
+        for grant in grants(stack):
+            if grant.role is not None and grant.binding is not None:
+                bindings.setdefault(grant.role.urn, []).append(grant.binding)
+        return bindings
+
     found: list[str] = []
-    for grant in grants(stack):
-        if grant.role is role and grant.binding is not None:
-            holders = binding_holders(stack, grant.binding)
-            if not holders:
-                return ()
-            found.extend(holders)
+    for binding in stack.memo("rbac_bindings_by_role", build).get(role.urn, []):
+        holders = binding_holders(stack, binding)
+        if not holders:
+            return ()
+        found.extend(holders)
     return tuple(dict.fromkeys(found))
 
 
