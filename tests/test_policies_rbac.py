@@ -138,7 +138,7 @@ CASES = [
         "rbac-no-pod-exec",
         "unbound-role",
         stack(edit(UNBOUND, "rules", [{**CORE, "resources": ["pods/portforward"], "verbs": ["create"]}])),
-        ("Role debug, bound by no binding of this stack, grants create by rule 1 (apiGroups [\"\"], resources [pods/portforward], verbs [create]): its holder can open connections to the pods' ports past their NetworkPolicies wherever it is bound",),
+        ("Role shop/debug, bound by no binding of this stack, grants create by rule 1 (apiGroups [\"\"], resources [pods/portforward], verbs [create]): its holder can open connections to the pods' ports past their NetworkPolicies wherever it is bound",),
     ),
     Case("rbac-no-pod-exec", "built-in-edit", stack(binding_to("ClusterRole", "edit", ROLE_BINDING)), ("RoleBinding shop/hello binds ClusterRole edit, which grants create, get",)),
     Case("rbac-no-pod-exec", "kubelet-proxy", stack(cluster_role_with({**CORE, "resources": ["nodes/proxy"], "verbs": ["get"]})), ("reach every node's kubelet API",)),

@@ -95,12 +95,15 @@ class Grant:
 
     @property
     def reported(self) -> Subject:
-        return self.binding if self.binding is not None else self.role  # type: ignore[return-value]
+        """The binding, or the role when no binding of the stack binds it (a Grant always has one of the two)."""
+        subject = self.binding or self.role
+        assert subject is not None
+        return subject
 
     def names(self) -> str:
-        """'ClusterRoleBinding x binds ClusterRole y' or 'ClusterRole y, bound by no binding of this stack,'."""
+        """'ClusterRoleBinding x binds ClusterRole y, which' or 'Role ns/y, bound by no binding of this stack,'."""
         if self.binding is None:
-            return f"{self.role_kind} {self.role_name}, bound by no binding of this stack,"
+            return f"{self.reported.describe()}, bound by no binding of this stack,"
         return f"{self.binding.describe()} binds {self.role_kind} {self.role_name}, which"
 
     def scope(self) -> str:
