@@ -12,6 +12,7 @@ import test_policies_images
 import test_policies_logging
 import test_policies_network
 import test_policies_pod_security
+import test_policies_rbac
 import test_policies_resources
 import test_policies_security
 from policy_harness import edit, edits, evaluate, load, one, resource_args, run, stack_args
@@ -39,8 +40,9 @@ STACK_RULES = {
     "replicas-at-least-two", "anti-affinity-or-spread", "rolling-update-safe", "hpa-bounds", "hpa-owns-replicas",
     "pdb-for-multi-replica", "selectors-match", "networkpolicy-per-workload", "metrics-scraped", "kafka-durability",
 }  # fmt: skip
+STACK_RULES |= set(test_policies_rbac.NAMES)  # the RBAC rules resolve bindings against the stack's roles
 ADVISORY_BY_DEFAULT = {"image-digest-pinned", "container-memory-limit-equals-request", "policy-exemptions", "helm-chart-rendered", "go-image-builder-current"}
-CASE_MODULES = [test_policies_images, test_policies_resources, test_policies_security, test_policies_pod_security, test_policies_availability, test_policies_network, test_policies_logging, test_policies_charts]
+CASE_MODULES = [test_policies_images, test_policies_resources, test_policies_security, test_policies_pod_security, test_policies_availability, test_policies_network, test_policies_logging, test_policies_charts, test_policies_rbac]
 COMPLIANT = load("compliant-service") + [one("compliant-go-image")]
 
 

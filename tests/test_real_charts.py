@@ -297,3 +297,33 @@ def test_every_rendered_chart_object_passes_strict_schema_validation(stack, rend
     unknown = [line for line in proc.stdout.splitlines() if "Couldn't find schema for kind" in line]
     assert all("monitoring.coreos.com/" in line for line in unknown), unknown
     assert proc.stdout.count(" passed for resource ") + len(unknown) == len(files) and proc.stdout.count(" passed for resource ") > 50, proc.stdout[-2000:]
+
+
+def test_the_charts_rbac_is_narrowed_or_exempted_through_the_pods_that_hold_it(rendered):
+    """The RBAC rules do fire on the charts' roles (the pack would fail without the pods' exemptions), and every
+    finding is held by workloads exempt with a reason; kube-state-metrics lists no Secrets at all."""
+    from policies.rules import rbac
+    from policies.rules.definition import Stack, exemption
+
+    out, _ = rendered("prod")
+    objects = [o for r in ("kube-prometheus-stack", "prometheus-adapter") for o in _objects(out, r)]
+    ksm = next(o for o in objects if o["kind"] == "ClusterRole" and o["metadata"]["name"].endswith("-kube-state-metrics"))
+    assert not [r for r in ksm["rules"] if "secrets" in r.get("resources", [])]
+    stack = Stack([Subject.of(f"kubernetes:x/v1:{o['kind']}", o["metadata"]["name"], f"urn:chart:{i}", o, None) for i, o in enumerate(objects)])
+    fired: dict[str, set[str]] = {}
+    for rule in rbac.RULES:
+        for finding in rule.check(stack, rule.settings()):
+            assert finding.holders, finding.message
+            holders = [stack.by_urn[u] for u in finding.holders]
+            assert all(exemption(h, rule.name) for h in holders), finding.message
+            fired.setdefault(rule.name, set()).update(h.describe() for h in holders)
+    assert fired == {
+        "rbac-no-wildcards": {"Deployment monitoring/kube-prometheus-stack-operator", "Deployment monitoring/prometheus-adapter"},
+        "rbac-no-escalation": {"Job monitoring/kube-prometheus-stack-admission-create", "Job monitoring/kube-prometheus-stack-admission-patch"},
+        "rbac-no-secrets-access": {
+            "Deployment monitoring/kube-prometheus-stack-operator",
+            "Job monitoring/kube-prometheus-stack-admission-create",
+            "Job monitoring/kube-prometheus-stack-admission-patch",
+        },
+        "rbac-no-workload-creation": {"Deployment monitoring/kube-prometheus-stack-operator"},
+    }

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pulumi_policy import Policy, ResourceValidationPolicy
 
-from . import availability, exemptions, go_image, images, log_pipeline, network, pod_security, releases, resources, security
+from . import availability, exemptions, go_image, images, log_pipeline, network, pod_security, rbac, releases, resources, security
 from .definition import EXEMPT_PREFIX, ResourceRule, StackRule
 
 PACK_NAME = "gosvc-policies"
-_FAMILIES = [images.RULES, go_image.RULES, resources.RULES, security.RULES, pod_security.RULES, availability.RULES, network.RULES, log_pipeline.RULES, releases.RULES]
+_FAMILIES = [images.RULES, go_image.RULES, resources.RULES, security.RULES, pod_security.RULES, availability.RULES, network.RULES, log_pipeline.RULES, releases.RULES, rbac.RULES]
 _RULES = [rule for family in _FAMILIES for rule in family]
 
 POLICIES: list[Policy] = [
@@ -22,6 +22,7 @@ POLICIES: list[Policy] = [
         [r for r in _RULES if isinstance(r, ResourceValidationPolicy)],
         [r.name for r in _RULES if not isinstance(r, ResourceValidationPolicy)],
         [r.name for r in _RULES if isinstance(r, StackRule) and r.workload_exemptions],
+        rbac.NAMES,
     ),
 ]
 BY_NAME: dict[str, Policy] = {p.name: p for p in POLICIES}

@@ -30,7 +30,7 @@ from . import charts, kube
 from .props import UNKNOWN, mapping, plain
 
 EXEMPT_PREFIX = "policies.gosvc.dev/exempt-"
-"""Workload annotation `policies.gosvc.dev/exempt-<policy>: <reason>` opts that workload out of one resource policy."""
+"""Annotation `policies.gosvc.dev/exempt-<policy>: <reason>` on a workload (or an RBAC object) opts it out of one policy."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,9 @@ class Finding:
     urn: str | None = None
     exemptable: bool = True
     """False for findings no annotation may waive (a writable or sensitive hostPath, for example)."""
+    holders: tuple[str, ...] = ()
+    """URNs of the workloads that hold what the finding is about (the pods a Role's permissions reach): when every one is
+    exempt from the policy with a reason, so is the finding, as for a chart's Role that cannot carry an annotation."""
 
 
 UNDECIDED_PREFIX = "undecidable at preview: "
@@ -171,6 +174,11 @@ class Subject:
     def is_workload(self) -> bool:
         return self.kind in kube.WORKLOAD_KINDS
 
+    @property
+    def may_be_exempted(self) -> bool:
+        """Workloads and RBAC objects (Roles, bindings) may carry exemption annotations; nothing else."""
+        return self.is_workload or self.kind in kube.RBAC_KINDS
+
     def within(self, component_type: str) -> bool:
         """Whether a component of `component_type` is among this resource's parents."""
         return component_type in _ancestor_types(self.urn)
@@ -247,8 +255,8 @@ def same_namespace(a: Any, b: Any) -> bool:
 
 
 def exemption(subject: Subject, policy: str) -> str | None:
-    """The reason a workload gives for opting out of `policy`, or None (no annotation, or an empty reason)."""
-    if not subject.is_workload:
+    """The reason a workload or RBAC object gives for opting out of `policy`, or None (no annotation, or an empty reason)."""
+    if not subject.may_be_exempted:
         return None
     reason = subject.annotations.get(EXEMPT_PREFIX + policy)
     return reason.strip() if isinstance(reason, str) and reason.strip() else None
@@ -378,7 +386,8 @@ class StackRule(StackValidationPolicy):
         self.check = check
         self.params = dict(params or {})
         self.workload_exemptions = workload_exemptions
-        """Whether a workload may opt out of this policy's findings about itself, as from a resource policy."""
+        """Whether a workload (or RBAC object) may opt out of this policy's findings about itself, or about what its
+        ServiceAccount is granted (`Finding.holders`), as from a resource policy."""
         super().__init__(
             name,
             description,
@@ -392,6 +401,13 @@ class StackRule(StackValidationPolicy):
 
     def settings(self, configured: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return _settings(self.params, configured)
+
+    def _waived(self, stack: Stack, target: Subject | None, finding: Finding) -> bool:
+        """Exempt by the object's own annotation, or by every holder's (none unknown to the stack)."""
+        if target is not None and exemption(target, self.name):
+            return True
+        holders = [stack.by_urn.get(urn) for urn in finding.holders]
+        return bool(holders) and all(h is not None and exemption(h, self.name) for h in holders)
 
     def _validate(self, args: StackValidationArgs, report_violation: ReportViolation) -> None:
         stack = Stack.of(args)
@@ -408,7 +424,7 @@ class StackRule(StackValidationPolicy):
                 where = target.via.urn if target is not None and target.via is not None else (finding.urn or "")
                 undecided.append((where, target.reported(finding.reason, names_object=True) if target is not None else finding.reason))
                 continue
-            if self.workload_exemptions and target is not None and finding.exemptable and exemption(target, self.name):
+            if self.workload_exemptions and finding.exemptable and self._waived(stack, target, finding):
                 continue
             if target is not None and target.via is not None:
                 # A chart object has no URN of its own in the engine: the finding goes to its release.

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 from .props import UNKNOWN, get, items, mapping
 
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob", "Pod"})
+RBAC_KINDS = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
 SCALABLE_KINDS = frozenset({"Deployment", "StatefulSet", "ReplicaSet"})
 LONG_RUNNING_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController"})
 CLUSTER_SCOPED_KINDS = frozenset(
