@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pulumi_policy import Policy, ResourceValidationPolicy
 
-from . import availability, exemptions, go_image, images, log_pipeline, network, releases, resources, security
+from . import api_versions, availability, config_maps, exemptions, go_image, images, log_pipeline, network, references, releases, resources, security, well_formed
 from .definition import EXEMPT_PREFIX, ResourceRule, StackRule
 
 PACK_NAME = "gosvc-policies"
-_FAMILIES = [images.RULES, go_image.RULES, resources.RULES, security.RULES, availability.RULES, network.RULES, log_pipeline.RULES, releases.RULES]
+_FAMILIES = [images.RULES, go_image.RULES, resources.RULES, security.RULES, availability.RULES, network.RULES, log_pipeline.RULES, releases.RULES, references.RULES, api_versions.RULES, config_maps.RULES, well_formed.RULES]
 _RULES = [rule for family in _FAMILIES for rule in family]
 
 POLICIES: list[Policy] = [

@@ -1,0 +1,117 @@
+"""Fields the API server accepts but that leave an object doing less than it says: a PodDisruptionBudget with
+no bound, an environment variable set twice, an emptyDir that may fill the node's disk."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as MappingABC, Sequence
+from typing import Any, Iterator, Mapping
+
+from pulumi_policy import Severity
+
+from . import remediation
+from .definition import ResourceRule, Subject
+from .kube import containers
+from .props import UNKNOWN, get, items, mapping
+
+FAMILY = "well-formed"
+
+
+def _pdb_has_bound(subject: Subject, _: Mapping[str, Any]) -> Iterator[str]:
+    if subject.kind != "PodDisruptionBudget":
+        return
+    spec = get(subject.props, "spec")
+    if spec is UNKNOWN:
+        return
+    spec = mapping(spec)
+    if spec.get("minAvailable") is None and spec.get("maxUnavailable") is None:
+        yield "sets neither minAvailable nor maxUnavailable, so it does not say how many pods may be disrupted; set maxUnavailable: 1"
+
+
+def _fix_pdb(props: Any, _subject: Subject, __: Mapping[str, Any]) -> bool:
+    spec = remediation.ensure(props, "spec")
+    if spec is None:
+        return False
+    spec["maxUnavailable"] = 1
+    return True
+
+
+def _duplicates(env: list[Any]) -> list[str]:
+    names = [get(e, "name") for e in env]
+    return sorted({n for n in names if isinstance(n, str) and names.count(n) > 1})
+
+
+def _env_names_unique(subject: Subject, _: Mapping[str, Any]) -> Iterator[str]:
+    if subject.template is None:
+        return
+    for c in containers(subject.template[1]):
+        twice = _duplicates(items(c.spec.get("env")))
+        if twice:
+            yield f"{c.label} sets env {', '.join(twice)} more than once; only the last value counts, so the others mislead"
+
+
+def _fix_env(props: Any, subject: Subject, _: Mapping[str, Any]) -> bool:
+    """Keeps each name's last entry, the one the kubelet uses, so the pod's environment does not change."""
+    spec = remediation.pod_spec(props, subject.kind)
+    changed = False
+    for container in remediation.containers_of(spec) if spec is not None else ():
+        env = container.get("env") if isinstance(container, MappingABC) else None
+        if not isinstance(env, Sequence) or isinstance(env, str):
+            continue
+        entries = [env[i] for i in range(len(env))]
+        names = [e.get("name") if isinstance(e, MappingABC) else None for e in entries]
+        kept = [e for i, e in enumerate(entries) if names[i] is None or names[i] not in names[i + 1 :]]
+        if len(kept) != len(entries):
+            container["env"] = kept
+            changed = True
+    return changed
+
+
+def _emptydir_size_limited(subject: Subject, _: Mapping[str, Any]) -> Iterator[str]:
+    if subject.template is None:
+        return
+    pod_spec = subject.template[1]
+    for volume in items(pod_spec.get("volumes")):
+        empty = get(volume, "emptyDir")
+        if empty is None or empty is UNKNOWN or get(empty, "medium") == "Memory":
+            continue  # a memory-backed emptyDir counts against the containers' memory limits
+        if get(empty, "sizeLimit") not in (None, ""):
+            continue
+        name = get(volume, "name")
+        every = list(containers(pod_spec, ("initContainers", "containers")))
+        if every and all(get(c.spec, "resources", "limits", "ephemeral-storage") not in (None, "") for c in every):
+            continue  # the pod's ephemeral-storage limit (the sum of its containers') bounds it
+        yield f"emptyDir volume '{name}' has no sizeLimit and not every container of the pod has an ephemeral-storage limit, so it can fill the node's disk and get other pods evicted"
+
+
+RULES = [
+    ResourceRule(
+        "pdb-has-bound",
+        "A PodDisruptionBudget sets minAvailable or maxUnavailable.",
+        severity=Severity.MEDIUM,
+        family=FAMILY,
+        check=_pdb_has_bound,
+        fix=_fix_pdb,
+        covers={"kube-score": ["poddisruptionbudget-has-policy"]},
+        remediation_steps="Set spec.maxUnavailable: 1 (at level 'remediate' the pack sets it).",
+    ),
+    ResourceRule(
+        "env-names-unique",
+        "No container sets the same environment variable twice.",
+        severity=Severity.LOW,
+        family=FAMILY,
+        check=_env_names_unique,
+        fix=_fix_env,
+        covers={"kube-linter": ["duplicate-env-var"]},
+        remediation_steps="Remove all but one entry per name; the kubelet uses the last (at level 'remediate' the pack keeps the last).",
+    ),
+    ResourceRule(
+        "emptydir-size-limited",
+        "Every disk-backed emptyDir has a sizeLimit, or every container of its pod an ephemeral-storage limit.",
+        severity=Severity.MEDIUM,
+        family=FAMILY,
+        check=_emptydir_size_limited,
+        partly={"kube-score": ["container-ephemeral-storage-request-and-limit"], "kube-linter": ["unset-ephemeral-storage-requirements"]},
+        remediation_steps="Set emptyDir.sizeLimit to what the program may write there (the logging parts use empty_dir(name, size)); "
+        "with readOnlyRootFilesystem, emptyDirs are the only disk a container writes besides its logs.",
+    ),
+]

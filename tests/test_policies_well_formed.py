@@ -1,0 +1,61 @@
+"""Well-formed objects: PDBs with a bound, env names set once, emptyDirs bounded; with the remediations."""
+
+from __future__ import annotations
+
+import pytest
+from policy_harness import DELETE, Case, edit, edits, load, remediation_args, resource_args, run, serialized
+
+from policies.rules import BY_NAME
+
+SERVICE = load("compliant-service")
+DEPLOY = SERVICE[0]
+PDB = next(d for d in SERVICE if d["kind"] == "PodDisruptionBudget")
+POD = "spec.template.spec"
+APP = f"{POD}.containers[0]"
+INIT = f"{POD}.initContainers[0]"
+TWICE = edit(DEPLOY, f"{APP}.env[2]", {"name": "LOG_LEVEL", "value": "debug"})
+UNBOUNDED = edit(DEPLOY, f"{POD}.volumes[0].emptyDir", {})
+ALL_LIMITED = edits(UNBOUNDED, {f"{APP}.resources.limits.ephemeral-storage": "1Gi", f"{INIT}.resources.limits.ephemeral-storage": "64Mi"})
+
+CASES = [
+    Case("pdb-has-bound", "compliant", PDB),
+    Case("pdb-has-bound", "min-available", edits(PDB, {"spec.maxUnavailable": DELETE, "spec.minAvailable": 1})),
+    Case("pdb-has-bound", "neither", edit(PDB, "spec.maxUnavailable", DELETE), ("sets neither minAvailable nor maxUnavailable",)),
+    Case("pdb-has-bound", "zero-is-a-bound", edit(PDB, "spec.maxUnavailable", 0)),
+    Case("env-names-unique", "compliant", DEPLOY),
+    Case("env-names-unique", "twice", TWICE, ("container 'app' sets env LOG_LEVEL more than once",)),
+    Case("env-names-unique", "init-container", edit(DEPLOY, f"{INIT}.env", [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]), ("init container 'wait' sets env A more than once",)),
+    Case("env-names-unique", "exempted", edit(TWICE, "metadata.annotations", {"policies.gosvc.dev/exempt-env-names-unique": "the chart sets it first"})),
+    Case("emptydir-size-limited", "compliant", DEPLOY),
+    Case("emptydir-size-limited", "no-size-limit", UNBOUNDED, ("emptyDir volume 'tmp' has no sizeLimit",)),
+    Case("emptydir-size-limited", "memory-medium", edit(UNBOUNDED, f"{POD}.volumes[0].emptyDir.medium", "Memory")),
+    Case("emptydir-size-limited", "every-container-limited", ALL_LIMITED),
+    Case("emptydir-size-limited", "init-container-unlimited", edit(ALL_LIMITED, f"{INIT}.resources.limits", {"memory": "32Mi"}), ("emptyDir volume 'tmp'",)),
+    Case("emptydir-size-limited", "other-volumes", edit(DEPLOY, f"{POD}.volumes[1]", {"name": "cfg", "configMap": {"name": "hello"}})),
+]
+
+
+@pytest.mark.parametrize("case", [c.param() for c in CASES])
+def test_well_formed_policy(case: Case):
+    case.check()
+
+
+def _fixed(policy: str, doc: dict) -> dict | None:
+    result = BY_NAME[policy].remediate(remediation_args(doc))
+    return None if result is None else serialized(result)
+
+
+def test_pdb_remediation_sets_max_unavailable_one():
+    fixed = _fixed("pdb-has-bound", edit(PDB, "spec.maxUnavailable", DELETE))
+    assert fixed["spec"]["maxUnavailable"] == 1 and fixed["spec"]["selector"] == PDB["spec"]["selector"]
+    assert run(BY_NAME["pdb-has-bound"], resource_args(fixed)).messages == []
+    assert _fixed("pdb-has-bound", PDB) is None
+
+
+def test_env_remediation_keeps_the_last_entry_of_each_name_in_order():
+    fixed = _fixed("env-names-unique", TWICE)
+    env = fixed["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert [e["name"] for e in env] == ["GOMEMLIMIT", "LOG_LEVEL"]
+    assert env[1] == {"name": "LOG_LEVEL", "value": "debug"}  # the value the kubelet used before the fix
+    assert run(BY_NAME["env-names-unique"], resource_args(fixed)).messages == []
+    assert _fixed("env-names-unique", DEPLOY) is None
