@@ -37,6 +37,9 @@ def netpol_with(ingress_from: list[dict] | None = None, egress_to: list[dict] | 
 OTHER_NS_WORKER = edits(DEPLOY, {"metadata.name": "worker", "metadata.namespace": "jobs", f"{POD}.serviceAccountName": DELETE, "spec.selector.matchLabels": {"app": "worker"}, "spec.template.metadata.labels": {"app": "worker"}})
 UNRENDERABLE = {"pulumiType": "kubernetes:helm.sh/v3:Release", "name": "mystery", "chart": "no-such-chart", "version": "0.0.0", "namespace": "shop"}
 
+STATEFUL = edits(DEPLOY, {"kind": "StatefulSet", "spec.strategy": DELETE, "spec.serviceName": "hello-headless"})
+HEADLESS = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hello-headless", "namespace": "shop"}, "spec": {"clusterIP": "None", "selector": HELLO, "ports": [{"name": "http", "port": 8080}]}}
+
 CASES = [
     Case("service-account-exists", "compliant", SERVICE),
     Case("service-account-exists", "missing", without("ServiceAccount"), ("Deployment shop/hello runs as ServiceAccount 'hello', which the stack does not create",)),
@@ -76,6 +79,13 @@ CASES = [
         ("in namespace kube-system",),
         {"externalNamespaces": []},
     ),
+    Case("statefulset-service-exists", "compliant", [STATEFUL, HEADLESS]),
+    Case("statefulset-service-exists", "no-statefulsets", SERVICE),
+    Case("statefulset-service-exists", "missing", [STATEFUL], ("StatefulSet shop/hello: serviceName 'hello-headless' names no Service in its namespace",)),
+    Case("statefulset-service-exists", "not-headless", [STATEFUL, edit(HEADLESS, "spec.clusterIP", DELETE)], ("Service 'hello-headless' is not headless",)),
+    Case("statefulset-service-exists", "other-namespace", [STATEFUL, edit(HEADLESS, "metadata.namespace", "elsewhere")], ("names no Service in its namespace",)),
+    Case("statefulset-service-exists", "unset", [edit(STATEFUL, "spec.serviceName", DELETE)], ("StatefulSet shop/hello names no serviceName",)),
+    Case("statefulset-service-exists", "exempted", [edit(STATEFUL, "metadata.annotations", {"policies.gosvc.dev/exempt-statefulset-service-exists": "a single replica nobody addresses by name"})]),
     Case("service-target-ports-exist", "compliant", SERVICE),
     Case("service-target-ports-exist", "undeclared-name", changed("Service", {"spec.ports[0].targetPort": "web"}), ("Service shop/hello: targetPort 'web' names no container port of the pods it selects (Deployment shop/hello)",)),
     Case("service-target-ports-exist", "number-is-not-judged", changed("Service", {"spec.ports[0].targetPort": 8081})),

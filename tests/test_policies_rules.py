@@ -41,7 +41,7 @@ REQUIRED = {
 STACK_RULES = {
     "replicas-at-least-two", "anti-affinity-or-spread", "rolling-update-safe", "hpa-bounds", "hpa-owns-replicas",
     "pdb-for-multi-replica", "selectors-match", "networkpolicy-per-workload", "metrics-scraped", "kafka-durability",
-    "service-account-exists", "networkpolicy-peers-select-pods", "service-target-ports-exist",
+    "service-account-exists", "networkpolicy-peers-select-pods", "service-target-ports-exist", "statefulset-service-exists",
 }  # fmt: skip
 ADVISORY_BY_DEFAULT = {"image-digest-pinned", "container-memory-limit-equals-request", "policy-exemptions", "helm-chart-rendered", "go-image-builder-current"}
 CASE_MODULES = [

@@ -6,6 +6,7 @@ import pytest
 from policy_harness import DELETE, Case, edit, edits, load, remediation_args, resource_args, run, serialized
 
 from policies.rules import BY_NAME
+from policies.rules.well_formed import valid_label_value
 
 SERVICE = load("compliant-service")
 DEPLOY = SERVICE[0]
@@ -26,6 +27,11 @@ CASES = [
     Case("env-names-unique", "twice", TWICE, ("container 'app' sets env LOG_LEVEL more than once",)),
     Case("env-names-unique", "init-container", edit(DEPLOY, f"{INIT}.env", [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]), ("init container 'wait' sets env A more than once",)),
     Case("env-names-unique", "exempted", edit(TWICE, "metadata.annotations", {"policies.gosvc.dev/exempt-env-names-unique": "the chart sets it first"})),
+    Case("label-values-valid", "compliant", DEPLOY),
+    Case("label-values-valid", "empty-value", edit(DEPLOY, "metadata.labels.tier", "")),
+    Case("label-values-valid", "plus-sign", edit(DEPLOY, "metadata.labels", {**DEPLOY["metadata"]["labels"], "app.kubernetes.io/version": "1.2.3+build"}), ("metadata.labels: app.kubernetes.io/version='1.2.3+build' is not a valid label value",)),
+    Case("label-values-valid", "too-long", edit(DEPLOY, "spec.template.metadata.labels.commit", "a" * 64), ("the pod template's labels: commit=",)),
+    Case("label-values-valid", "trailing-dash", edit(PDB, "metadata.labels", {"team": "obs-"}), ("team='obs-'",)),
     Case("emptydir-size-limited", "compliant", DEPLOY),
     Case("emptydir-size-limited", "no-size-limit", UNBOUNDED, ("emptyDir volume 'tmp' has no sizeLimit",)),
     Case("emptydir-size-limited", "memory-medium", edit(UNBOUNDED, f"{POD}.volumes[0].emptyDir.medium", "Memory")),
@@ -59,3 +65,8 @@ def test_env_remediation_keeps_the_last_entry_of_each_name_in_order():
     assert env[1] == {"name": "LOG_LEVEL", "value": "debug"}  # the value the kubelet used before the fix
     assert run(BY_NAME["env-names-unique"], resource_args(fixed)).messages == []
     assert _fixed("env-names-unique", DEPLOY) is None
+
+
+@pytest.mark.parametrize("value,valid", [("", True), ("a", True), ("v1.2.3", True), ("a_b-c.d", True), ("a" * 63, True), ("a" * 64, False), ("-a", False), ("a.", False), ("a b", False), ("a/b", False)])
+def test_label_values_follow_the_api_servers_rule(value, valid):
+    assert valid_label_value(value) is valid

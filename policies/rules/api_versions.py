@@ -107,8 +107,8 @@ RULES = [
                 "description": "The newest Kubernetes release the stack must deploy to (the project supports 1.33 to 1.36).",
             }
         },
-        covers={"kube-linter": ["no-extensions-v1beta"]},
-        partly={"kube-score": ["stable-version"]},
+        # kube-score's stable-version list (score/stable/stable_version.go) is a subset of REMOVED, all removed by 1.25.
+        covers={"kube-linter": ["no-extensions-v1beta"], "kube-score": ["stable-version"]},
         remediation_steps="Move the object to the API version the deprecation guide names (for a Helm chart, a chart version "
         "that renders it); the message says which.",
     ),

@@ -1,4 +1,5 @@
-"""References between objects: a pod's ServiceAccount, a NetworkPolicy's peers, a Service's target ports.
+"""References between objects: a pod's ServiceAccount, a NetworkPolicy's peers, a Service's target ports, a
+StatefulSet's governing Service.
 
 Each names another object or port by name or labels; the API server accepts a reference to
 nothing, and the failure shows only at run time (pods not created, traffic silently dropped).
@@ -151,6 +152,21 @@ def _service_target_ports(stack: Stack, _: Mapping[str, Any]) -> Iterator[Findin
                 )
 
 
+def _statefulset_service(stack: Stack, _: Mapping[str, Any]) -> Iterator[Finding]:
+    for statefulset in stack.kinds("StatefulSet"):
+        name = get(statefulset.props, "spec", "serviceName")
+        if name is UNKNOWN or statefulset.namespace in stack.opaque_namespaces():
+            continue
+        if not isinstance(name, str) or not name:
+            yield Finding(f"{statefulset.describe()} names no serviceName, so its pods get no stable DNS names", statefulset.urn)
+            continue
+        services = [s for s in stack.kinds("Service") if s.object_name == name and same_namespace(s.namespace, statefulset.namespace)]
+        if not services:
+            yield Finding(f"{statefulset.describe()}: serviceName '{name}' names no Service in its namespace, so its pods get no stable DNS names", statefulset.urn)
+        elif not any(get(s.props, "spec", "clusterIP") in ("None", UNKNOWN) for s in services):
+            yield Finding(f"{statefulset.describe()}: Service '{name}' is not headless (clusterIP: None), so it publishes no per-pod DNS names", statefulset.urn)
+
+
 RULES = [
     StackRule(
         "service-account-exists",
@@ -183,5 +199,16 @@ RULES = [
         covers={"kube-linter": ["invalid-target-ports"]},
         remediation_steps="Name container ports with at most 15 lowercase letters, digits and hyphens, and use those names as the "
         "Service's targetPort (GoService names them http and metrics).",
+    ),
+    StackRule(
+        "statefulset-service-exists",
+        "A StatefulSet's serviceName names a headless Service in its namespace.",
+        severity=Severity.MEDIUM,
+        family=FAMILY,
+        check=_statefulset_service,
+        workload_exemptions=True,
+        covers={"kube-score": ["statefulset-has-servicename"]},
+        remediation_steps="Create a Service with clusterIP: None selecting the StatefulSet's pods and set spec.serviceName to its "
+        "name (the logging parts use headless_service).",
     ),
 ]

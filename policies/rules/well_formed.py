@@ -1,8 +1,10 @@
-"""Fields the API server accepts but that leave an object doing less than it says: a PodDisruptionBudget with
-no bound, an environment variable set twice, an emptyDir that may fill the node's disk."""
+"""Fields that leave an object doing less than it says, or that the API server refuses only at apply: a
+PodDisruptionBudget with no bound, an environment variable set twice, an emptyDir that may fill the node's
+disk, a label value Kubernetes does not accept."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping as MappingABC, Sequence
 from typing import Any, Iterator, Mapping
 
@@ -14,6 +16,8 @@ from .kube import containers
 from .props import UNKNOWN, get, items, mapping
 
 FAMILY = "well-formed"
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+"""A label value as the API server validates it: at most 63 characters (checked apart), alphanumeric at both ends."""
 
 
 def _pdb_has_bound(subject: Subject, _: Mapping[str, Any]) -> Iterator[str]:
@@ -83,6 +87,22 @@ def _emptydir_size_limited(subject: Subject, _: Mapping[str, Any]) -> Iterator[s
         yield f"emptyDir volume '{name}' has no sizeLimit and not every container of the pod has an ephemeral-storage limit, so it can fill the node's disk and get other pods evicted"
 
 
+def valid_label_value(value: str) -> bool:
+    return len(value) <= 63 and bool(_LABEL_VALUE.match(value))
+
+
+def _label_values(subject: Subject, _: Mapping[str, Any]) -> Iterator[str]:
+    if subject.kind is None:
+        return
+    sources = [("metadata.labels", subject.labels)]
+    if subject.template is not None:
+        sources.append(("the pod template's labels", mapping(subject.template[0].get("labels"))))
+    for where, labels in sources:
+        for key, value in labels.items():
+            if isinstance(value, str) and not valid_label_value(value):
+                yield f"{where}: {key}={value!r} is not a valid label value (at most 63 letters, digits, '-', '_' or '.', alphanumeric at both ends), so the API server rejects the object"
+
+
 RULES = [
     ResourceRule(
         "pdb-has-bound",
@@ -101,7 +121,7 @@ RULES = [
         family=FAMILY,
         check=_env_names_unique,
         fix=_fix_env,
-        covers={"kube-linter": ["duplicate-env-var"]},
+        covers={"kube-linter": ["duplicate-env-var"], "kube-score": ["environment-variable-key-duplication"]},
         remediation_steps="Remove all but one entry per name; the kubelet uses the last (at level 'remediate' the pack keeps the last).",
     ),
     ResourceRule(
@@ -113,5 +133,15 @@ RULES = [
         partly={"kube-score": ["container-ephemeral-storage-request-and-limit"], "kube-linter": ["unset-ephemeral-storage-requirements"]},
         remediation_steps="Set emptyDir.sizeLimit to what the program may write there (the logging parts use empty_dir(name, size)); "
         "with readOnlyRootFilesystem, emptyDirs are the only disk a container writes besides its logs.",
+    ),
+    ResourceRule(
+        "label-values-valid",
+        "Label values, the pod template's included, are values the API server accepts.",
+        severity=Severity.MEDIUM,
+        family=FAMILY,
+        check=_label_values,
+        covers={"kube-score": ["label-values"]},
+        remediation_steps="Shorten the value to 63 characters and keep to letters, digits, '-', '_' and '.', starting and ending "
+        "with a letter or digit (a version such as '1.2.3+build' becomes '1.2.3-build').",
     ),
 ]
