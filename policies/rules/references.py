@@ -40,8 +40,24 @@ _EXTERNAL_PARAM = {
 }
 
 
+def _by_name(stack: Stack, kind: str) -> dict[str, list[Subject]]:
+    """The stack's objects of `kind` by name, built once per stack so a lookup per workload stays linear."""
+
+    def build() -> dict[str, list[Subject]]:
+        found: dict[str, list[Subject]] = {}
+        for subject in stack.kinds(kind):
+            found.setdefault(subject.object_name, []).append(subject)
+        return found
+
+    return stack.memo(("by_name", kind), build)
+
+
+def _named(stack: Stack, kind: str, name: str, namespace: Any) -> list[Subject]:
+    """The objects of `kind` called `name` that may be in `namespace`."""
+    return [s for s in _by_name(stack, kind).get(name, []) if same_namespace(s.namespace, namespace)]
+
+
 def _service_account_exists(stack: Stack, _: Mapping[str, Any]) -> Iterator[Finding]:
-    accounts = stack.memo("service_accounts", lambda: [(a.namespace, a.object_name) for a in stack.kinds("ServiceAccount")])
     for workload in stack.workloads():
         if workload.template is None:
             continue
@@ -49,7 +65,7 @@ def _service_account_exists(stack: Stack, _: Mapping[str, Any]) -> Iterator[Find
         name = pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount")
         if not isinstance(name, str) or name == DEFAULT_ACCOUNT or workload.namespace in stack.opaque_namespaces():
             continue
-        if any(n == name and same_namespace(ns, workload.namespace) for ns, n in accounts):
+        if _named(stack, "ServiceAccount", name, workload.namespace):
             continue
         yield Finding(
             f"{workload.describe()} runs as ServiceAccount '{name}', which the stack does not create in its namespace, "
@@ -160,7 +176,7 @@ def _statefulset_service(stack: Stack, _: Mapping[str, Any]) -> Iterator[Finding
         if not isinstance(name, str) or not name:
             yield Finding(f"{statefulset.describe()} names no serviceName, so its pods get no stable DNS names", statefulset.urn)
             continue
-        services = [s for s in stack.kinds("Service") if s.object_name == name and same_namespace(s.namespace, statefulset.namespace)]
+        services = _named(stack, "Service", name, statefulset.namespace)
         if not services:
             yield Finding(f"{statefulset.describe()}: serviceName '{name}' names no Service in its namespace, so its pods get no stable DNS names", statefulset.urn)
         elif not any(get(s.props, "spec", "clusterIP") in ("None", UNKNOWN) for s in services):
