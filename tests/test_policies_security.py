@@ -277,4 +277,4 @@ def test_no_remediation_for_compliant_or_exempted_workloads():
 
 def test_policies_without_remediation_offer_none():
     remediating = {p.name for p in BY_NAME.values() if getattr(p, "has_remediation", lambda: False)()}
-    assert remediating == {"seccomp-runtime-default", "service-account-token-not-automounted", "no-privilege-escalation", "pdb-has-bound", "env-names-unique"}
+    assert remediating == {"seccomp-runtime-default", "service-account-token-not-automounted", "no-privilege-escalation", "pdb-has-bound", "env-names-unique", "service-account-field-current"}

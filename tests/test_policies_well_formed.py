@@ -32,6 +32,10 @@ CASES = [
     Case("label-values-valid", "plus-sign", edit(DEPLOY, "metadata.labels", {**DEPLOY["metadata"]["labels"], "app.kubernetes.io/version": "1.2.3+build"}), ("metadata.labels: app.kubernetes.io/version='1.2.3+build' is not a valid label value",)),
     Case("label-values-valid", "too-long", edit(DEPLOY, "spec.template.metadata.labels.commit", "a" * 64), ("the pod template's labels: commit=",)),
     Case("label-values-valid", "trailing-dash", edit(PDB, "metadata.labels", {"team": "obs-"}), ("team='obs-'",)),
+    Case("service-account-field-current", "compliant", DEPLOY),
+    Case("service-account-field-current", "deprecated-only", edits(DEPLOY, {f"{POD}.serviceAccountName": DELETE, f"{POD}.serviceAccount": "hello"}), ("sets the deprecated serviceAccount 'hello'",)),
+    Case("service-account-field-current", "both", edit(DEPLOY, f"{POD}.serviceAccount", "other"), ("set serviceAccountName 'hello' (the account the pod gets)",)),
+    Case("service-account-field-current", "empty", edit(DEPLOY, f"{POD}.serviceAccount", "")),
     Case("emptydir-size-limited", "compliant", DEPLOY),
     Case("emptydir-size-limited", "no-size-limit", UNBOUNDED, ("emptyDir volume 'tmp' has no sizeLimit",)),
     Case("emptydir-size-limited", "memory-medium", edit(UNBOUNDED, f"{POD}.volumes[0].emptyDir.medium", "Memory")),
@@ -65,6 +69,14 @@ def test_env_remediation_keeps_the_last_entry_of_each_name_in_order():
     assert env[1] == {"name": "LOG_LEVEL", "value": "debug"}  # the value the kubelet used before the fix
     assert run(BY_NAME["env-names-unique"], resource_args(fixed)).messages == []
     assert _fixed("env-names-unique", DEPLOY) is None
+
+
+@pytest.mark.parametrize("name,expected", [(DELETE, "legacy"), ("hello", "hello")])
+def test_service_account_remediation_keeps_the_account_the_pod_gets(name, expected):
+    fixed = _fixed("service-account-field-current", edits(DEPLOY, {f"{POD}.serviceAccountName": name, f"{POD}.serviceAccount": "legacy"}))
+    pod = fixed["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == expected and pod["serviceAccount"] == ""  # empty reads as unset
+    assert run(BY_NAME["service-account-field-current"], resource_args(fixed)).messages == []
 
 
 @pytest.mark.parametrize("value,valid", [("", True), ("a", True), ("v1.2.3", True), ("a_b-c.d", True), ("a" * 63, True), ("a" * 64, False), ("-a", False), ("a.", False), ("a b", False), ("a/b", False)])

@@ -1,6 +1,6 @@
 """Fields that leave an object doing less than it says, or that the API server refuses only at apply: a
 PodDisruptionBudget with no bound, an environment variable set twice, an emptyDir that may fill the node's
-disk, a label value Kubernetes does not accept."""
+disk, a label value Kubernetes does not accept, the deprecated serviceAccount field."""
 
 from __future__ import annotations
 
@@ -103,6 +103,28 @@ def _label_values(subject: Subject, _: Mapping[str, Any]) -> Iterator[str]:
                 yield f"{where}: {key}={value!r} is not a valid label value (at most 63 letters, digits, '-', '_' or '.', alphanumeric at both ends), so the API server rejects the object"
 
 
+def _service_account_field(subject: Subject, _: Mapping[str, Any]) -> Iterator[str]:
+    if subject.template is None:
+        return
+    pod_spec = subject.template[1]
+    old, current = pod_spec.get("serviceAccount"), pod_spec.get("serviceAccountName")
+    if isinstance(old, str) and old:
+        effective = current if isinstance(current, str) and current else old
+        yield f"sets the deprecated serviceAccount '{old}'; set serviceAccountName '{effective}' (the account the pod gets) and drop serviceAccount"
+
+
+def _fix_service_account_field(props: Any, subject: Subject, _: Mapping[str, Any]) -> bool:
+    """Moves the value to serviceAccountName unless that is set (it wins over serviceAccount), so the pod keeps its
+    account; the old field is emptied, which the API server reads as unset (the SDK's proxies cannot delete a key)."""
+    spec = remediation.pod_spec(props, subject.kind)
+    if spec is None or not isinstance(spec.get("serviceAccount"), str):
+        return False
+    if not spec.get("serviceAccountName"):
+        spec["serviceAccountName"] = spec["serviceAccount"]
+    spec["serviceAccount"] = ""
+    return True
+
+
 RULES = [
     ResourceRule(
         "pdb-has-bound",
@@ -143,5 +165,16 @@ RULES = [
         covers={"kube-score": ["label-values"]},
         remediation_steps="Shorten the value to 63 characters and keep to letters, digits, '-', '_' and '.', starting and ending "
         "with a letter or digit (a version such as '1.2.3+build' becomes '1.2.3-build').",
+    ),
+    ResourceRule(
+        "service-account-field-current",
+        "Pods name their ServiceAccount with serviceAccountName, not the deprecated serviceAccount.",
+        severity=Severity.LOW,
+        family=FAMILY,
+        check=_service_account_field,
+        fix=_fix_service_account_field,
+        covers={"kube-linter": ["deprecated-service-account-field"]},
+        remediation_steps="Replace spec.serviceAccount with spec.serviceAccountName (at level 'remediate' the pack moves it and empties "
+        "the old field, keeping the account the pod gets).",
     ),
 ]
