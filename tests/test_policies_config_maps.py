@@ -26,6 +26,7 @@ CASES = [
     Case("configmap-no-credentials", "empty", config_map()),
     Case("configmap-no-credentials", "password-key", config_map({"db.password": "hunter2"}), ("data key 'db.password' is named like a credential",)),
     Case("configmap-no-credentials", "api-key", config_map({"API_KEY": "abc123"}), ("data key 'API_KEY' is named like a credential",)),
+    Case("configmap-no-credentials", "camel-case", config_map({"secretKey": "abc"}), ("data key 'secretKey' is named like a credential",)),
     Case("configmap-no-credentials", "binary-token", config_map(binary={"token": "c2VjcmV0"}), ("binaryData key 'token' is named like a credential",)),
     Case("configmap-no-credentials", "pem-under-an-innocent-key", config_map({"tls.pem": PEM}), ("data key 'tls.pem' holds a PEM private key",)),
     Case("configmap-no-credentials", "url-with-password", config_map({"upstream": "postgres://app:s3cret@db:5432/app"}), ("holds a URL with a password",)),
@@ -41,7 +42,7 @@ def test_config_map_policy(case: Case):
     case.check()
 
 
-@pytest.mark.parametrize("key,name", [("db.password", "DB_PASSWORD"), ("api-key", "API_KEY"), ("plain", "PLAIN")])
+@pytest.mark.parametrize("key,name", [("db.password", "DB_PASSWORD"), ("api-key", "API_KEY"), ("plain", "PLAIN"), ("secretKey", "SECRET_KEY"), ("clientID", "CLIENT_ID")])
 def test_keys_read_as_environment_names(key, name):
     assert key_name(key) == name
 

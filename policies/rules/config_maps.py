@@ -14,11 +14,13 @@ from .security import FILE_REFERENCE, SECRET_VALUE, secret_name
 
 FAMILY = "config-maps"
 _KEY_SEPARATORS = re.compile(r"[.\-]")
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 def key_name(key: str) -> str:
-    """A ConfigMap key as an environment variable name ('db.password' -> 'DB_PASSWORD'), for the shared name patterns."""
-    return _KEY_SEPARATORS.sub("_", key).upper()
+    """A ConfigMap key as an environment variable name ('db.password' -> 'DB_PASSWORD', 'secretKey' -> 'SECRET_KEY'),
+    for the shared name patterns."""
+    return _KEY_SEPARATORS.sub("_", _CAMEL_HUMP.sub("_", key)).upper()
 
 
 def _no_credentials(subject: Subject, settings: Mapping[str, Any]) -> Iterator[str]:
