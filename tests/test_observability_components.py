@@ -108,6 +108,16 @@ def test_grafana_gets_gomemlimit_below_its_limit_and_a_writable_tmp():
     assert grafana["containerSecurityContext"]["readOnlyRootFilesystem"] is True
 
 
+def test_grafana_and_adapter_pods_bound_their_emptydirs_with_ephemeral_storage_on_every_container():
+    """The charts give their emptyDirs no sizeLimit; a limit on every container bounds the pod's disk instead."""
+    values = {name: r.inputs["values"] for name, r in releases(run(lambda: PrometheusStack("mon", {}))).items()}
+    grafana, adapter_values = values["kube-prometheus-stack"]["grafana"], values["prometheus-adapter"]
+    for part in (grafana["resources"], grafana["sidecar"]["resources"], adapter_values["resources"]):
+        assert part["requests"]["ephemeral-storage"] == part["limits"]["ephemeral-storage"]
+        assert quantity(part["limits"]["ephemeral-storage"]) > 0
+    assert grafana["resources"]["limits"]["memory"] == prometheus_stack.COMPONENT_RESOURCES["grafana"].effective_memory_limit
+
+
 def test_grafana_password_is_generated_kept_secret_and_only_referenced_by_the_release():
     stacks = []
     result = run(lambda: stacks.append(PrometheusStack("mon", {})))

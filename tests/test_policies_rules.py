@@ -6,15 +6,19 @@ import copy
 import re
 
 import pytest
+import test_policies_api_versions
 import test_policies_availability
 import test_policies_charts
+import test_policies_config_maps
 import test_policies_images
 import test_policies_logging
 import test_policies_network
 import test_policies_pod_security
 import test_policies_rbac
+import test_policies_references
 import test_policies_resources
 import test_policies_security
+import test_policies_well_formed
 from policy_harness import edit, edits, evaluate, load, one, resource_args, run, stack_args
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, Severity, StackValidationPolicy
 from hypothesis import given, settings
@@ -39,10 +43,15 @@ REQUIRED = {
 STACK_RULES = {
     "replicas-at-least-two", "anti-affinity-or-spread", "rolling-update-safe", "hpa-bounds", "hpa-owns-replicas",
     "pdb-for-multi-replica", "selectors-match", "networkpolicy-per-workload", "metrics-scraped", "kafka-durability",
+    "service-account-exists", "networkpolicy-peers-select-pods", "service-target-ports-exist", "statefulset-service-exists",
 }  # fmt: skip
 STACK_RULES |= set(test_policies_rbac.NAMES)  # the RBAC rules resolve bindings against the stack's roles
 ADVISORY_BY_DEFAULT = {"image-digest-pinned", "container-memory-limit-equals-request", "policy-exemptions", "helm-chart-rendered", "go-image-builder-current"}
-CASE_MODULES = [test_policies_images, test_policies_resources, test_policies_security, test_policies_pod_security, test_policies_availability, test_policies_network, test_policies_logging, test_policies_charts, test_policies_rbac]
+CASE_MODULES = [
+    test_policies_images, test_policies_resources, test_policies_security, test_policies_pod_security, test_policies_availability, test_policies_network,
+    test_policies_logging, test_policies_charts, test_policies_rbac, test_policies_references, test_policies_api_versions, test_policies_config_maps,
+    test_policies_well_formed,
+]  # fmt: skip
 COMPLIANT = load("compliant-service") + [one("compliant-go-image")]
 
 

@@ -289,4 +289,7 @@ def test_policies_without_remediation_offer_none():
         "no-privilege-escalation",
         "proc-mount-default",
         "apparmor-selinux-confined",
+        "pdb-has-bound",
+        "env-names-unique",
+        "service-account-field-current",
     }

@@ -15,6 +15,12 @@ def requirements(spec: ResourcesSpec) -> dict:
     return {"requests": requests, "limits": limits}
 
 
+def with_ephemeral_storage(requirements_: dict, size: str) -> dict:
+    """`requirements_` with an ephemeral-storage request and limit of `size`: the kubelet evicts the pod when its
+    emptyDirs, writable layers and logs outgrow the sum of its containers' limits, instead of the node's disk filling."""
+    return {part: {**values, "ephemeral-storage": size} for part, values in requirements_.items()}
+
+
 def gomemlimit(memory_limit: str, percent: int) -> str:
     """GOMEMLIMIT as whole MiB at `percent` of the container limit, so the GC works harder before the OOM killer acts."""
     limit_bytes = quantity(memory_limit)

@@ -19,6 +19,8 @@ from components.service.autoscaling import REQUESTS_PER_SECOND
 RATE_WINDOW = "2m"
 ADAPTER_UID = 10001  # the image is static and runs as any non-root UID; 10001 is also the chart's default
 RESOURCES = ResourcesSpec(cpu_request="50m", cpu_limit=None, memory_request="128Mi", memory_limit="256Mi")
+EPHEMERAL_STORAGE = "64Mi"
+"""The adapter writes only its self-signed serving certificate to the chart's /tmp emptyDir, which has no sizeLimit."""
 RELEASE_NAME = "prometheus-adapter"
 POD_SELECTOR = {"app.kubernetes.io/name": "prometheus-adapter", "app.kubernetes.io/instance": RELEASE_NAME}
 """The chart's selector labels (k8s-prometheus-adapter.selectorLabels) for a release of this name."""
@@ -74,7 +76,7 @@ def values(spec: PrometheusStackSpec) -> dict[str, Any]:
         "replicas": spec.adapter_replicas,
         "metricsRelistInterval": "1m",
         "rules": {"default": False, "custom": rules(), "external": []},
-        "resources": resources.requirements(RESOURCES),
+        "resources": resources.with_ephemeral_storage(resources.requirements(RESOURCES), EPHEMERAL_STORAGE),
         "podSecurityContext": {"fsGroup": ADAPTER_UID, "seccompProfile": dict(security.RUNTIME_DEFAULT_SECCOMP)},
         "securityContext": security.container_security_context(ADAPTER_UID),
         "podDisruptionBudget": {"enabled": spec.adapter_replicas > 1, "maxUnavailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow"},

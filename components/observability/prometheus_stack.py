@@ -48,6 +48,10 @@ COMPONENT_RESOURCES = {
     "admission_jobs": ResourcesSpec(cpu_request="10m", cpu_limit=None, memory_request="32Mi", memory_limit="64Mi"),
 }
 
+EPHEMERAL_STORAGE = {"grafana": "1Gi", "grafana_sidecar": "64Mi"}
+"""Disk for Grafana's pod, whose chart gives its emptyDirs no sizeLimit: Grafana's SQLite database, search index and
+/tmp; the sidecar's dashboard files. With a limit on every container the pod's emptyDirs are bounded by their sum."""
+
 GRAFANA_UID = defaults.NONROOT_UID
 """Grafana and its sidecar run as any UID: they write only to emptyDirs, which fsGroup makes theirs.
 Not the image's 472, which the pack refuses (UIDs below 10000 may be a node's users)."""
@@ -85,6 +89,10 @@ GRAFANA_EXEMPTIONS = {
     "its own file and would log users out at random. Two replicas need an external database, which this stack does not run",
     "service-account-token-not-automounted": "its dashboard sidecar lists and watches ConfigMaps labelled grafana_dashboard "
     "in every namespace through the API",
+    "probes-configured": "the chart gives the dashboard sidecar no ports value, so its /healthz port (HEALTH_PORT, which these "
+    "values set to the probes' port) cannot be declared",
+    "env-names-unique": "the chart sets GOMEMLIMIT to the whole memory limit and no value turns that off; the values add a "
+    "second GOMEMLIMIT below the limit, which the container gets because the last definition of a name wins",
 }
 KUBE_STATE_METRICS_EXEMPTIONS = {
     "replicas-at-least-two": "each replica exports every kube_* series, so a second would double them and every sum() over "
@@ -226,7 +234,7 @@ def grafana_values(spec: PrometheusStackSpec) -> dict[str, Any]:
         ],
         "persistence": {"enabled": False},  # dashboards and datasources are provisioned, nothing to keep
         "extraEmptyDirMounts": [GRAFANA_TMP],
-        "resources": _requirements("grafana"),
+        "resources": resources.with_ephemeral_storage(_requirements("grafana"), EPHEMERAL_STORAGE["grafana"]),
         "annotations": security.exemptions(GRAFANA_EXEMPTIONS),
         "deploymentStrategy": SURGE_FIRST,
         "serviceAccount": {"autoMount": False, "automountServiceAccountToken": False},
@@ -254,7 +262,7 @@ def grafana_values(spec: PrometheusStackSpec) -> dict[str, Any]:
             "datasources": {"enabled": False},
             "readinessProbe": sidecar_readiness,
             "livenessProbe": sidecar_liveness,
-            "resources": _requirements("grafana_sidecar"),
+            "resources": resources.with_ephemeral_storage(_requirements("grafana_sidecar"), EPHEMERAL_STORAGE["grafana_sidecar"]),
             "securityContext": security.container_security_context(GRAFANA_UID),
         },
     }

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from pulumi_policy import Policy, ResourceValidationPolicy
 
-from . import availability, exemptions, go_image, images, log_pipeline, network, pod_security, rbac, releases, resources, security
+from . import api_versions, availability, config_maps, exemptions, go_image, images, log_pipeline, network, pod_security, rbac, references, releases, resources, security, well_formed
 from .definition import EXEMPT_PREFIX, ResourceRule, StackRule
 
 PACK_NAME = "gosvc-policies"
-_FAMILIES = [images.RULES, go_image.RULES, resources.RULES, security.RULES, pod_security.RULES, availability.RULES, network.RULES, log_pipeline.RULES, releases.RULES, rbac.RULES]
+_FAMILIES = [
+    images.RULES, go_image.RULES, resources.RULES, security.RULES, pod_security.RULES, availability.RULES, network.RULES, log_pipeline.RULES,
+    releases.RULES, rbac.RULES, references.RULES, api_versions.RULES, config_maps.RULES, well_formed.RULES,
+]  # fmt: skip
 _RULES = [rule for family in _FAMILIES for rule in family]
 
 POLICIES: list[Policy] = [

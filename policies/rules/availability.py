@@ -11,9 +11,9 @@ from typing import Any, Iterator, Mapping
 from pulumi_policy import Severity
 
 from .definition import Finding, ResourceRule, Stack, StackRule, Subject, Undecided
-from .kube import SCALABLE_KINDS, containers, declared, map_selector_matches, selector_matches
+from .kube import SCALABLE_KINDS, containers, declared, selector_matches
 from .props import UNKNOWN, get, items, mapping, whole_number
-from .relations import candidates, hpa_target, hpas_for, labels_known, operated_pods, pdbs_for, pod_labels, replica_range, selects
+from .relations import candidates, hpa_target, hpas_for, labels_known, may_select, pdbs_for, pod_labels, replica_range, selects
 
 FAMILY = "availability"
 REPLICATED = ("Deployment", "StatefulSet")
@@ -37,12 +37,18 @@ def _probes(subject: Subject, settings: Mapping[str, Any]) -> Iterator[str | Und
             yield f"{c.label} has no livenessProbe, so a hung process is never restarted"
         if readiness and liveness and readiness == liveness:
             yield f"{c.label} has identical readiness and liveness probes; a slow dependency then restarts pods instead of taking them out of rotation"
-        names = {get(p, "name") for p in items(c.spec.get("ports"))}
+        ports = c.spec.get("ports")
+        if ports is UNKNOWN:
+            continue
+        names = {get(p, "name") for p in items(ports)}
+        numbers = {whole_number(get(p, "containerPort")) for p in items(ports)}
         for probe_name, probe in (("readinessProbe", readiness), ("livenessProbe", liveness), ("startupProbe", c.spec.get("startupProbe"))):
             for handler in ("httpGet", "tcpSocket", "grpc"):
                 port = get(probe, handler, "port")
-                if isinstance(port, str) and port not in names:
+                if isinstance(port, str) and whole_number(port) is None and port not in names:
                     yield f"{c.label}: {probe_name} uses port '{port}', which the container does not declare"
+                elif whole_number(port) is not None and whole_number(port) not in numbers:
+                    yield f"{c.label}: {probe_name} uses port {port}, which the container does not declare in its ports"
 
 
 def _replicas_at_least_two(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Finding]:
@@ -203,36 +209,26 @@ def _pdb_for_multi_replica(stack: Stack, settings: Mapping[str, Any]) -> Iterato
 
 
 def _selectors_match(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Finding]:
-    external = {n for n in settings.get("externalNamespaces") or [] if isinstance(n, str)}
+    external = frozenset(n for n in settings.get("externalNamespaces") or [] if isinstance(n, str))
     workloads = stack.workloads()
     for workload in workloads:
         selector = get(workload.props, "spec", "selector")
         if workload.kind != "Job" and isinstance(selector, dict) and labels_known(workload) and selector_matches(selector, pod_labels(workload)) is False:
             yield Finding(f"{workload.describe()}: spec.selector does not match its pod template labels, so it manages no pods", workload.urn)
 
-    def may_select(namespace: Any, selector: Any, matches: Any, plain_map: bool = False) -> bool:
-        """Whether any pod in the namespace is or might be selected: a workload's (labels unknown in preview, or
-        installed by a chart the pack could not render), or one Prometheus Operator runs. In a namespace the
-        cluster populates itself (`externalNamespaces`) the pods are not the stack's, so nothing is judged."""
-        if namespace in stack.opaque_namespaces() or namespace in external:
-            return True
-        if any(labels is None or matches(labels) is not False for labels in operated_pods(stack, namespace)):
-            return True
-        return any(not labels_known(w) or matches(pod_labels(w)) is not False for w in candidates(stack, namespace, selector, plain_map=plain_map))
-
     for service in stack.kinds("Service"):
         selector = get(service.props, "spec", "selector")
         if get(service.props, "spec", "type") == "ExternalName" or not isinstance(selector, dict) or not selector:
             continue
-        if not may_select(service.namespace, selector, lambda labels, sel=selector: map_selector_matches(sel, labels), plain_map=True):
+        if not may_select(stack, service.namespace, selector, plain_map=True, external=external):
             yield Finding(f"{service.describe()} selects no pods of any workload in its namespace (selector {selector})", service.urn)
     for pdb in stack.kinds("PodDisruptionBudget"):
         selector = get(pdb.props, "spec", "selector", default={})
-        if not may_select(pdb.namespace, selector, lambda labels, sel=selector: selector_matches(sel, labels)):
+        if not may_select(stack, pdb.namespace, selector, external=external):
             yield Finding(f"{pdb.describe()} selects no pods of any workload in its namespace", pdb.urn)
     for netpol in stack.kinds("NetworkPolicy"):
         selector = get(netpol.props, "spec", "podSelector", default={})
-        if mapping(selector) and not may_select(netpol.namespace, selector, lambda labels, sel=selector: selector_matches(sel, labels)):
+        if mapping(selector) and not may_select(stack, netpol.namespace, selector, external=external):
             yield Finding(f"{netpol.describe()} podSelector selects no pods of any workload in its namespace", netpol.urn)
     for hpa in stack.kinds("HorizontalPodAutoscaler"):
         ref = mapping(get(hpa.props, "spec", "scaleTargetRef"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .definition import Stack, Subject, same_namespace
-from .kube import selector_matches
+from .kube import map_selector_matches, selector_matches
 from .props import UNKNOWN, get, mapping, whole_number
 
 
@@ -208,3 +208,18 @@ def policy_types(netpol: Subject) -> set[str]:
 
 def network_policies_for(stack: Stack, workload: Subject) -> list[Subject]:
     return list(_selected_by(stack, "NetworkPolicy", ("spec", "podSelector")).get(workload.urn, []))
+
+
+def may_select(stack: Stack, namespace: Any, selector: Any, *, plain_map: bool = False, external: frozenset[str] = frozenset()) -> bool:
+    """Whether any pod in `namespace` is or might be selected: a workload's (labels unknown in preview, or
+    installed by a chart the pack could not render), or one Prometheus Operator runs. In a namespace the
+    cluster populates itself (`external`) the pods are not the stack's, so nothing is judged."""
+    if namespace in stack.opaque_namespaces() or namespace in external:
+        return True
+
+    def matches(labels: dict[str, Any]) -> bool | None:
+        return map_selector_matches(selector, labels) if plain_map else selector_matches(selector, labels)
+
+    if any(labels is None or matches(labels) is not False for labels in operated_pods(stack, namespace)):
+        return True
+    return any(not labels_known(w) or matches(pod_labels(w)) is not False for w in candidates(stack, namespace, selector, plain_map=plain_map))

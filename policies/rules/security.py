@@ -188,7 +188,8 @@ def _no_host_path(subject: Subject, settings: Mapping[str, Any]) -> Iterator[Fin
                 yield Finding(f"{where} ({mode}); a hostPath ties the pod to the node and exposes its files")
 
 
-def _secret_name(name: str, allowed: set[str]) -> bool:
+def secret_name(name: str, allowed: frozenset[str] | set[str] = frozenset()) -> bool:
+    """Whether an environment variable or key name says it holds a credential (DB_PASSWORD, api_key), not a path to one."""
     upper = name.upper()
     return upper not in allowed and not upper.endswith(NOT_A_SECRET_SUFFIX) and bool(SECRET_NAME.search(upper))
 
@@ -207,9 +208,9 @@ def _no_secrets_in_env(subject: Subject, settings: Mapping[str, Any]) -> Iterato
                             yield f"{c.label}: env {name} holds {what} as a literal value; put it in a Secret and use valueFrom.secretKeyRef"
                             break
                     else:
-                        if value and _secret_name(name, allowed) and not FILE_REFERENCE.match(value):
+                        if value and secret_name(name, allowed) and not FILE_REFERENCE.match(value):
                             yield f"{c.label}: env {name} looks like a secret but has a literal value; use valueFrom.secretKeyRef"
-                elif isinstance(source, dict) and "configMapKeyRef" in source and _secret_name(name, allowed):
+                elif isinstance(source, dict) and "configMapKeyRef" in source and secret_name(name, allowed):
                     yield f"{c.label}: env {name} looks like a secret but comes from a ConfigMap; use valueFrom.secretKeyRef"
 
 
