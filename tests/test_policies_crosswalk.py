@@ -4,7 +4,6 @@ the coverage per linter against the goal, and docs/policy-crosswalk.md as the da
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import yaml

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Mapping
 
 from tools.crosswalk.catalogue import DIFFERENCES, ROOT
-from tools.crosswalk.coverage import COVERED, DIFFERENCE, GAP, GOAL, NOT_APPLICABLE, OPTIONAL, PARTLY, Coverage, Row
+from tools.crosswalk.coverage import COVERED, DIFFERENCE, GOAL, NOT_APPLICABLE, OPTIONAL, PARTLY, Coverage, Row
 
 DOCS = ROOT / "docs" / "policy-crosswalk.md"
 TITLES = {"kube-linter": "kube-linter", "kube-score": "kube-score", "polaris": "Polaris", "checkov": "Checkov"}
