@@ -198,3 +198,7 @@ def test_docs_show_every_linter_and_every_applicable_default_check(measured):
         for d in DIFFERENCES:
             if d.linter == linter:
                 assert d.reason in text
+
+
+def test_figures_are_rounded_down():
+    assert (docs.percent(0.9499), docs.percent(0.95), docs.percent(2.5 / 5), docs.percent(1.0)) == ("94.9%", "95.0%", "50.0%", "100.0%")
