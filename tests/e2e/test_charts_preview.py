@@ -6,13 +6,11 @@ fetched; the pack process the CLI starts gets the helm built from the Go proxy t
 
 from __future__ import annotations
 
-import json
-
 import pulumi_kubernetes as k8s
 import pytest
 
 from tests.conftest import ROOT
-from test_policy_reports import sarif_errors
+from tests.e2e.policy_reports import assert_written
 from tools.charts import build as chart_tools
 
 pytestmark = pytest.mark.e2e
@@ -46,19 +44,5 @@ def test_real_preview_checks_the_objects_a_release_renders(engine, monkeypatch, 
     else:
         assert CONTAINER_RULES <= mandatory, op.output[-3000:]
         assert not op.succeeded, "mandatory findings on chart objects fail the preview"
-    _assert_reports(op, stack.name)
+    assert_written(op, stack.name)
 
-
-def _assert_reports(op, name: str) -> None:
-    """The preview wrote the three reports, the SARIF is valid, and the JSON's violated pairs are the CLI's policy events."""
-    assert op.policy_report is not None and op.policy_report.name == name
-    data = json.loads((op.policy_report / "policy-report.json").read_text())
-    sarif = json.loads((op.policy_report / "policy-report.sarif").read_text())
-    markdown = (op.policy_report / "policy-report.md").read_text()
-    assert sarif_errors(sarif) == []
-    events = {(v.policy, v.urn or "") for v in op.violations if not v.message.startswith("can't run policy")}
-    assert {(v["policy"], v["urn"]) for v in data["violations"]} == events
-    assert len(sarif["runs"][0]["results"]) == len(data["violations"])
-    states = data["summary"]["states"]
-    assert states["passed"] > 0 and states["violated"] == len(events), states
-    assert f"#### Violations ({len(data['violations'])})" in markdown or not data["violations"]
