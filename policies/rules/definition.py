@@ -10,7 +10,6 @@ defaults under the configured values, and honour exemption annotations.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping
@@ -25,8 +24,9 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
-from . import charts, kube
+from . import charts, kube, outcomes
 from .props import UNKNOWN, mapping, plain
 
 EXEMPT_PREFIX = "policies.gosvc.dev/exempt-"
@@ -60,19 +60,10 @@ class Undecided:
     urn: str | None = None
 
 
-UNDECIDED_LOG = "GOSVC_POLICY_UNDECIDED"
-"""Environment variable naming a file the pack appends its undecidable pairs to (JSON lines of policy, urn,
-reason): the Pulumi CLI passes no not-applicable reason on in its events, so a real-engine report reads them here."""
-
-
-def undecided_reason(policy: str, pairs: Iterable[tuple[str, str]]) -> str:
-    """The not-applicable reason that carries (urn, reason) pairs nobody can decide before `up`; also logged
-    to the file UNDECIDED_LOG names, when it is set."""
+def undecided_reason(pairs: Iterable[tuple[str, str]]) -> str:
+    """The not-applicable reason that carries (urn, reason) pairs nobody can decide before `up` (the engine
+    drops it: the real-engine reports read the pack's outcome record instead, see outcomes.py)."""
     records = [{"urn": urn, "reason": reason} for urn, reason in pairs]
-    log = os.environ.get(UNDECIDED_LOG)
-    if log:
-        with open(log, "a", encoding="utf-8") as f:
-            f.writelines(json.dumps({"policy": policy, **r}, sort_keys=True) + "\n" for r in records)
     return UNDECIDED_PREFIX + json.dumps(records, sort_keys=True)
 
 
@@ -328,29 +319,41 @@ class ResourceRule(ResourceValidationPolicy):
         """Checks the resource and, for a Helm release, every object its chart renders (charts.py)."""
         subject = Subject.of(args.resource_type, args.name, args.urn, args.props, args.opts.parent if args.opts else None)
         settings = self.settings(args.get_config())
-        subjects = [subject, *subject.chart_objects()]
         applicable = violated = False
         undecided: list[tuple[str, str]] = []
-        for target in subjects:
-            try:
-                found = self.outcomes(target, settings)
-            except NotApplicable as err:
-                reason = err.reason
-                continue
-            applicable = True
-            for finding in found:
-                if isinstance(finding, Undecided):
-                    if not exemption(target, self.name):
-                        undecided.append((subject.urn, target.reported(finding.reason)))
+        try:
+            for target in [subject, *subject.chart_objects()]:
+                try:
+                    found = self.outcomes(target, settings)
+                except NotApplicable as err:
+                    reason = err.reason
                     continue
-                if finding.exemptable and exemption(target, self.name):
-                    continue
-                violated = True
-                report_violation(target.reported(finding.message), None)
+                applicable = True
+                for finding in found:
+                    if isinstance(finding, Undecided):
+                        if not exemption(target, self.name):
+                            undecided.append((subject.urn, target.reported(finding.reason)))
+                        continue
+                    if finding.exemptable and exemption(target, self.name):
+                        continue
+                    violated = True
+                    report_violation(target.reported(finding.message), None)
+        except UnknownValueError as err:  # the SDK reports it as "can't run policy ... during preview"
+            outcomes.record(self.name, args.urn, outcomes.VIOLATED if violated else outcomes.UNDECIDABLE, None if violated else err.message)
+            raise
+        if outcomes.enabled():
+            if violated:
+                outcomes.record(self.name, args.urn, outcomes.VIOLATED)
+            elif not applicable:
+                outcomes.record(self.name, args.urn, outcomes.NOT_APPLICABLE, reason)
+            elif undecided:
+                outcomes.record(self.name, args.urn, outcomes.UNDECIDABLE, "; ".join(r for _, r in undecided))
+            else:
+                outcomes.record(self.name, args.urn, outcomes.PASSED)
         if not applicable:
             args.not_applicable(reason)
         if undecided and not violated:
-            args.not_applicable(undecided_reason(self.name, undecided))
+            args.not_applicable(undecided_reason(undecided))
 
     def _remediate(self, args: ResourceValidationArgs) -> Any:
         """Fixes the props in place through the SDK's secret-preserving proxies; None when nothing changed."""
@@ -410,10 +413,23 @@ class StackRule(StackValidationPolicy):
         return bool(holders) and all(h is not None and exemption(h, self.name) for h in holders)
 
     def _validate(self, args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        violated: set[str] = set()
+        try:
+            self._validate_stack(args, report_violation, violated)
+        except UnknownValueError as err:  # the SDK reports it as "can't run policy ... during preview"
+            outcomes.record(self.name, outcomes.STACK, outcomes.UNDECIDABLE, err.message)
+            raise
+        finally:
+            for urn in sorted(violated):
+                outcomes.record(self.name, urn, outcomes.VIOLATED)
+            outcomes.flush()  # AnalyzeStack is the engine's last call to the pack
+
+    def _validate_stack(self, args: StackValidationArgs, report_violation: ReportViolation, violated: set[str]) -> None:
         stack = Stack.of(args)
         try:
             found = list(self.check(stack, self.settings(args.get_config())))
         except NotApplicable as err:
+            outcomes.record(self.name, outcomes.STACK, outcomes.NOT_APPLICABLE, err.reason)
             args.not_applicable(err.reason)
             return
         undecided: list[tuple[str, str]] = []
@@ -428,9 +444,15 @@ class StackRule(StackValidationPolicy):
                 continue
             if target is not None and target.via is not None:
                 # A chart object has no URN of its own in the engine: the finding goes to its release.
+                violated.add(target.via.urn)
                 report_violation(target.reported(finding.message, names_object=True), target.via.urn)
             else:
+                violated.add(finding.urn or outcomes.STACK)
                 report_violation(finding.message, finding.urn)
+        for where, reason in undecided:
+            outcomes.record(self.name, where, outcomes.UNDECIDABLE, reason)
+        if not violated and not undecided:
+            outcomes.record(self.name, outcomes.STACK, outcomes.PASSED)
         if undecided:
             # The SDK takes one not-applicable reason per stack policy; the violations reported above still stand.
-            args.not_applicable(undecided_reason(self.name, undecided))
+            args.not_applicable(undecided_reason(undecided))

@@ -162,7 +162,7 @@ def cluster(toolset, report):
 
 @pytest.fixture(scope="session")
 def engine(toolset, cluster, report):
-    real = RealEngine(toolset, cluster.kubeconfig, OUT / "engine", ROOT)
+    real = RealEngine(toolset, cluster.kubeconfig, OUT / "engine", ROOT, policy_reports=OUT / "policy")
     report.data["tools"]["pulumi_cli_reports"] = real.version()
     return real
 

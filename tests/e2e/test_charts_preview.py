@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from tests.conftest import ROOT
+from tests.e2e.policy_reports import assert_written
 from tools.charts import build as chart_tools
 
 pytestmark = pytest.mark.e2e
@@ -43,3 +44,5 @@ def test_real_preview_checks_the_objects_a_release_renders(engine, monkeypatch, 
     else:
         assert CONTAINER_RULES <= mandatory, op.output[-3000:]
         assert not op.succeeded, "mandatory findings on chart objects fail the preview"
+    assert_written(op, stack.name)
+

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e.policy_reports import assert_written
 from tools.charts import packages
 from tools.e2e.overlay import e2e_config, monitoring_overlay
 
@@ -35,6 +36,7 @@ def test_a_real_preview_checks_every_object_of_the_real_charts(stack, engine, ch
         "releases_previewed": sorted(urn.rsplit("::", 1)[-1] for o, t, urn in op.steps if o == "create" and t.endswith(":Release")),
     }
     assert op.succeeded, op.error or op.output[-4000:]
+    report.data["policy"]["real_charts_preview"][stack]["report_states"] = assert_written(op, f"{stack}-charts")
     assert {*(f"/{c.name}-{c.version}.tgz" for c in packages.PINNED)} <= set(chart_repository.requested), "the provider fetched both charts"
     assert not [v for v in op.violations if v.policy == "helm-chart-rendered"], "every release was rendered"
     assert mandatory == [], "\n".join(v.message for v in mandatory)

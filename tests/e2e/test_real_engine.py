@@ -16,6 +16,7 @@ import pytest
 from tools.e2e import existing_secrets, readback
 from tools.e2e.cluster import ZONE_LABEL
 from tests.e2e.conftest import wait_for
+from tests.e2e.policy_reports import assert_written
 from tools.e2e.engine import EngineStack
 from tools.e2e.overlay import LOGGING_STACKS, e2e_config
 
@@ -187,6 +188,7 @@ def test_preview_right_after_up_shows_no_changes(deployed, report, stack):
     report.stack(stack)["changes_after_up"] = op.changes
     assert op.succeeded, op.error[-4000:]
     assert op.changes == 0, f"perpetual diff: {op.changed_steps}\n{op.output[-4000:]}"
+    report.stack(stack)["policy_report"] = {"directory": str(op.policy_report), "states": assert_written(op, stack)}
 
 
 # -- where the real scheduler put prod's pods ----------------------------------------------------
@@ -294,6 +296,7 @@ def test_mandatory_violation_blocks_the_real_preview(engine, cluster, report):
     assert "is not pinned by digest" in mandatory[0].message
     assert "image-digest-pinned" in op.error or "image-digest-pinned" in op.output
     assert under.program.runs == 1, "the program ran; the pack refused what it registered"
+    assert assert_written(op, "prod-tag-only")["violated"] >= 1
     assert "gosvc-policy-blocked" not in _namespaces(cluster)
     under.remove()
 

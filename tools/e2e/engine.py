@@ -4,7 +4,10 @@ The CLI and the Kubernetes provider are the binaries `tools.e2e.build` made; the
 inside this Python process (the Automation API hosts the language runtime, so no Python
 language host is needed); the policy pack runs as its own process, started by the CLI through
 a launcher script; state lives in a local file backend with a passphrase secrets provider.
-Each operation returns an `Operation` with what the engine reported step by step.
+Each operation returns an `Operation` with what the engine reported step by step. A preview under
+the pack also writes the three policy reports (tools/offline/policy_report.py) when the engine has a
+directory for them: the CLI's policy events joined with the outcome record the pack keeps
+(policies/rules/outcomes.py), which must agree on the violations.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ from typing import Any, Callable
 import yaml
 from pulumi import automation as auto
 
+from policies.rules import PACK_NAME, outcomes
+from tools.e2e import policy_events
 from tools.e2e.build import Toolset
+from tools.offline import policy_report
 
 PASSPHRASE = "gosvc-e2e-throwaway"  # encrypts the secrets of a local test backend that is deleted after the run
 OPERATION_TIMEOUT = 300.0
@@ -61,6 +67,10 @@ class Operation:
     error: str = ""
     seconds: float = 0.0
     timed_out: bool = False
+    policy_log: list[dict[str, Any]] = field(default_factory=list)
+    """The resource and policy events in the CLI's `--event-log` form, for the policy reports."""
+    policy_report: Path | None = None
+    """The directory the three policy reports of this preview were written to, if any."""
 
     @property
     def changes(self) -> int:
@@ -84,6 +94,8 @@ class Operation:
         return self.types("update")
 
     def record(self, event: auto.EngineEvent) -> None:
+        if (logged := policy_events.logged(event)) is not None:
+            self.policy_log.append(logged)
         if event.resource_pre_event is not None:
             meta = event.resource_pre_event.metadata
             self.steps.append((str(meta.op.value), meta.type, meta.urn))
@@ -164,10 +176,12 @@ def write_policy_launcher(path: Path, pack_dir: Path, python: str = sys.executab
 class RealEngine:
     """The built CLI and provider, a local backend, and the project's policy pack, for any number of stacks."""
 
-    def __init__(self, toolset: Toolset, kubeconfig: Path, workdir: Path, project: Path) -> None:
+    def __init__(self, toolset: Toolset, kubeconfig: Path, workdir: Path, project: Path, policy_reports: Path | None = None) -> None:
         self.toolset = toolset
         self.workdir = workdir.resolve()
         self.project = project.resolve()
+        self.policy_reports = policy_reports.resolve() if policy_reports else None
+        """Where each preview under the pack writes its reports, `<stack>/policy-report.*` (the stack's latest preview); None: none."""
         state = self.workdir / "state"
         shutil.rmtree(state, ignore_errors=True)
         state.mkdir(parents=True)
@@ -278,7 +292,28 @@ class EngineStack:
         return self._run("up", self.stack.up, **self._policy(policy))
 
     def preview(self, policy: bool = True) -> Operation:
-        return self._run("preview", self.stack.preview, diff=True, **self._policy(policy))
+        """A preview; under the pack, with the engine's report directory, it writes the three policy reports
+        (raises policy_events.Disagreement when the CLI's events and the pack's record disagree)."""
+        out = self.engine.policy_reports / self.name if policy and self.engine.policy_reports else None
+        if out is None:
+            return self._run("preview", self.stack.preview, diff=True, **self._policy(policy))
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        record = out / "outcomes.jsonl"
+        shared = self.stack.workspace.env_vars
+        self.stack.workspace.env_vars = {**shared, outcomes.ENV: str(record)}  # this preview's pack process only
+        try:
+            op = self._run("preview", self.stack.preview, diff=True, **self._policy(policy))
+        finally:
+            self.stack.workspace.env_vars = shared
+        found = outcomes.read(record)
+        if found is None and not any("policyEvent" in e for e in op.policy_log):
+            return op  # the engine refused before it started the pack
+        report = policy_events.report(op.policy_log, stack=self.name, outcomes_record=found or [])
+        report.pack = report.pack or PACK_NAME
+        policy_report.write(report, out)
+        op.policy_report = out
+        return op
 
     def destroy(self) -> Operation:
         return self._run("destroy", self.stack.destroy)
