@@ -12,7 +12,7 @@ from policies.rules import POLICIES
 from policies.rules.definition import LINTERS
 from tools.crosswalk import catalogue, coverage, docs, extract, kinds
 from tools.crosswalk.catalogue import Catalogue, Check, Difference
-from tools.crosswalk.coverage import COVERED, DIFFERENCE, GAP, GOAL, NOT_APPLICABLE, OPTIONAL, PARTLY, Claims
+from tools.crosswalk.coverage import COVERED, COVERED_BUT, DIFFERENCE, GAP, GOAL, NOT_APPLICABLE, OPTIONAL, PARTLY, Claims
 from tools.crosswalk.kinds import Emitted
 
 CATALOGUES = catalogue.load_all()
@@ -64,9 +64,19 @@ def test_rules_declare_checks_once():
 
 
 def test_no_check_is_both_claimed_and_a_deliberate_difference():
-    differences = {(d.linter, d.id) for d in DIFFERENCES}
+    differences = {(d.linter, d.id) for d in DIFFERENCES if not d.part}
     both = [d for d in _declared() if (d[2], d[3]) in differences]
     assert not both, f"rules claim checks the pack says it deliberately does not enforce: {both}"
+
+
+def test_a_deliberate_part_belongs_to_a_check_some_rule_claims_in_part_and_none_in_full():
+    declared = {(linter, check_id): set() for _r, _p, linter, check_id in _declared()}
+    for _rule, part, linter, check_id in _declared():
+        declared[(linter, check_id)].add(part)
+    in_part = [d for d in DIFFERENCES if d.part]
+    assert in_part
+    for d in in_part:
+        assert declared.get((d.linter, d.id)) == {"partly"}, f"{d.linter} {d.id}: a deliberate part needs a rule claiming the rest `partly`, and no full claim"
 
 
 def test_every_difference_names_a_default_check_and_gives_a_reason():
@@ -135,6 +145,7 @@ def _small() -> Catalogue:
         Check("lint", "control-plane", "judges only kubelet containers", True, workloads, runs="kubelet"),
         Check("lint", "any", "judges any kind", True, ("*",)),
         Check("lint", "deliberate", "a deliberate difference", True, workloads),
+        Check("lint", "but-part", "covered but a deliberate part", True, workloads),
         Check("lint", "missing", "nobody covers it", True, ("Service",)),
         Check("lint", "extra", "optional and covered", False, workloads),
         Check("lint", "unused", "optional, nobody covers it", False, workloads),
@@ -145,18 +156,18 @@ def _small() -> Catalogue:
 def test_coverage_counts_applicable_default_checks_with_partly_as_half():
     rules = [
         _Rule("r1", covers={"lint": ["full", "both", "extra", "ingress"]}),
-        _Rule("r2", partly={"lint": ["half", "both", "deliberate"]}),
+        _Rule("r2", partly={"lint": ["half", "both", "deliberate", "but-part"]}),
         _Rule("r3", covers={"other": ["missing"]}),
     ]
     emitted = Emitted(frozenset({"Deployment", "Service"}), frozenset(), frozenset())
-    result = coverage.measure(_small(), Claims.of(rules), [Difference("lint", "deliberate", "why"), Difference("other", "missing", "x")], emitted)
+    result = coverage.measure(_small(), Claims.of(rules), [Difference("lint", "deliberate", "why"), Difference("other", "missing", "x"), Difference("lint", "but-part", "the rest", part=True)], emitted)
     status = {row.check.id: row.status for row in result.rows}
     assert status == {
         "full": COVERED, "half": PARTLY, "both": COVERED, "ingress": NOT_APPLICABLE, "control-plane": NOT_APPLICABLE,
-        "any": GAP, "deliberate": DIFFERENCE, "missing": GAP, "extra": COVERED, "unused": OPTIONAL,
+        "any": GAP, "deliberate": DIFFERENCE, "missing": GAP, "extra": COVERED, "unused": OPTIONAL, "but-part": COVERED_BUT,
     }  # fmt: skip
-    assert (result.applicable, result.differences, result.covered, result.partly) == (6, 1, 2, 1)
-    assert result.ratio == pytest.approx(2.5 / 5)
+    assert (result.applicable, result.differences, result.covered, result.covered_but, result.partly) == (7, 1, 2, 1, 1)
+    assert result.ratio == pytest.approx(3.5 / 6)
     assert [c.id for c in result.gaps] == ["any", "missing"]
     assert {row.check.id: row.rules for row in result.rows if row.rules}["both"] == ("r1",)
 

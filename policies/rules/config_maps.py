@@ -53,7 +53,9 @@ RULES = [
                 "description": "Key names (as NAME_WITH_UNDERSCORES) that look like credentials but are not.",
             }
         },
-        covers={"kube-linter": ["configmap-with-credentials"]},
+        # Both linters match credential words anywhere in a key (`dbpassword`); the rule matches whole words, camelCase
+        # split, so a run-together key passes.
+        partly={"kube-linter": ["configmap-with-credentials"], "polaris": ["sensitiveConfigmapContent"]},
         remediation_steps="Move the value into a Secret and reference it with env[].valueFrom.secretKeyRef or a secret volume.",
     ),
 ]

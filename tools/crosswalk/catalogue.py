@@ -51,11 +51,13 @@ class Catalogue:
 
 @dataclass(frozen=True)
 class Difference:
-    """A default check the pack deliberately does not enforce, and why."""
+    """A default check the pack deliberately does not enforce, and why; with `part`, only the part of it the reason
+    names (a rule enforces the rest and claims the check `partly`)."""
 
     linter: str
     id: str
     reason: str
+    part: bool = False
 
 
 def catalogue_path(linter: str) -> Path:
@@ -79,7 +81,10 @@ def load_all() -> dict[str, Catalogue]:
 
 
 def differences(path: Path = DIFFERENCES) -> list[Difference]:
-    return [Difference(str(d["linter"]), str(d["id"]), str(d.get("reason") or "").strip()) for d in yaml.safe_load(path.read_text())["differences"]]
+    return [
+        Difference(str(d["linter"]), str(d["id"]), str(d.get("reason") or "").strip(), bool(d.get("part", False)))
+        for d in yaml.safe_load(path.read_text())["differences"]
+    ]
 
 
 def dump(path: Path, header: dict[str, Any], checks: list[dict[str, Any]]) -> Path:
