@@ -6,9 +6,7 @@ The agreement test (tests/test_linters_agreement.py) runs it beside Checkov over
 the synth output. It lives in `$GOSVC_LINTER_TOOLS` (default `~/.cache/gosvc/linter-tools`) under a key
 hashed from go/, this script and the Go version, as tools/charts/build.py keeps helm.
 
-kube-linter is not built here: the Go module proxy refuses both `golang.stackrox.io/kube-linter` (its
-module path) and `github.com/stackrox/kube-linter`, and neither PyPI, npm nor Debian has a package that
-ships its binary (searched 2026-12-07), so the agreement test runs kube-score and Checkov only.
+kube-linter is not built (KUBE_LINTER_ABSENT says why), so the agreement test runs kube-score and Checkov only.
 """
 
 from __future__ import annotations
@@ -22,6 +20,11 @@ from tools.e2e import build as e2e_build
 MODULE = Path(__file__).resolve().parent / "go"
 KUBE_SCORE = "github.com/zegl/kube-score"
 CACHE_ENV = "GOSVC_LINTER_TOOLS"
+KUBE_LINTER_ABSENT = (
+    "the Go module proxy refuses golang.stackrox.io/kube-linter (its module path) and github.com/stackrox/kube-linter, "
+    "and no PyPI, npm or Debian package ships its binary (searched 2026-12-07)"
+)
+"""Why kube-linter is not built: the agreement report says so in its place."""
 
 
 def cache_root() -> Path:

@@ -60,22 +60,27 @@ def kube_score_version(binary: Path) -> str:
     return out.split("version:", 1)[1].split(",", 1)[0].strip()
 
 
-def kube_score(root: Path, binary: Path, kubernetes_version: str) -> list[Verdict]:
-    """kube-score's default checks on each group, one verdict per check and object (failed if any container fails)."""
+def kube_score(root: Path, binary: Path, kubernetes_version: str) -> tuple[list[Verdict], dict[str, str]]:
+    """kube-score's default checks on each group, one verdict per check and object (an object's container failing
+    fails it), and the groups it refused to read with its reason (a quantity no API server would parse, say)."""
     verdicts: list[Verdict] = []
+    refused: dict[str, str] = {}
     for group in sorted(p for p in root.iterdir() if p.is_dir()):
         files = sorted(str(p) for p in group.glob("*.yaml"))
         if not files:
             continue
         cmd = [str(binary), "score", "--output-format", "json", "--kubernetes-version", kubernetes_version, *files]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        if proc.returncode == 1 and not proc.stdout.strip() and "failed to parse files" in proc.stderr:
+            refused[group.name] = proc.stderr.strip()
+            continue
         if proc.returncode not in (0, 1):
             raise RuntimeError(f"kube-score exited {proc.returncode} on {group.name}: {proc.stderr[-3000:]}")
-        for scored in json.loads(proc.stdout):
+        for scored in json.loads(proc.stdout) or []:  # null when no object is of a kind it scores
             meta = scored["object_meta"]
             ref = ObjectRef(group.name, scored["type_meta"]["kind"], meta.get("namespace") or "", meta.get("name") or "")
             verdicts += [Verdict("kube-score", c["check"]["id"], ref, c["grade"] > KUBE_SCORE_FAILED) for c in scored["checks"] if not c["skipped"]]
-    return verdicts
+    return verdicts, refused
 
 
 def _checkov_object(resource: str, file_path: str, known: dict[tuple[str, str], list[ObjectRef]]) -> ObjectRef:
