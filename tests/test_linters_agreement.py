@@ -193,3 +193,16 @@ def test_an_exempted_object_is_told_apart_from_an_unexplained_one():
     assert [d.check for d in judgement.unexplained] == ["CKV_K8S_16"]
     pack.enabled["g"].discard("no-privileged")
     assert [d.check for d in agreement.compare(found, objects, pack, covers).disagreements] == ["CKV_K8S_27"]
+
+
+def test_a_rule_failing_for_another_check_it_covers_is_no_disagreement():
+    """no-host-namespaces covers Checkov's hostPID and hostPort checks: an object with a hostPort fails the rule and the
+    hostPort check, and passes the hostPID check without a disagreement; with the hostPort check uncovered it is one."""
+    ref = verdicts.ObjectRef("g", "Deployment", "ns", "web")
+    objects = {ref: agreement.Subject("urn:w", {})}
+    pack = agreement.PackVerdicts(failed={("g", "urn:w", "no-host-namespaces")}, enabled={"g": {"no-host-namespaces"}})
+    found = [verdicts.Verdict("checkov", "CKV_K8S_17", ref, True), verdicts.Verdict("checkov", "CKV_K8S_26", ref, False)]
+    both = {("checkov", "CKV_K8S_17"): ("no-host-namespaces",), ("checkov", "CKV_K8S_26"): ("no-host-namespaces",)}
+    assert agreement.compare(found, objects, pack, both).disagreements == []
+    only_pid = {("checkov", "CKV_K8S_17"): ("no-host-namespaces",)}
+    assert [(d.check, d.linter_says, d.pack_says) for d in agreement.compare(found, objects, pack, only_pid).disagreements] == [("CKV_K8S_17", "passed", "failed")]

@@ -4,7 +4,8 @@ pack rule declares in `covers` (policies/rules/definition.py).
 The objects come in groups of registrations (a policy fixture, a test case's subject, a stack's synth): each group
 is written as YAML for the linters (tools/linters/verdicts.py) and run through the real pack process over the
 Analyzer protocol (tools/offline/policy_runner.py). For an object and a covered check the linter's verdict is set
-beside the pack's: failed when an enabled rule covering that check reported the object. Each disagreement is then
+beside the pack's: failed when an enabled rule covering that check reported the object, unless the linter fails the
+object on another check the same rule covers (the rule's finding is that one). Each disagreement is then
 exempted (the object carries the pack's exemption annotation for a covering rule, with its reason), explained in
 policies/crosswalk/agreement.yaml, or left unexplained; an explanation that matches no disagreement is stale.
 
@@ -145,11 +146,24 @@ def compare(verdicts: Iterable[Verdict], objects: Mapping[ObjectRef, Subject], p
         if not rules:
             continue
         result.compared.append((linter, check, ref))
-        pack_failed = any((ref.group, objects[ref].urn, rule) in pack.failed for rule in rules)
-        if passed == pack_failed:
+        failing = {rule for rule in rules if (ref.group, objects[ref].urn, rule) in pack.failed}
+        if passed and failing and _failed_elsewhere(linter, check, ref, failing, linter_passed, covers):
+            continue
+        if passed == bool(failing):
             says = ("passed", "failed") if passed else ("failed", "passed")
             result.disagreements.append(Disagreement(linter, check, ref, *says, rules))
     return result
+
+
+def _failed_elsewhere(linter: str, check: str, ref: ObjectRef, failing: set[str], linter_passed: Mapping[tuple[str, str, ObjectRef], bool], covers: Mapping[tuple[str, str], tuple[str, ...]]) -> bool:
+    """Whether the linter fails the object on another check that one of the failing rules also covers: a rule is
+    coarser than a check (no-host-namespaces covers hostPID, hostNetwork and hostPort checks), so its finding on a
+    hostPort leaves the hostPID check passing without the two disagreeing."""
+    return any(
+        other != check and linter_passed.get((linter, other, ref)) is False and failing & set(rules)
+        for (other_linter, other), rules in covers.items()
+        if other_linter == linter
+    )
 
 
 @dataclass(frozen=True)
