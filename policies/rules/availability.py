@@ -240,6 +240,13 @@ RULES = [
         "Long-running containers have readiness and liveness probes that differ, on ports they declare.",
         severity=Severity.HIGH,
         family=FAMILY,
+        covers={
+            "kube-score": ["pod-probes", "pod-probes-identical"],
+            "polaris": ["readinessProbeMissing", "livenessProbeMissing"],
+            "checkov": ["CKV_K8S_8", "CKV_K8S_9"],
+        },
+        # Probe ports are checked by name only, and Jobs and bare Pods are left out; kube-linter judges both.
+        partly={"kube-linter": ["liveness-port", "readiness-port", "startup-port", "no-liveness-probe", "no-readiness-probe"]},
         check=_probes,
         params=_kinds_param(["Deployment", "StatefulSet", "DaemonSet"], "Workload kinds whose containers need probes."),
         remediation_steps="Add a readinessProbe (can it serve now?) and a livenessProbe (is it hung?) with different checks or "
@@ -250,6 +257,9 @@ RULES = [
         "Deployments and StatefulSets run at least two replicas, counting an HPA's minimum.",
         severity=Severity.MEDIUM,
         family=FAMILY,
+        covers={"kube-score": ["deployment-replicas"]},
+        # kube-linter's optional check wants three replicas; the rule two.
+        partly={"kube-linter": ["minimum-three-replicas"]},
         check=_replicas_at_least_two,
         params={
             "minReplicas": {"type": "integer", "minimum": 1, "default": 2, "description": "Fewest replicas a workload may run."},
@@ -282,6 +292,7 @@ RULES = [
         "Rollouts never drop capacity: Deployments roll with maxUnavailable 0 or under a PDB, and nothing waits for manual deletes.",
         severity=Severity.MEDIUM,
         family=FAMILY,
+        covers={"kube-linter": ["no-rolling-update-strategy"], "kube-score": ["deployment-strategy"]},
         check=_rolling_update_safe,
         remediation_steps="Use strategy RollingUpdate with rollingUpdate.maxUnavailable: 0 and a maxSurge, or add a "
         "PodDisruptionBudget; StatefulSets use updateStrategy RollingUpdate.",
@@ -291,6 +302,9 @@ RULES = [
         "HPAs keep at least two replicas, can scale above their minimum, and their utilization targets have requests to measure against.",
         severity=Severity.HIGH,
         family=FAMILY,
+        covers={"kube-score": ["horizontalpodautoscaler-replicas"], "polaris": ["hpaMinAvailability", "hpaMaxAvailability"]},
+        # kube-linter's optional check wants minReplicas three; the rule two.
+        partly={"kube-linter": ["hpa-minimum-three-replicas"]},
         check=_hpa_bounds,
         params={"minReplicas": {"type": "integer", "minimum": 1, "default": 2, "description": "Lowest minReplicas an HPA may set."}},
         remediation_steps="Set minReplicas >= 2 and maxReplicas > minReplicas; give every container of the target the requests "
@@ -301,6 +315,7 @@ RULES = [
         "A workload scaled by an HPA leaves spec.replicas unset.",
         severity=Severity.HIGH,
         family=FAMILY,
+        covers={"kube-score": ["deployment-targeted-by-hpa-does-not-have-replicas-configured"]},
         check=_hpa_owns_replicas,
         remediation_steps="Remove spec.replicas from the HPA's target; the HPA sets it (GoService does so when gosvc:hpaEnabled).",
     ),
@@ -309,6 +324,16 @@ RULES = [
         "Every multi-replica workload has a PodDisruptionBudget, and no budget blocks all evictions or keeps minAvailable at the minimum replica count.",
         severity=Severity.HIGH,
         family=FAMILY,
+        covers={
+            "kube-linter": ["pdb-max-unavailable", "pdb-min-available", "pdb-unhealthy-pod-eviction-policy"],
+            "polaris": ["pdbDisruptionsIsZero", "pdbMinAvailableGreaterThanOrEqualToHPAMinReplicas"],
+        },
+        # kube-score wants a budget even when replicas is unset (one pod), Polaris one named <workload>-pdb; the rule
+        # asks it of workloads that can run more than one replica.
+        partly={
+            "kube-score": ["deployment-has-poddisruptionbudget", "statefulset-has-poddisruptionbudget"],
+            "polaris": ["missingPodDisruptionBudget"],
+        },
         check=_pdb_for_multi_replica,
         params=_kinds_param(list(REPLICATED), "Workload kinds that need a PodDisruptionBudget when they can run several replicas."),
         remediation_steps="Add a PodDisruptionBudget selecting the pods with maxUnavailable: 1 and unhealthyPodEvictionPolicy: "
@@ -319,6 +344,16 @@ RULES = [
         "Workload, Service, PDB and NetworkPolicy selectors select existing pods, and HPAs name existing workloads.",
         severity=Severity.CRITICAL,
         family=FAMILY,
+        covers={
+            "kube-linter": ["dangling-service", "mismatching-selector", "dangling-networkpolicy", "dangling-horizontalpodautoscaler"],
+            "kube-score": [
+                "deployment-pod-selector-labels-match-template-metadata-labels",
+                "statefulset-pod-selector-labels-match-template-metadata-labels",
+                "service-targets-pod",
+                "networkpolicy-targets-pod",
+                "horizontalpodautoscaler-has-target",
+            ],
+        },
         check=_selectors_match,
         params={
             "externalNamespaces": {

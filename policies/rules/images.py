@@ -71,6 +71,12 @@ RULES = [
         "Every container image names a version tag other than 'latest', or a digest.",
         severity=Severity.CRITICAL,
         family=FAMILY,
+        covers={
+            "kube-linter": ["latest-tag"],
+            "kube-score": ["container-image-tag"],
+            "polaris": ["tagNotSpecified"],
+            "checkov": ["CKV_K8S_14"],
+        },
         check=_tag_pinned,
         remediation_steps="Set the image to 'repository:<version>' (for example 'apache/kafka:4.1.0') or 'repository@sha256:<digest>'; "
         "for GoImage set a version tag in gosvc:imageTag.",
@@ -80,6 +86,7 @@ RULES = [
         "Every container image is pinned by digest, so a deploy runs exactly the bytes that were reviewed.",
         severity=Severity.MEDIUM,
         family=FAMILY,
+        covers={"checkov": ["CKV_K8S_43"]},
         level=EnforcementLevel.ADVISORY,
         check=_digest_pinned,
         remediation_steps="Deploy 'repository@sha256:<digest>': push the GoImage (gosvc:imagePush: true) so its image_ref is the registry "

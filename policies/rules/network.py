@@ -132,6 +132,7 @@ RULES = [
         "Every workload's pods are isolated for ingress and egress by a NetworkPolicy.",
         severity=Severity.HIGH,
         family=FAMILY_NETWORK,
+        covers={"kube-linter": ["non-isolated-pod"], "kube-score": ["pod-networkpolicy"], "polaris": ["missingNetworkPolicy"]},
         check=_networkpolicy_per_workload,
         remediation_steps="Add a NetworkPolicy whose podSelector selects the pods, with policyTypes [Ingress, Egress] and only the "
         "peers and ports they need (DNS egress included).",
@@ -141,6 +142,7 @@ RULES = [
         "Services are not NodePort, are LoadBalancer only where the stack allows it, and set no externalIPs.",
         severity=Severity.HIGH,
         family=FAMILY_NETWORK,
+        covers={"kube-linter": ["exposed-services"], "kube-score": ["service-type"]},
         check=_service_type,
         params={"allowLoadBalancer": {"type": "boolean", "default": False, "description": "Allow Services of type LoadBalancer."}},
         remediation_steps="Use a ClusterIP Service and expose it through the cluster's Ingress or Gateway.",

@@ -121,6 +121,13 @@ RULES = [
         "Every container, init containers included, requests CPU and memory and has a memory limit.",
         severity=Severity.HIGH,
         family=FAMILY,
+        covers={
+            "kube-linter": ["unset-cpu-requirements", "unset-memory-requirements"],
+            "polaris": ["cpuRequestsMissing", "memoryRequestsMissing", "memoryLimitsMissing"],
+            "checkov": ["CKV_K8S_10", "CKV_K8S_12", "CKV_K8S_13"],
+        },
+        # kube-score's check also demands a CPU limit, which the pack deliberately does not (policies/crosswalk/differences.yaml).
+        partly={"kube-score": ["container-resources"]},
         check=_required,
         params={"requireCpuLimit": {"type": "boolean", "default": False, "description": "Also require a CPU limit (disputed: CFS throttling)."}},
         remediation_steps="Set resources.requests.cpu, resources.requests.memory and resources.limits.memory on every container "
@@ -139,6 +146,9 @@ RULES = [
         "A container's memory limit equals its request, so memory is guaranteed rather than overcommitted.",
         severity=Severity.LOW,
         family=FAMILY,
+        covers={"kube-score": ["container-memory-requests-equal-limits"]},
+        # kube-score's combined check also wants CPU requests equal to CPU limits.
+        partly={"kube-score": ["container-resource-requests-equal-limits"]},
         level=EnforcementLevel.ADVISORY,
         check=_memory_limit_equals_request,
         remediation_steps="Set resources.limits.memory equal to resources.requests.memory (GoService does when gosvc:memoryLimit is empty).",

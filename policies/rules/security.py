@@ -302,6 +302,9 @@ RULES = [
         "Every container runs as non-root with an explicit UID of at least 10000.",
         severity=Severity.CRITICAL,
         family=FAMILY,
+        covers={"kube-linter": ["run-as-non-root"], "polaris": ["runAsRootAllowed"], "checkov": ["CKV_K8S_23", "CKV_K8S_40"]},
+        # kube-score also wants runAsGroup >= 10000; the rule allows GID 0 (allowRootGroup) and an unset group.
+        partly={"kube-score": ["container-security-context-user-group-id"]},
         check=_run_as_non_root,
         params={
             **_UID,
@@ -319,6 +322,7 @@ RULES = [
         "Every container sets allowPrivilegeEscalation: false.",
         severity=Severity.CRITICAL,
         family=FAMILY,
+        covers={"kube-linter": ["privilege-escalation-container"], "polaris": ["privilegeEscalationAllowed"], "checkov": ["CKV_K8S_20"]},
         check=_no_privilege_escalation,
         fix=_fix_privilege_escalation,
         remediation_steps="Set securityContext.allowPrivilegeEscalation: false on every container; at level 'remediate' the pack sets it "
@@ -329,6 +333,12 @@ RULES = [
         "Every container has a read-only root filesystem.",
         severity=Severity.HIGH,
         family=FAMILY,
+        covers={
+            "kube-linter": ["no-read-only-root-fs"],
+            "kube-score": ["container-security-context-readonlyrootfilesystem"],
+            "polaris": ["notReadOnlyRootFilesystem"],
+            "checkov": ["CKV_K8S_22", "CKV_K8S_30"],
+        },
         check=_read_only_root,
         remediation_steps="Set securityContext.readOnlyRootFilesystem: true and mount an emptyDir (or a volume) at each path the "
         "program writes, such as /tmp.",
@@ -338,6 +348,13 @@ RULES = [
         "Every container drops ALL capabilities and adds back none beyond the allowed ones; never SYS_ADMIN or NET_RAW.",
         severity=Severity.CRITICAL,
         family=FAMILY,
+        covers={
+            "kube-linter": ["drop-net-raw-capability"],
+            "polaris": ["dangerousCapabilities"],
+            "checkov": ["CKV_K8S_28", "CKV_K8S_37", "CKV_K8S_39"],
+        },
+        # NET_BIND_SERVICE may be added back (allowedCapabilities), which insecureCapabilities and CKV_K8S_25 flag.
+        partly={"polaris": ["insecureCapabilities"], "checkov": ["CKV_K8S_25"]},
         check=_drop_all,
         params={
             "allowedCapabilities": {
@@ -354,6 +371,9 @@ RULES = [
         "Every container runs under the RuntimeDefault (or a Localhost) seccomp profile.",
         severity=Severity.MEDIUM,
         family=FAMILY,
+        covers={"kube-score": ["container-seccomp-profile"], "polaris": ["linuxHardening"], "checkov": ["CKV_K8S_31"]},
+        # CKV_K8S_29 wants a pod-level securityContext; the rule also accepts profiles set on every container.
+        partly={"checkov": ["CKV_K8S_29"]},
         check=_seccomp,
         fix=_fix_seccomp,
         remediation_steps="Set securityContext.seccompProfile.type: RuntimeDefault on the pod; at level 'remediate' the pack sets it "
@@ -364,6 +384,12 @@ RULES = [
         "No container runs privileged.",
         severity=Severity.CRITICAL,
         family=FAMILY,
+        covers={
+            "kube-linter": ["privileged-container"],
+            "kube-score": ["container-security-context-privileged"],
+            "polaris": ["runAsPrivileged"],
+            "checkov": ["CKV_K8S_16"],
+        },
         check=_no_privileged,
         remediation_steps="Remove securityContext.privileged; grant the one capability needed instead. A node setting such as "
         "vm.max_map_count belongs in node provisioning, or in an init container exempted with a reason.",
@@ -373,6 +399,11 @@ RULES = [
         "No pod shares the node's network, PID or IPC namespace, and no container binds a host port.",
         severity=Severity.CRITICAL,
         family=FAMILY,
+        covers={
+            "kube-linter": ["host-ipc", "host-network", "host-pid"],
+            "polaris": ["hostIPCSet", "hostNetworkSet", "hostPIDSet", "hostPortSet"],
+            "checkov": ["CKV_K8S_17", "CKV_K8S_18", "CKV_K8S_19", "CKV_K8S_26"],
+        },
         check=_no_host_namespaces,
         remediation_steps="Remove hostNetwork, hostPID, hostIPC and hostPort; expose ports through a Service.",
     ),
@@ -382,6 +413,11 @@ RULES = [
         "node's /proc, /sys and root read-only by a node agent.",
         severity=Severity.CRITICAL,
         family=FAMILY,
+        covers={
+            "kube-linter": ["docker-sock", "sensitive-host-mounts", "writable-host-mount"],
+            "polaris": ["hostPathSet"],
+            "checkov": ["CKV_K8S_27"],
+        },
         check=_no_host_path,
         params={
             "writableExemptPaths": {
@@ -406,6 +442,8 @@ RULES = [
         "Environment values that look like secrets come from a Secret through secretKeyRef, never a literal or a ConfigMap.",
         severity=Severity.CRITICAL,
         family=FAMILY,
+        # Secret-looking names are matched as whole words (DB_PASSWORD, API_TOKEN), not every name containing 'secret'.
+        partly={"kube-linter": ["env-var-secret"], "polaris": ["sensitiveContainerEnvVar"]},
         check=_no_secrets_in_env,
         params={
             "allowedNames": {
@@ -424,6 +462,7 @@ RULES = [
         "workload of the chart using it is exempt with a reason).",
         severity=Severity.MEDIUM,
         family=FAMILY,
+        covers={"polaris": ["automountServiceAccountToken"], "checkov": ["CKV_K8S_38", "CKV_K8S_41"]},
         check=_token_not_automounted,
         fix=_fix_token,
         remediation_steps="Set automountServiceAccountToken: false; a pod that calls the API mounts a projected "
@@ -434,6 +473,7 @@ RULES = [
         "Namespaced objects and Helm releases name a namespace other than 'default'.",
         severity=Severity.LOW,
         family=FAMILY,
+        covers={"kube-linter": ["use-namespace"], "checkov": ["CKV_K8S_21"]},
         check=_no_default_namespace,
         params={
             "clusterScopedKinds": {
