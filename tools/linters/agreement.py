@@ -124,6 +124,8 @@ class Disagreement:
 @dataclass
 class Comparison:
     compared: list[tuple[str, str, ObjectRef]] = field(default_factory=list)
+    both_failed: list[tuple[str, str, ObjectRef]] = field(default_factory=list)
+    """Compared verdicts where the linter and the pack both flag the object: the violations they agree on."""
     disagreements: list[Disagreement] = field(default_factory=list)
     unmatched: list[Verdict] = field(default_factory=list)
     """Verdicts on objects no group holds: the linter and the writer disagree on what an object is called."""
@@ -152,6 +154,8 @@ def compare(verdicts: Iterable[Verdict], objects: Mapping[ObjectRef, Subject], p
         if passed == bool(failing):
             says = ("passed", "failed") if passed else ("failed", "passed")
             result.disagreements.append(Disagreement(linter, check, ref, *says, rules))
+        elif failing:
+            result.both_failed.append((linter, check, ref))
     return result
 
 
@@ -173,9 +177,11 @@ class Explanation:
     objects: tuple[str, ...]
     """fnmatch patterns over `group/Kind/namespace/name` (namespace `-` when unset)."""
     reason: str
+    linter_says: str
+    """`failed` (the pack misses what the linter flags) or `passed` (the pack flags what the linter lets pass)."""
 
     def explains(self, d: Disagreement) -> bool:
-        return d.linter == self.linter and d.check == self.check and any(fnmatch.fnmatchcase(str(d.object), p) for p in self.objects)
+        return (d.linter, d.check, d.linter_says) == (self.linter, self.check, self.linter_says) and any(fnmatch.fnmatchcase(str(d.object), p) for p in self.objects)
 
 
 def explanations(path: Path = EXPLANATIONS) -> list[Explanation]:
@@ -185,7 +191,9 @@ def explanations(path: Path = EXPLANATIONS) -> list[Explanation]:
     for entry in entries:
         if not str(entry.get("reason", "")).strip():
             raise ValueError(f"{path}: the explanation for {entry.get('linter')} {entry.get('check')} gives no reason")
-        found.append(Explanation(entry["linter"], entry["check"], tuple(entry["objects"]), " ".join(str(entry["reason"]).split())))
+        if entry.get("linter_says") not in ("failed", "passed"):
+            raise ValueError(f"{path}: the explanation for {entry.get('linter')} {entry.get('check')} must say linter_says: failed or passed")
+        found.append(Explanation(entry["linter"], entry["check"], tuple(entry["objects"]), " ".join(str(entry["reason"]).split()), entry["linter_says"]))
     return found
 
 
@@ -227,11 +235,13 @@ def report(comparison: Comparison, judgement: Judgement, sources: Mapping[str, s
     counts: dict[str, dict[str, dict[str, int]]] = {}
 
     def bump(group: str, linter: str, what: str) -> None:
-        row = counts.setdefault(sources[group], {}).setdefault(linter, {"compared": 0, "disagreements": 0, "exempted": 0, "explained": 0, "unexplained": 0})
+        row = counts.setdefault(sources[group], {}).setdefault(linter, {"compared": 0, "both_failed": 0, "disagreements": 0, "exempted": 0, "explained": 0, "unexplained": 0})
         row[what] += 1
 
     for linter, _, ref in comparison.compared:
         bump(ref.group, linter, "compared")
+    for linter, _, ref in comparison.both_failed:
+        bump(ref.group, linter, "both_failed")
     for d in comparison.disagreements:
         bump(d.object.group, d.linter, "disagreements")
     rows = [{**d.record(), "status": "exempted", "reason": r} for d, r in judgement.exempted]
