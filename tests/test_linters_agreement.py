@@ -184,7 +184,7 @@ def test_an_explanation_covers_its_pattern_only_and_goes_stale_when_unused(seen)
 
 def test_an_exempted_object_is_told_apart_from_an_unexplained_one():
     ref = verdicts.ObjectRef("g", "DaemonSet", "ns", "agent")
-    objects = {ref: agreement.Subject("urn:a", {"policies.gosvc.dev/exempt-no-host-path": "reads /var/log"})}
+    objects = {ref: agreement.PackObject("urn:a", {"policies.gosvc.dev/exempt-no-host-path": "reads /var/log"})}
     pack = agreement.PackVerdicts(failed=set(), enabled={"g": {"no-host-path", "no-privileged"}})
     covers = {("checkov", "CKV_K8S_27"): ("no-host-path",), ("checkov", "CKV_K8S_16"): ("no-privileged",)}
     found = [verdicts.Verdict("checkov", "CKV_K8S_27", ref, False), verdicts.Verdict("checkov", "CKV_K8S_16", ref, False), verdicts.Verdict("checkov", "CKV_K8S_16", ref, True)]
@@ -201,7 +201,7 @@ def test_a_rule_failing_for_another_check_it_covers_is_no_disagreement():
     """no-host-namespaces covers Checkov's hostPID and hostPort checks: an object with a hostPort fails the rule and the
     hostPort check, and passes the hostPID check without a disagreement; with the hostPort check uncovered it is one."""
     ref = verdicts.ObjectRef("g", "Deployment", "ns", "web")
-    objects = {ref: agreement.Subject("urn:w", {})}
+    objects = {ref: agreement.PackObject("urn:w", {})}
     pack = agreement.PackVerdicts(failed={("g", "urn:w", "no-host-namespaces")}, enabled={"g": {"no-host-namespaces"}})
     found = [verdicts.Verdict("checkov", "CKV_K8S_17", ref, True), verdicts.Verdict("checkov", "CKV_K8S_26", ref, False)]
     both = {("checkov", "CKV_K8S_17"): ("no-host-namespaces",), ("checkov", "CKV_K8S_26"): ("no-host-namespaces",)}

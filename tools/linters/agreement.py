@@ -44,16 +44,16 @@ class Group:
 
 
 @dataclass(frozen=True)
-class Subject:
+class PackObject:
     """What the comparison needs of one object: its URN and its annotations (for exemptions)."""
 
     urn: str
     annotations: Mapping[str, str]
 
 
-def write(root: Path, groups: Iterable[Group]) -> dict[ObjectRef, Subject]:
+def write(root: Path, groups: Iterable[Group]) -> dict[ObjectRef, PackObject]:
     """Writes each group's Kubernetes objects to root/<group>/objects.yaml (as the synth writes them) and returns them."""
-    found: dict[ObjectRef, Subject] = {}
+    found: dict[ObjectRef, PackObject] = {}
     for group in groups:
         docs = []
         for reg in group.registrations:
@@ -63,7 +63,7 @@ def write(root: Path, groups: Iterable[Group]) -> dict[ObjectRef, Subject]:
             ref = ObjectRef(group.name, reg.inputs["kind"], meta.get("namespace") or "", meta.get("name") or "")
             if ref in found:
                 raise ValueError(f"{ref} is twice in group {group.name}")
-            found[ref] = Subject(reg.urn, dict(meta.get("annotations") or {}))
+            found[ref] = PackObject(reg.urn, dict(meta.get("annotations") or {}))
             docs.append(to_yaml(reg.inputs))
         if docs:
             (root / group.name).mkdir(parents=True, exist_ok=True)
@@ -131,7 +131,7 @@ class Comparison:
     """Verdicts on objects no group holds: the linter and the writer disagree on what an object is called."""
 
 
-def compare(verdicts: Iterable[Verdict], objects: Mapping[ObjectRef, Subject], pack: PackVerdicts, covers: Mapping[tuple[str, str], tuple[str, ...]]) -> Comparison:
+def compare(verdicts: Iterable[Verdict], objects: Mapping[ObjectRef, PackObject], pack: PackVerdicts, covers: Mapping[tuple[str, str], tuple[str, ...]]) -> Comparison:
     """The linters' verdicts on covered checks beside the pack's on the same objects (a check failed if any part failed)."""
     linter_passed: dict[tuple[str, str, ObjectRef], bool] = {}
     result = Comparison()
@@ -205,14 +205,14 @@ class Judgement:
     stale: list[Explanation] = field(default_factory=list)
 
 
-def exemption(d: Disagreement, subject: Subject) -> str | None:
+def exemption(d: Disagreement, subject: PackObject) -> str | None:
     """The reason the object gives for exempting itself from a covering rule, when the pack passed it for that."""
     if d.pack_says != "passed":
         return None
     return next((subject.annotations[EXEMPT_PREFIX + r] for r in d.rules if str(subject.annotations.get(EXEMPT_PREFIX + r, "")).strip()), None)
 
 
-def judge(disagreements: Iterable[Disagreement], objects: Mapping[ObjectRef, Subject], documented: list[Explanation]) -> Judgement:
+def judge(disagreements: Iterable[Disagreement], objects: Mapping[ObjectRef, PackObject], documented: list[Explanation]) -> Judgement:
     result = Judgement()
     used: set[int] = set()
     for d in sorted(disagreements):
