@@ -350,11 +350,11 @@ RULES = [
         family=FAMILY,
         covers={
             "kube-linter": ["drop-net-raw-capability"],
-            "polaris": ["dangerousCapabilities"],
+            "polaris": ["dangerousCapabilities", "insecureCapabilities"],
             "checkov": ["CKV_K8S_28", "CKV_K8S_37", "CKV_K8S_39"],
         },
-        # NET_BIND_SERVICE may be added back (allowedCapabilities), which insecureCapabilities and CKV_K8S_25 flag.
-        partly={"polaris": ["insecureCapabilities"], "checkov": ["CKV_K8S_25"]},
+        # CKV_K8S_25 fails any added capability; the rule lets allowedCapabilities (NET_BIND_SERVICE) be added back.
+        partly={"checkov": ["CKV_K8S_25"]},
         check=_drop_all,
         params={
             "allowedCapabilities": {
@@ -442,7 +442,8 @@ RULES = [
         "Environment values that look like secrets come from a Secret through secretKeyRef, never a literal or a ConfigMap.",
         severity=Severity.CRITICAL,
         family=FAMILY,
-        # Secret-looking names are matched as whole words (DB_PASSWORD, API_TOKEN), not every name containing 'secret'.
+        # Secret-looking names are matched as whole words (DB_PASSWORD, API_TOKEN), and only literal or ConfigMap values are
+        # flagged: Polaris also flags secretKeyRef values, which the pack allows (CKV_K8S_35 in differences.yaml).
         partly={"kube-linter": ["env-var-secret"], "polaris": ["sensitiveContainerEnvVar"]},
         check=_no_secrets_in_env,
         params={
