@@ -240,13 +240,13 @@ RULES = [
         "Long-running containers have readiness and liveness probes that differ, on ports they declare.",
         severity=Severity.HIGH,
         family=FAMILY,
-        covers={
-            "kube-score": ["pod-probes", "pod-probes-identical"],
-            "polaris": ["readinessProbeMissing", "livenessProbeMissing"],
-            "checkov": ["CKV_K8S_8", "CKV_K8S_9"],
+        covers={"kube-score": ["pod-probes"], "polaris": ["readinessProbeMissing", "livenessProbeMissing"], "checkov": ["CKV_K8S_8", "CKV_K8S_9"]},
+        # Probe ports are checked by name only, and Jobs and bare Pods are left out; kube-linter judges both. kube-score
+        # calls probes identical when they hit the same endpoint; the rule accepts one endpoint with different thresholds.
+        partly={
+            "kube-linter": ["liveness-port", "readiness-port", "startup-port", "no-liveness-probe", "no-readiness-probe"],
+            "kube-score": ["pod-probes-identical"],
         },
-        # Probe ports are checked by name only, and Jobs and bare Pods are left out; kube-linter judges both.
-        partly={"kube-linter": ["liveness-port", "readiness-port", "startup-port", "no-liveness-probe", "no-readiness-probe"]},
         check=_probes,
         params=_kinds_param(["Deployment", "StatefulSet", "DaemonSet"], "Workload kinds whose containers need probes."),
         remediation_steps="Add a readinessProbe (can it serve now?) and a livenessProbe (is it hung?) with different checks or "

@@ -132,7 +132,7 @@ RULES = [
         "Every workload's pods are isolated for ingress and egress by a NetworkPolicy.",
         severity=Severity.HIGH,
         family=FAMILY_NETWORK,
-        covers={"kube-linter": ["non-isolated-pod"], "kube-score": ["pod-networkpolicy"], "polaris": ["missingNetworkPolicy"]},
+        covers={"kube-linter": ["non-isolated-pod"], "kube-score": ["pod-networkpolicy"], "polaris": ["missingNetworkPolicy"], "checkov": ["CKV2_K8S_6"]},
         check=_networkpolicy_per_workload,
         remediation_steps="Add a NetworkPolicy whose podSelector selects the pods, with policyTypes [Ingress, Egress] and only the "
         "peers and ports they need (DNS egress included).",

@@ -371,9 +371,10 @@ RULES = [
         "Every container runs under the RuntimeDefault (or a Localhost) seccomp profile.",
         severity=Severity.MEDIUM,
         family=FAMILY,
-        covers={"kube-score": ["container-seccomp-profile"], "polaris": ["linuxHardening"], "checkov": ["CKV_K8S_31"]},
-        # CKV_K8S_29 wants a pod-level securityContext; the rule also accepts profiles set on every container.
-        partly={"checkov": ["CKV_K8S_29"]},
+        covers={"kube-score": ["container-seccomp-profile"], "polaris": ["linuxHardening"]},
+        # CKV_K8S_29 wants a pod-level securityContext and CKV_K8S_31 RuntimeDefault alone; the rule also accepts
+        # profiles set on every container, and Localhost profiles (as Pod Security Standards 'restricted' does).
+        partly={"checkov": ["CKV_K8S_29", "CKV_K8S_31"]},
         check=_seccomp,
         fix=_fix_seccomp,
         remediation_steps="Set securityContext.seccompProfile.type: RuntimeDefault on the pod; at level 'remediate' the pack sets it "

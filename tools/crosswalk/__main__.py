@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     print(docs.table(measured))
     if args.command == "gaps":
         for linter, result in measured.items():
-            print(f"\n{linter}: {result.ratio:.0%}, {len(result.gaps)} uncovered applicable default check(s)")
+            print(f"\n{linter}: {docs.percent(result.ratio)}, {len(result.gaps)} uncovered applicable default check(s)")
             for check in result.gaps:
                 print(f"  {check.id}  ({check.name}; {', '.join(sorted(check.kinds))})")
             partly = [r for r in result.rows if r.status == coverage.PARTLY and r.check.default]

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Mapping
 
 from tools.crosswalk.catalogue import DIFFERENCES, ROOT
-from tools.crosswalk.coverage import COVERED, DIFFERENCE, GAP, GOAL, NOT_APPLICABLE, OPTIONAL, PARTLY, Coverage, Row
+from tools.crosswalk.coverage import COVERED, DIFFERENCE, GOAL, NOT_APPLICABLE, OPTIONAL, PARTLY, Coverage, Row
 
 DOCS = ROOT / "docs" / "policy-crosswalk.md"
 TITLES = {"kube-linter": "kube-linter", "kube-score": "kube-score", "polaris": "Polaris", "checkov": "Checkov"}
 
 
-def _percent(ratio: float) -> str:
-    return f"{ratio * 100:.0f}%"
+def percent(ratio: float) -> str:
+    """Rounded down, so a ratio just under the goal never reads as meeting it."""
+    return f"{math.floor(round(ratio * 1000, 6)) / 10:.1f}%"
 
 
 def table(measured: Mapping[str, Coverage]) -> str:
@@ -24,7 +26,7 @@ def table(measured: Mapping[str, Coverage]) -> str:
     ]
     for linter, c in measured.items():
         lines.append(
-            f"| {TITLES[linter]} | {c.catalogue.version} | {c.applicable} | {c.differences} | {c.covered} | {c.partly} | {_percent(c.ratio)} |"
+            f"| {TITLES[linter]} | {c.catalogue.version} | {c.applicable} | {c.differences} | {c.covered} | {c.partly} | {percent(c.ratio)} |"
         )
     return "\n".join(lines)
 
@@ -51,7 +53,7 @@ def _section(linter: str, c: Coverage) -> list[str]:
         f"## {TITLES[linter]}",
         "",
         f"Version {cat.version}, from {cat.source} ({cat.date}). {c.applicable} default checks apply to what the project emits "
-        f"({c.differences} deliberate differences); coverage ({c.covered} + {c.partly}/2) / {c.measured} = {_percent(c.ratio)}.",
+        f"({c.differences} deliberate differences); coverage ({c.covered} + {c.partly}/2) / {c.measured} = {percent(c.ratio)}.",
         "",
         "| Check | Name | Default | In the pack |",
         "|---|---|---|---|",
@@ -77,7 +79,7 @@ def render(measured: Mapping[str, Coverage]) -> str:
         "A linter's check counts when it is on in the linter's default configuration and judges a kind the three stacks or",
         "the genuine monitoring charts emit. A check counts as covered when a rule flags the same violations, half when a",
         "rule flags some of them; deliberate differences are left out of the count. The goal is "
-        f"{_percent(GOAL)} for each linter (`tests/test_policies_crosswalk.py`).",
+        f"{percent(GOAL)} for each linter (`tests/test_policies_crosswalk.py`).",
         "",
         table(measured),
         "",

@@ -43,6 +43,25 @@ for checks in registry.checks.values():
             "kinds": sorted(check.supported_entities),
             "runs": found.group(1) if found else None,
         }
+# The graph checks (CKV2_K8S_*) relate objects to each other; the Kubernetes runner runs them by default too.
+from pathlib import Path
+import checkov.kubernetes.checks.graph_checks as graph
+def resource_types(node, found):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "resource_types" and isinstance(value, list):
+                found.update(value)
+            else:
+                resource_types(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            resource_types(value, found)
+for path in sorted(Path(graph.__file__).parent.glob("*.json")):
+    data = json.loads(path.read_text())
+    found = set()
+    resource_types(data.get("definition"), found)
+    check_id = data["metadata"]["id"]
+    seen[check_id] = {"id": check_id, "name": path.stem, "kinds": sorted(found), "runs": None}
 print(json.dumps(list(seen.values())))
 """
 
@@ -51,17 +70,20 @@ print(json.dumps(list(seen.values())))
 _CHECKOV_RUNS = {"CKV_K8S_45": "tiller", "CKV_K8S_159": "git-sync"}
 
 
-def _number(check_id: str) -> int:
-    return int(check_id.rsplit("_", 1)[-1])
+def _order(check_id: str) -> tuple[bool, int]:
+    """CKV_K8S_2 before CKV_K8S_10, and every CKV_K8S before CKV2_K8S."""
+    prefix, _, number = check_id.rpartition("_")
+    return prefix != "CKV_K8S", int(number)
 
 
 def checkov_checks() -> list[dict[str, Any]]:
-    """Checkov's CKV_K8S_* checks from its registry: all run by default (Checkov has no optional Kubernetes checks)."""
+    """Checkov's Kubernetes checks: CKV_K8S_* from its check registry and CKV2_K8S_* from its graph check definitions;
+    all run by default (Checkov has no optional Kubernetes checks)."""
     binary = checkov_tool.install()
     proc = subprocess.run([str(binary.parent / "python"), "-c", _CHECKOV_SCRIPT, json.dumps(PROGRAMS)], capture_output=True, text=True, check=True)
-    rows = [r for r in json.loads(proc.stdout) if r["id"].startswith("CKV_K8S_")]
+    rows = [r for r in json.loads(proc.stdout) if r["id"].startswith(("CKV_K8S_", "CKV2_K8S_"))]
     checks = []
-    for row in sorted(rows, key=lambda r: _number(r["id"])):
+    for row in sorted(rows, key=lambda r: _order(r["id"])):
         runs = _CHECKOV_RUNS.get(row["id"], row["runs"])
         entry = {"id": row["id"], "name": row["name"], "default": True, "kinds": row["kinds"]}
         if runs:
@@ -109,7 +131,8 @@ def regenerate() -> list[Path]:
     header = {
         "linter": "checkov",
         "version": CHECKOV_VERSION,
-        "source": f"PyPI checkov=={CHECKOV_VERSION}: checkov.kubernetes.checks.resource registry (id, class name, supported_entities)",
+        "source": f"PyPI checkov=={CHECKOV_VERSION}: checkov.kubernetes.checks.resource registry (id, class name, supported_entities) "
+        "and checkov/kubernetes/checks/graph_checks/*.json (id, file name, resource_types)",
         "date": DATE,
     }
     written.append(dump(catalogue_path("checkov"), header, checkov_checks()))
