@@ -2,9 +2,9 @@
 (linter, check, object): passed or failed.
 
 The directory holds one subdirectory per group of objects that belong together (one policy fixture, one test case,
-one stack's synth output). kube-score scores each group on its own, since some of its checks relate objects (a
-Deployment's PodDisruptionBudget, a Service's pods); Checkov, whose checks each read one object, runs once over the
-whole directory. Both report in their machine-readable JSON; a check a linter skipped has no verdict.
+one stack's synth output). Each linter judges each group on its own, since some of their checks relate objects (a
+Deployment's PodDisruptionBudget, a Service's pods, the NetworkPolicy that selects a pod, a binding's role). Both
+report in their machine-readable JSON; a check a linter skipped has no verdict.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet", "ReplicationController"})
+CHECKOV_GROUPS = Path(__file__).resolve().parent / "checkov_groups.py"
 KUBE_SCORE_FAILED = 5
 """kube-score grades 1 (critical) and 5 (warning) are failures; 7 (almost OK) and 10 (OK) pass (scorecard.Grade)."""
 
@@ -83,9 +84,8 @@ def kube_score(root: Path, binary: Path, kubernetes_version: str) -> tuple[list[
     return verdicts, refused
 
 
-def _checkov_object(resource: str, file_path: str, known: dict[tuple[str, str], list[ObjectRef]]) -> ObjectRef:
-    """The object Checkov names `Kind.namespace.name` (namespace `default` when unset) in <group>/<file>."""
-    group = Path(file_path.lstrip("./").lstrip("/")).parts[0]
+def _checkov_object(resource: str, group: str, known: dict[tuple[str, str], list[ObjectRef]]) -> ObjectRef:
+    """The object Checkov names `Kind.namespace.name` (namespace `default` when unset) in a group."""
     kind, _, rest = resource.partition(".")
     for ref in known.get((group, kind), []):
         if rest in (f"{ref.namespace}.{ref.name}", f"default.{ref.name}" if not ref.namespace else None):
@@ -95,22 +95,22 @@ def _checkov_object(resource: str, file_path: str, known: dict[tuple[str, str], 
             for ref in refs if g == group and k in WORKLOAD_KINDS else ():
                 if rest.startswith(f"{ref.namespace or 'default'}.{ref.name}."):
                     return ref
-    raise LookupError(f"checkov names {resource} in {file_path}, which is no object there")
+    raise LookupError(f"checkov names {resource} in group {group}, which holds no such object")
 
 
 def checkov(root: Path, binary: Path) -> tuple[list[Verdict], str]:
-    """Checkov's kubernetes checks (all of them, its default) on every object under root, and Checkov's version."""
-    cmd = [str(binary.parent / "python"), str(binary), "-d", ".", "--framework", "kubernetes", "-o", "json", "--compact", "--skip-download"]
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=1800)
-    if proc.returncode not in (0, 1):
+    """Checkov's kubernetes checks (all of them, its default) on every object under root, each group judged on its own
+    (checkov_groups.py says why), and Checkov's version."""
+    cmd = [str(binary.parent / "python"), str(CHECKOV_GROUPS), str(root)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
         raise RuntimeError(f"checkov exited {proc.returncode}: {proc.stderr[-3000:]}")
     report: Any = json.loads(proc.stdout)
-    if isinstance(report, list):
-        report = next(r for r in report if r.get("check_type") == "kubernetes")
     known = objects(root)
     verdicts = [
-        Verdict("checkov", r["check_id"], _checkov_object(r["resource"], r["file_path"], known), passed)
+        Verdict("checkov", check, _checkov_object(resource, group, known), passed)
+        for group, results in report["groups"].items()
         for passed, key in ((True, "passed_checks"), (False, "failed_checks"))
-        for r in report["results"][key]
+        for check, resource in results[key]
     ]
-    return verdicts, report["summary"].get("checkov_version", "")
+    return verdicts, report["checkov_version"]
