@@ -63,7 +63,8 @@ e2e: e2e-tools
 ## the pipeline tier's software (Kafka from Maven Central, Filebeat from the Go module proxy), the real node's
 ## (Debian's docker.io, containerd and CNI plugins; the registry and pause binary; the stand-in base images),
 ## the monitoring loop's binaries (tools/loop, from the Go module proxy),
-## helm (tools/charts), the check of the genuine chart packages, and Checkov in a virtualenv of its own
+## helm (tools/charts), the check of the genuine chart packages, Checkov in a virtualenv of its own, and kube-score
+## (tools/linters, from the Go module proxy; tests/test_linters_agreement.py builds it too when missing)
 e2e-tools: venv
 	$(BIN)/python -m tools.e2e.build
 	$(BIN)/python -m tools.pipeline.build
@@ -73,6 +74,7 @@ e2e-tools: venv
 	$(BIN)/python -m tools.charts.build
 	$(BIN)/python -m tools.charts.packages
 	$(BIN)/python -c "from tools.charts import checkov; print(checkov.install())"
+	$(BIN)/python -m tools.linters.build
 
 ## pipeline: only the pipeline tier of make e2e: the generated Kafka, Filebeat and Elasticsearch configs in the real
 ## software (needs root for a private /etc/hosts per process, as CI has) -> build/e2e/report.json `pipeline`
