@@ -210,8 +210,8 @@ RULES = [
     ),
     ResourceRule(
         "topology-spread-valid",
-        "Every topology spread constraint has a labelSelector, a topologyKey, a maxSkew (and any minDomains) of at least 1 and "
-        "whenUnsatisfiable DoNotSchedule or ScheduleAnyway (minDomains only with DoNotSchedule).",
+        "Topology spread constraints have a labelSelector, a topologyKey, maxSkew and minDomains of at least 1, and "
+        "whenUnsatisfiable DoNotSchedule (or ScheduleAnyway without minDomains).",
         severity=Severity.MEDIUM,
         family=FAMILY,
         check=_topology_spread_valid,
