@@ -115,17 +115,16 @@ CASES = [
     Case("restricted-volume-types", "git-repo", volume({"gitRepo": {"repository": "https://example.com/x.git"}}), ("volume 'extra' is of type gitRepo",)),
     # hostPath is outside the restricted types too, but no-host-path judges it (by path and mount); one finding, not two
     Case("restricted-volume-types", "host-path-is-no-host-paths", volume({"hostPath": {"path": "/var/log"}})),
-    Case("run-as-non-root", "root-fs-group-allowed", edit(DEPLOY, f"{POD}.securityContext.fsGroup", 0)),
-    Case("run-as-non-root", "root-fs-group-refused-by-config", edit(DEPLOY, f"{POD}.securityContext.fsGroup", 0), ("the pod's fsGroup 0",), {"allowRootGroup": False}),
+    Case("run-as-non-root", "root-fs-group-allowed-by-config", edit(DEPLOY, f"{POD}.securityContext.fsGroup", 0), (), {"allowRootGroup": True}),
+    Case("run-as-non-root", "root-fs-group-refused", edit(DEPLOY, f"{POD}.securityContext.fsGroup", 0), ("the pod's fsGroup 0",)),
     Case("run-as-non-root", "low-fs-group", edit(DEPLOY, f"{POD}.securityContext.fsGroup", 100), ("the pod's fsGroup 100",)),
     Case(
         "run-as-non-root",
         "supplemental-groups",
         edit(DEPLOY, f"{POD}.securityContext.supplementalGroups", [0, 65532, 4, 4]),
         ("the pod adds supplemental group 0", "the pod adds supplemental group 4"),
-        {"allowRootGroup": False},
     ),
-    Case("run-as-non-root", "root-supplemental-group-allowed", edit(DEPLOY, f"{POD}.securityContext.supplementalGroups", [0])),
+    Case("run-as-non-root", "root-supplemental-group-allowed-by-config", edit(DEPLOY, f"{POD}.securityContext.supplementalGroups", [0]), (), {"allowRootGroup": True}),
 ]
 
 

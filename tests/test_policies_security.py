@@ -41,8 +41,16 @@ CASES = [
         ("container 'app' sets no runAsUser",),
     ),
     Case("run-as-non-root", "low-gid", edit(DEPLOY, f"{SC}.runAsGroup", 100), ("container 'app' runs with GID 100",)),
-    Case("run-as-non-root", "root-group-allowed", edit(DEPLOY, f"{SC}.runAsGroup", 0)),
-    Case("run-as-non-root", "root-group-refused-by-config", edit(DEPLOY, f"{SC}.runAsGroup", 0), ("runs with GID 0",), {"allowRootGroup": False}),
+    Case("run-as-non-root", "root-group-refused", edit(DEPLOY, f"{SC}.runAsGroup", 0), ("container 'app' runs with GID 0",)),
+    Case("run-as-non-root", "root-group-allowed-by-config", edit(DEPLOY, f"{SC}.runAsGroup", 0), (), {"allowRootGroup": True}),
+    Case("run-as-non-root", "gid-from-the-pod", edit(DEPLOY, f"{SC}.runAsGroup", DELETE)),
+    Case(
+        "run-as-non-root",
+        "no-gid-anywhere",
+        edits(DEPLOY, {f"{SC}.runAsGroup": DELETE, f"{POD}.securityContext.runAsGroup": DELETE}),
+        ("container 'app' sets no runAsGroup",),
+    ),
+    Case("run-as-non-root", "no-gid-allowed-root-group-or-not", edits(DEPLOY, {f"{SC}.runAsGroup": DELETE, f"{POD}.securityContext.runAsGroup": DELETE}), ("container 'app' sets no runAsGroup",), {"allowRootGroup": True}),
     Case(
         "run-as-non-root",
         "min-uid-from-config-as-float",

@@ -1,8 +1,10 @@
-"""Well-formed objects: PDBs with a bound, env names set once, emptyDirs bounded; with the remediations."""
+"""Well-formed objects: PDBs with a bound, env names set once, emptyDirs bounded, topology spread constraints the
+scheduler can apply; with the remediations."""
 
 from __future__ import annotations
 
 import pytest
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 from policy_harness import DELETE, Case, edit, edits, load, remediation_args, resource_args, run, serialized
 
 from policies.rules import BY_NAME
@@ -17,6 +19,14 @@ INIT = f"{POD}.initContainers[0]"
 TWICE = edit(DEPLOY, f"{APP}.env[2]", {"name": "LOG_LEVEL", "value": "debug"})
 UNBOUNDED = edit(DEPLOY, f"{POD}.volumes[0].emptyDir", {})
 ALL_LIMITED = edits(UNBOUNDED, {f"{APP}.resources.limits.ephemeral-storage": "1Gi", f"{INIT}.resources.limits.ephemeral-storage": "64Mi"})
+SPREAD = {
+    "maxSkew": 1,
+    "topologyKey": "topology.kubernetes.io/zone",
+    "whenUnsatisfiable": "ScheduleAnyway",
+    "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "hello", "app.kubernetes.io/instance": "hello"}},
+}
+SPREAD_OK = edit(DEPLOY, f"{POD}.topologySpreadConstraints", [SPREAD])
+C0 = f"{POD}.topologySpreadConstraints[0]"
 
 CASES = [
     Case("pdb-has-bound", "compliant", PDB),
@@ -36,6 +46,19 @@ CASES = [
     Case("service-account-field-current", "deprecated-only", edits(DEPLOY, {f"{POD}.serviceAccountName": DELETE, f"{POD}.serviceAccount": "hello"}), ("sets the deprecated serviceAccount 'hello'",)),
     Case("service-account-field-current", "both", edit(DEPLOY, f"{POD}.serviceAccount", "other"), ("set serviceAccountName 'hello' (the account the pod gets)",)),
     Case("service-account-field-current", "empty", edit(DEPLOY, f"{POD}.serviceAccount", "")),
+    Case("topology-spread-valid", "none", DEPLOY),
+    Case("topology-spread-valid", "compliant", SPREAD_OK),
+    Case("topology-spread-valid", "min-domains-do-not-schedule", edits(SPREAD_OK, {f"{C0}.whenUnsatisfiable": "DoNotSchedule", f"{C0}.minDomains": 3})),
+    Case("topology-spread-valid", "no-label-selector", edit(SPREAD_OK, f"{C0}.labelSelector", DELETE), ("topologySpreadConstraints[0] has no labelSelector",)),
+    Case("topology-spread-valid", "max-skew-zero", edit(SPREAD_OK, f"{C0}.maxSkew", 0), ("topologySpreadConstraints[0] maxSkew 0 is not a whole number of at least 1",)),
+    Case("topology-spread-valid", "max-skew-unset", edit(SPREAD_OK, f"{C0}.maxSkew", DELETE), ("maxSkew None is not a whole number",)),
+    Case("topology-spread-valid", "min-domains-zero", edits(SPREAD_OK, {f"{C0}.whenUnsatisfiable": "DoNotSchedule", f"{C0}.minDomains": 0}), ("minDomains 0 is not a whole number of at least 1",)),
+    Case("topology-spread-valid", "min-domains-schedule-anyway", edit(SPREAD_OK, f"{C0}.minDomains", 2), ("sets minDomains with whenUnsatisfiable ScheduleAnyway",)),
+    Case("topology-spread-valid", "no-topology-key", edit(SPREAD_OK, f"{C0}.topologyKey", ""), ("has no topologyKey",)),
+    Case("topology-spread-valid", "bad-when-unsatisfiable", edit(SPREAD_OK, f"{C0}.whenUnsatisfiable", "Sometimes"), ("whenUnsatisfiable 'Sometimes' is neither DoNotSchedule nor ScheduleAnyway",)),
+    Case("topology-spread-valid", "second-constraint", edit(SPREAD_OK, f"{POD}.topologySpreadConstraints[1]", {k: v for k, v in SPREAD.items() if k != "topologyKey"}), ("topologySpreadConstraints[1] has no topologyKey",)),
+    Case("topology-spread-valid", "unknown-at-preview", edits(SPREAD_OK, {f"{C0}.topologyKey": UNKNOWN_STRING_VALUE, f"{C0}.whenUnsatisfiable": UNKNOWN_STRING_VALUE})),
+    Case("topology-spread-valid", "exempted", edit(edit(SPREAD_OK, f"{C0}.maxSkew", 0), "metadata.annotations", {"policies.gosvc.dev/exempt-topology-spread-valid": "the chart renders it"})),
     Case("emptydir-size-limited", "compliant", DEPLOY),
     Case("emptydir-size-limited", "no-size-limit", UNBOUNDED, ("emptyDir volume 'tmp' has no sizeLimit",)),
     Case("emptydir-size-limited", "memory-medium", edit(UNBOUNDED, f"{POD}.volumes[0].emptyDir.medium", "Memory")),

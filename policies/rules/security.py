@@ -56,7 +56,8 @@ def _pod(subject: Subject) -> Iterator[tuple[dict[str, Any], list[Container]]]:
 
 
 def _low_gid(gid: int | None, min_uid: int, settings: Mapping[str, Any]) -> bool:
-    """A GID below the floor; GID 0 passes where allowRootGroup lets images built for arbitrary UIDs own their files."""
+    """A GID below the floor; GID 0 passes only where the stack's config sets allowRootGroup, for images built for
+    arbitrary UIDs that need the root group to own their files."""
     return gid is not None and gid < min_uid and not (gid == 0 and settings.get("allowRootGroup"))
 
 
@@ -81,7 +82,9 @@ def _run_as_non_root(subject: Subject, settings: Mapping[str, Any]) -> Iterator[
                 yield f"{c.label} sets no runAsUser, so the image's USER decides; set runAsUser >= {min_uid}"
             elif uid is not None and uid < min_uid:
                 yield f"{c.label} runs as UID {uid}; use a UID >= {min_uid} so it cannot collide with a host user"
-            if _low_gid(gid, min_uid, settings):
+            if gid_raw is None:
+                yield f"{c.label} sets no runAsGroup, so it runs with the image's group (GID 0 unless the image says otherwise); set runAsGroup >= {min_uid}"
+            elif _low_gid(gid, min_uid, settings):
                 yield f"{c.label} runs with GID {gid}; use a GID >= {min_uid}"
 
 
@@ -311,19 +314,23 @@ _UID = {"minUid": {"type": "integer", "minimum": 1, "default": 10000, "descripti
 RULES = [
     ResourceRule(
         "run-as-non-root",
-        "Every container runs as non-root with an explicit UID of at least 10000.",
+        "Every container runs as non-root with an explicit UID and runAsGroup of at least 10000, as do the pod's groups "
+        "(GID 0 only with allowRootGroup).",
         severity=Severity.CRITICAL,
         family=FAMILY,
-        covers={"kube-linter": ["run-as-non-root"], "polaris": ["runAsRootAllowed"], "checkov": ["CKV_K8S_23", "CKV_K8S_40"]},
-        # kube-score also wants runAsGroup >= 10000; the rule allows GID 0 (allowRootGroup) and an unset group.
-        partly={"kube-score": ["container-security-context-user-group-id"]},
+        covers={
+            "kube-linter": ["run-as-non-root"],
+            "kube-score": ["container-security-context-user-group-id"],
+            "polaris": ["runAsRootAllowed"],
+            "checkov": ["CKV_K8S_23", "CKV_K8S_40"],
+        },
         check=_run_as_non_root,
         params={
             **_UID,
             "allowRootGroup": {
                 "type": "boolean",
-                "default": True,
-                "description": "Allow GID 0, which images built for arbitrary UIDs (Elastic, OpenShift-style) need to own their files.",
+                "default": False,
+                "description": "Allow GID 0, which some images built for arbitrary UIDs (Elastic, OpenShift-style) need to own their files.",
             },
         },
         remediation_steps="Set securityContext.runAsNonRoot: true and runAsUser/runAsGroup >= 10000 on the pod "

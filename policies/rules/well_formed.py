@@ -1,6 +1,7 @@
 """Fields that leave an object doing less than it says, or that the API server refuses only at apply: a
 PodDisruptionBudget with no bound, an environment variable set twice, an emptyDir that may fill the node's
-disk, a label value Kubernetes does not accept, the deprecated serviceAccount field."""
+disk, a label value Kubernetes does not accept, the deprecated serviceAccount field, a topology spread constraint the
+scheduler cannot apply."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from pulumi_policy import Severity
 from . import remediation
 from .definition import ResourceRule, Subject
 from .kube import containers
-from .props import UNKNOWN, get, items, mapping
+from .props import UNKNOWN, get, items, mapping, whole_number
 
 FAMILY = "well-formed"
+_WHEN_UNSATISFIABLE = ("DoNotSchedule", "ScheduleAnyway")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 """A label value as the API server validates it: at most 63 characters (checked apart), alphanumeric at both ends."""
 
@@ -113,6 +115,35 @@ def _service_account_field(subject: Subject, _: Mapping[str, Any]) -> Iterator[s
         yield f"sets the deprecated serviceAccount '{old}'; set serviceAccountName '{effective}' (the account the pod gets) and drop serviceAccount"
 
 
+def _spread_faults(constraint: Any) -> Iterator[str]:
+    """What makes one topology spread constraint unusable; unknown fields (preview) are left undecided."""
+    if constraint is UNKNOWN or not isinstance(constraint, dict):
+        return
+    if constraint.get("labelSelector") is None:
+        yield "has no labelSelector, so it counts no pods and spreads nothing"
+    skew = constraint.get("maxSkew")
+    if skew is not UNKNOWN and ((number := whole_number(skew)) is None or number < 1):
+        yield f"maxSkew {skew!r} is not a whole number of at least 1"
+    domains = constraint.get("minDomains")
+    if domains not in (None, UNKNOWN) and ((number := whole_number(domains)) is None or number < 1):
+        yield f"minDomains {domains!r} is not a whole number of at least 1"
+    if constraint.get("topologyKey") in (None, ""):
+        yield "has no topologyKey, the node label whose values are the domains to spread over"
+    when = constraint.get("whenUnsatisfiable")
+    if when is not UNKNOWN and when not in _WHEN_UNSATISFIABLE:
+        yield f"whenUnsatisfiable {when!r} is neither DoNotSchedule nor ScheduleAnyway"
+    elif domains not in (None, UNKNOWN) and when == "ScheduleAnyway":
+        yield "sets minDomains with whenUnsatisfiable ScheduleAnyway; minDomains applies only to DoNotSchedule"
+
+
+def _topology_spread_valid(subject: Subject, _: Mapping[str, Any]) -> Iterator[str]:
+    if subject.template is None:
+        return
+    for index, constraint in enumerate(items(subject.template[1].get("topologySpreadConstraints"))):
+        for fault in _spread_faults(constraint):
+            yield f"topologySpreadConstraints[{index}] {fault}; the API server rejects it or the scheduler ignores it"
+
+
 def _fix_service_account_field(props: Any, subject: Subject, _: Mapping[str, Any]) -> bool:
     """Moves the value to serviceAccountName unless that is set (it wins over serviceAccount), so the pod keeps its
     account; the old field is emptied, which the API server reads as unset (the SDK's proxies cannot delete a key)."""
@@ -176,5 +207,17 @@ RULES = [
         covers={"kube-linter": ["deprecated-service-account-field"]},
         remediation_steps="Replace spec.serviceAccount with spec.serviceAccountName (at level 'remediate' the pack moves it and empties "
         "the old field, keeping the account the pod gets).",
+    ),
+    ResourceRule(
+        "topology-spread-valid",
+        "Topology spread constraints have a labelSelector, a topologyKey, maxSkew and minDomains of at least 1, and "
+        "whenUnsatisfiable DoNotSchedule (or ScheduleAnyway without minDomains).",
+        severity=Severity.MEDIUM,
+        family=FAMILY,
+        check=_topology_spread_valid,
+        covers={"kube-score": ["pod-topology-spread-constraints"]},
+        remediation_steps="Give each constraint labelSelector.matchLabels equal to the workload's selector, topologyKey "
+        "kubernetes.io/hostname or topology.kubernetes.io/zone, maxSkew: 1 and whenUnsatisfiable: ScheduleAnyway (or "
+        "DoNotSchedule with minDomains). No automatic fix: which pods to count and which domains to spread over are choices.",
     ),
 ]
