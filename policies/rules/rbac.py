@@ -448,9 +448,8 @@ RULES = [
     ),
     StackRule(
         "rbac-no-escalation",
-        "No role grants a way past RBAC: bind, escalate, impersonate, minting tokens, approving certificates, admission "
-        "webhook configurations or a Service's status; no binding hands a ServiceAccount or node a role that writes bindings "
-        "and binds roles.",
+        "No role grants a way past RBAC (bind, escalate, impersonate, tokens, certificates, webhooks, Service status); no "
+        "binding lets a ServiceAccount or node bind itself roles.",
         severity=Severity.CRITICAL,
         family=FAMILY,
         check=_no_escalation,
