@@ -10,7 +10,6 @@ themselves are not built here: tools/charts/packages.py finds the genuine packag
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Callable
 
@@ -41,12 +40,7 @@ def default_kube_version() -> tuple[str, str]:
 
 
 def cache_key() -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in MODULE.rglob("*") if p.is_file()):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    digest.update(Path(__file__).read_bytes())
-    digest.update(e2e_build.go_version().encode())
-    return digest.hexdigest()[:16]
+    return e2e_build.module_key(MODULE, Path(__file__))
 
 
 def _build_helm(out: Path, versions: dict[str, str]) -> None:

@@ -121,6 +121,17 @@ def go_version() -> str:
     return _run("go version", ["go", "env", "GOVERSION"], GO_DIR).strip()
 
 
+def module_key(module: Path, builder: Path) -> str:
+    """A cache key for binaries built from a pinned Go module directory by `builder`: its files, the builder's
+    source and the Go toolchain, so a new pin, build step or Go release builds again."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in module.rglob("*") if p.is_file()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest.update(builder.read_bytes())
+    digest.update(go_version().encode())
+    return digest.hexdigest()[:16]
+
+
 def run_go(step: str, cmd: list[str], cwd: Path) -> str:
     """A go command with the local toolchain and read-only module graph; BuildError with its output when it fails."""
     return _run(step, cmd, cwd)

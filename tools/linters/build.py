@@ -11,7 +11,6 @@ kube-linter is not built (KUBE_LINTER_ABSENT says why), so the agreement test ru
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Callable
 
@@ -36,12 +35,7 @@ def kube_score_version() -> str:
 
 
 def cache_key() -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in MODULE.rglob("*") if p.is_file()):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    digest.update(Path(__file__).read_bytes())
-    digest.update(e2e_build.go_version().encode())
-    return digest.hexdigest()[:16]
+    return e2e_build.module_key(MODULE, Path(__file__))
 
 
 def _build_kube_score(out: Path, versions: dict[str, str]) -> None:
