@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from components.observability import network, prometheus_stack
@@ -128,3 +130,13 @@ def test_chart_workloads_are_hardened_through_their_values():
     assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}]
     assert values["prometheusOperator"]["admissionWebhooks"]["patch"]["resources"]["requests"]["memory"]
     assert values["prometheus-node-exporter"]["securityContext"]["runAsUser"] == 65534
+
+
+def test_without_grafana_no_policy_names_it_and_the_adapter_and_prometheus_keep_their_flows():
+    """A peer that selects no pod allows nothing and reads as if it did (networkpolicy-peers-select-pods)."""
+    without = flows(SPEC.model_copy(update={"grafana": False}))
+    assert "grafana" not in json.dumps(without)
+    assert "grafana" in json.dumps(flows())
+    adapter, prometheus, alertmanager = (network.PODS[r] for r in ("adapter", "prometheus", "alertmanager"))
+    assert _allowed(without, "Ingress", prometheus, adapter, 9090, "TCP") and _allowed(without, "Egress", adapter, prometheus, 9090, "TCP")
+    assert _allowed(without, "Ingress", alertmanager, prometheus, 9093, "TCP")

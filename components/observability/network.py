@@ -70,7 +70,10 @@ def _api_server(spec: PrometheusStackSpec) -> dict:
 
 
 def build(spec: PrometheusStackSpec, instance: str) -> dict[str, dict]:
-    """Every NetworkPolicy of the monitoring namespace, by role."""
+    """Every NetworkPolicy of the monitoring namespace, by role; Grafana is a peer only where it runs, so no rule
+    allows traffic from pods that do not exist."""
+    queriers = ["grafana", "adapter"] if spec.grafana else ["adapter"]
+    alerters = ["prometheus", "grafana"] if spec.grafana else ["prometheus"]
     policies = {
         "default_deny": _policy(spec, instance, "default-deny", {}, ingress=[], egress=[]),
         "dns": _policy(spec, instance, "allow-dns", {}, egress=[DNS_EGRESS]),
@@ -80,17 +83,17 @@ def build(spec: PrometheusStackSpec, instance: str) -> dict[str, dict]:
         "metrics_from_prometheus": _policy(spec, instance, "metrics-from-prometheus", {}, ingress=[{"from": [_peer("prometheus")]}]),
         "prometheus_queries": _policy(
             spec, instance, "prometheus-queries", _selector("prometheus"),
-            ingress=[{"from": [_peer("grafana"), _peer("adapter")], "ports": tcp(prometheus_stack.PROMETHEUS_PORT)}],
+            ingress=[{"from": [_peer(q) for q in queriers], "ports": tcp(prometheus_stack.PROMETHEUS_PORT)}],
         ),
         "query_prometheus": _policy(
-            spec, instance, "query-prometheus", {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": ["grafana", "prometheus-adapter"]}]},
+            spec, instance, "query-prometheus", {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": [PODS[q]["app.kubernetes.io/name"] for q in queriers]}]},
             egress=[{"to": [_peer("prometheus")], "ports": tcp(prometheus_stack.PROMETHEUS_PORT)}],
         ),
         "grafana_alerts": _policy(spec, instance, "grafana-to-alertmanager", _selector("grafana"), egress=[{"to": [_peer("alertmanager")], "ports": tcp(prometheus_stack.ALERTMANAGER_PORT)}]),
         "alerts": _policy(
             spec, instance, "alertmanager", _selector("alertmanager"),
             ingress=[
-                {"from": [_peer("prometheus"), _peer("grafana")], "ports": tcp(prometheus_stack.ALERTMANAGER_PORT)},
+                {"from": [_peer(a) for a in alerters], "ports": tcp(prometheus_stack.ALERTMANAGER_PORT)},
                 {"from": [_peer("alertmanager")], "ports": [*tcp(ALERTMANAGER_MESH_PORT), {"port": ALERTMANAGER_MESH_PORT, "protocol": "UDP"}]},
             ],
             egress=[{"to": [_peer("alertmanager")], "ports": [*tcp(ALERTMANAGER_MESH_PORT), {"port": ALERTMANAGER_MESH_PORT, "protocol": "UDP"}]}],
