@@ -29,6 +29,18 @@ LIVE_FIELDS = [
 FIXED_ONE = changed("Deployment", {"spec.replicas": 1}, without("HorizontalPodAutoscaler"))
 STATEFUL = edits(DEPLOY, {"kind": "StatefulSet", "spec.strategy": DELETE, "spec.updateStrategy": {"type": "OnDelete"}, "spec.replicas": 3})
 
+JOB = edits(DEPLOY, {"kind": "Job", "apiVersion": "batch/v1", "spec.replicas": DELETE, "spec.strategy": DELETE, f"{APP}.readinessProbe": DELETE, f"{APP}.livenessProbe": DELETE})
+CRONJOB = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": DEPLOY["metadata"]}
+BARE_POD = {"apiVersion": "v1", "kind": "Pod", "metadata": DEPLOY["metadata"]}
+SIDECAR = {
+    "name": "proxy",
+    "image": "registry.example.com/gosvc/proxy:1.0.0",
+    "restartPolicy": "Always",
+    "ports": [{"name": "proxy", "containerPort": 15020}],
+    "livenessProbe": {"httpGet": {"path": "/healthz", "port": 15021}},
+}
+"""A restartable init container (a sidecar): the kubelet runs its probes, so their ports are judged too."""
+
 EXEMPT_REPLICAS = "policies.gosvc.dev/exempt-replicas-at-least-two"
 PROMETHEUS = {
     "apiVersion": "monitoring.coreos.com/v1",
@@ -59,7 +71,22 @@ CASES = [
     Case("probes-configured", "undeclared-tcp", edit(DEPLOY, f"{APP}.readinessProbe", {"tcpSocket": {"port": 7000}}), ("readinessProbe uses port 7000",)),
     Case("probes-configured", "undeclared-startup", edit(DEPLOY, f"{APP}.startupProbe", {"grpc": {"port": 9000}}), ("startupProbe uses port 9000",)),
     Case("probes-configured", "exec-probe-has-no-port", edit(DEPLOY, f"{APP}.startupProbe", {"exec": {"command": ["true"]}})),
-    Case("probes-configured", "jobs-are-not-checked", edits(DEPLOY, {"kind": "Job", f"{APP}.readinessProbe": DELETE, f"{APP}.livenessProbe": DELETE})),
+    Case("probes-configured", "jobs-need-no-probes", JOB),
+    Case("probes-configured", "job-probe-on-declared-port", edit(JOB, f"{APP}.livenessProbe", {"tcpSocket": {"port": "http"}})),
+    Case("probes-configured", "job-probe-port", edit(JOB, f"{APP}.livenessProbe", {"tcpSocket": {"port": 7000}}), ("container 'app': livenessProbe uses port 7000",)),
+    Case(
+        "probes-configured",
+        "cronjob-probe-port",
+        {**CRONJOB, "spec": {"jobTemplate": {"spec": edit(JOB, f"{APP}.startupProbe", {"httpGet": {"port": "admin"}})["spec"]}}},
+        ("container 'app': startupProbe uses port 'admin'",),
+    ),
+    Case("probes-configured", "pod-probe-port", {**BARE_POD, "spec": edit(JOB, f"{APP}.readinessProbe", {"grpc": {"port": 9000}})["spec"]["template"]["spec"]}, ("readinessProbe uses port 9000",)),
+    Case("probes-configured", "kinds-from-config-leave-ports-checked", edit(DEPLOY, f"{APP}.readinessProbe.httpGet.port", "admin"), ("readinessProbe uses port 'admin'",), {"kinds": []}),
+    Case("probes-configured", "kinds-from-config", edit(DEPLOY, f"{APP}.readinessProbe", DELETE), (), {"kinds": []}),
+    Case("probes-configured", "udp-port-is-not-a-probe-target", edits(DEPLOY, {f"{APP}.ports[0].protocol": "UDP"}), ("readinessProbe uses port 'http'", "livenessProbe uses port 'http'")),
+    Case("probes-configured", "sidecar-probe-port", edit(DEPLOY, f"{POD}.initContainers[0]", SIDECAR), ("init container 'proxy': livenessProbe uses port 15021",)),
+    Case("probes-configured", "sidecar-probe-on-declared-port", edit(DEPLOY, f"{POD}.initContainers[0]", edit(SIDECAR, "livenessProbe.httpGet.port", 15020))),
+    Case("probes-configured", "sidecar-needs-no-probes", edit(DEPLOY, f"{POD}.initContainers[0]", edit(SIDECAR, "livenessProbe", DELETE))),
     Case("replicas-at-least-two", "compliant", SERVICE),
     Case("replicas-at-least-two", "hpa-min-one", changed("HorizontalPodAutoscaler", {"spec.minReplicas": 1}), ("can run 1 replica(s) (its HPA's minReplicas)",)),
     Case("replicas-at-least-two", "one-replica", FIXED_ONE, ("Deployment shop/hello can run 1 replica(s) (spec.replicas)",)),

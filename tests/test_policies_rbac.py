@@ -44,6 +44,17 @@ def binding_to(kind: str, name: str, doc: dict = CLUSTER_BINDING) -> dict:
 CORE = {"apiGroups": [""]}
 UNBOUND = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "debug", "namespace": "shop"}}
 
+WRITES_BINDINGS = role_with(
+    {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "resourceNames": ["admin"], "verbs": ["bind"]},
+    cluster_role_with({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["rolebindings"], "verbs": ["create"]}),
+)
+"""A ClusterRole whose holder can create a RoleBinding of admin naming itself: bind is limited to one role, which is more than it holds."""
+
+
+def to_subjects(subjects: list[dict]) -> dict:
+    return edit(CLUSTER_BINDING, "subjects", subjects)
+
+
 CASES = [
     *(Case(name, "compliant", STACK) for name in NAMES),
     # rbac-no-wildcards
@@ -105,6 +116,28 @@ CASES = [
         stack(cluster_role_with({"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests/approval"], "verbs": ["update"]})),
         ("approve certificate requests",),
     ),
+    # rbac-no-escalation, bindings: a ServiceAccount or node that can write bindings and bind roles grants itself more
+    Case(
+        "rbac-no-escalation",
+        "account-binds-itself",
+        stack(WRITES_BINDINGS),
+        (
+            "ClusterRoleBinding hello-reader hands ServiceAccount shop/hello ClusterRole hello-reader, which lets it write bindings and "
+            "bind roles by rule 3 (apiGroups [rbac.authorization.k8s.io], resources [rolebindings], verbs [create]) and rule 4 "
+            "(apiGroups [rbac.authorization.k8s.io], resources [clusterroles], resourceNames [admin], verbs [bind])",
+        ),
+    ),
+    Case(
+        "rbac-no-escalation",
+        "one-entry-wildcard-verb",
+        stack(role_with({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["*"]})),
+        ("Role shop/hello: rule 3", "RoleBinding shop/hello hands ServiceAccount shop/hello Role hello, which lets it write bindings and bind roles by rule 3"),
+    ),
+    Case("rbac-no-escalation", "nodes-bind-themselves", stack(WRITES_BINDINGS, to_subjects([{"kind": "Group", "name": "system:nodes"}])), ("hands Group system:nodes",)),
+    Case("rbac-no-escalation", "people-may-bind", stack(WRITES_BINDINGS, to_subjects([{"kind": "User", "name": "alice"}]))),
+    Case("rbac-no-escalation", "writes-bindings-only", stack(edit(WRITES_BINDINGS, "rules", WRITES_BINDINGS["rules"][:3]))),
+    Case("rbac-no-escalation", "binds-only-named-roles", stack(edit(WRITES_BINDINGS, "rules", [*WRITES_BINDINGS["rules"][:2], WRITES_BINDINGS["rules"][3]]))),
+    Case("rbac-no-escalation", "binding-exempt", stack(WRITES_BINDINGS, annotated(CLUSTER_BINDING, "rbac-no-escalation", "the deployer's own account"))),
     Case("rbac-no-escalation", "service-status", stack(role_with({**CORE, "resources": ["services/status"], "verbs": ["patch"]})), ("CVE-2020-8554",)),
     # rbac-no-cluster-admin
     Case(

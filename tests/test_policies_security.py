@@ -71,7 +71,9 @@ CASES = [
     Case("read-only-root-filesystem", "writable", edit(DEPLOY, f"{SC}.readOnlyRootFilesystem", False), ("container 'app' has a writable root filesystem",)),
     Case("drop-all-capabilities", "compliant", DEPLOY),
     Case("drop-all-capabilities", "drops-nothing", edit(DEPLOY, f"{SC}.capabilities", {}), ("container 'app' does not drop ALL",)),
-    Case("drop-all-capabilities", "adds-allowed", edit(DEPLOY, f"{SC}.capabilities.add", ["NET_BIND_SERVICE"])),
+    Case("drop-all-capabilities", "adds-net-bind-service", edit(DEPLOY, f"{SC}.capabilities.add", ["NET_BIND_SERVICE"]), ("container 'app' adds capability NET_BIND_SERVICE; allowed: none",)),
+    Case("drop-all-capabilities", "adds-on-init", edit(DEPLOY, f"{INIT}.securityContext.capabilities.add", ["CAP_CHOWN"]), ("init container 'wait' adds capability CHOWN; allowed: none",)),
+    Case("drop-all-capabilities", "configured-net-bind-service", edit(DEPLOY, f"{SC}.capabilities.add", ["NET_BIND_SERVICE"]), (), {"allowedCapabilities": ["NET_BIND_SERVICE"]}),
     Case("drop-all-capabilities", "adds-sys-admin", edit(DEPLOY, f"{SC}.capabilities.add", ["SYS_ADMIN"]), ("adds capability SYS_ADMIN (never allowed)",)),
     Case(
         "drop-all-capabilities",

@@ -11,7 +11,7 @@ from typing import Any, Iterator, Mapping
 from pulumi_policy import Severity
 
 from .definition import Finding, ResourceRule, Stack, StackRule, Subject, Undecided
-from .kube import SCALABLE_KINDS, containers, declared, selector_matches
+from .kube import SCALABLE_KINDS, Container, containers, declared, selector_matches
 from .props import UNKNOWN, get, items, mapping, whole_number
 from .relations import candidates, hpa_target, hpas_for, labels_known, may_select, pdbs_for, pod_labels, replica_range, selects
 
@@ -23,32 +23,52 @@ def _kinds_param(default: list[str], what: str) -> dict[str, Any]:
     return {"kinds": {"type": "array", "items": {"type": "string"}, "default": default, "description": what}}
 
 
+_PROBES = ("readinessProbe", "livenessProbe", "startupProbe")
+
+
 def _probes(subject: Subject, settings: Mapping[str, Any]) -> Iterator[str | Undecided]:
-    if subject.kind not in set(settings.get("kinds") or []) or subject.template is None:
+    if subject.template is None:
         return
-    for c in containers(subject.template[1], ("containers",)):
-        readiness, liveness = c.spec.get("readinessProbe"), c.spec.get("livenessProbe")
-        if UNKNOWN in (readiness, liveness):
-            yield Undecided(f"{c.label}: its probes are unknown until `pulumi up`")
-            continue
-        if not readiness:
-            yield f"{c.label} has no readinessProbe, so it receives traffic before it can serve"
-        if not liveness:
-            yield f"{c.label} has no livenessProbe, so a hung process is never restarted"
-        if readiness and liveness and readiness == liveness:
-            yield f"{c.label} has identical readiness and liveness probes; a slow dependency then restarts pods instead of taking them out of rotation"
-        ports = c.spec.get("ports")
-        if ports is UNKNOWN:
-            continue
-        names = {get(p, "name") for p in items(ports)}
-        numbers = {whole_number(get(p, "containerPort")) for p in items(ports)}
-        for probe_name, probe in (("readinessProbe", readiness), ("livenessProbe", liveness), ("startupProbe", c.spec.get("startupProbe"))):
-            for handler in ("httpGet", "tcpSocket", "grpc"):
-                port = get(probe, handler, "port")
-                if isinstance(port, str) and whole_number(port) is None and port not in names:
-                    yield f"{c.label}: {probe_name} uses port '{port}', which the container does not declare"
-                elif whole_number(port) is not None and whole_number(port) not in numbers:
-                    yield f"{c.label}: {probe_name} uses port {port}, which the container does not declare in its ports"
+    required = subject.kind in set(settings.get("kinds") or [])
+    for c in containers(subject.template[1], ("initContainers", "containers")):
+        if required and c.section == "containers":
+            yield from _probes_present(c)
+        yield from _probe_ports(c)
+
+
+def _probes_present(c: Container) -> Iterator[str | Undecided]:
+    """The probes a long-running container needs: readiness and liveness, and not the same check twice."""
+    readiness, liveness = c.spec.get("readinessProbe"), c.spec.get("livenessProbe")
+    if UNKNOWN in (readiness, liveness):
+        yield Undecided(f"{c.label}: its probes are unknown until `pulumi up`")
+        return
+    if not readiness:
+        yield f"{c.label} has no readinessProbe, so it receives traffic before it can serve"
+    if not liveness:
+        yield f"{c.label} has no livenessProbe, so a hung process is never restarted"
+    if readiness and liveness and readiness == liveness:
+        yield f"{c.label} has identical readiness and liveness probes; a slow dependency then restarts pods instead of taking them out of rotation"
+
+
+def _probe_ports(c: Container) -> Iterator[str]:
+    """Probes of any container, in any workload kind, that target a port the container does not declare.
+
+    Probes connect over TCP, so a port declared for UDP or SCTP does not count.
+    """
+    ports = c.spec.get("ports")
+    if ports is UNKNOWN:
+        return
+    tcp = [p for p in items(ports) if get(p, "protocol") not in ("UDP", "SCTP")]
+    names = {get(p, "name") for p in tcp}
+    numbers = {whole_number(get(p, "containerPort")) for p in tcp}
+    for probe_name in _PROBES:
+        probe = c.spec.get(probe_name)
+        for handler in ("httpGet", "tcpSocket", "grpc"):
+            port = get(probe, handler, "port")
+            if isinstance(port, str) and whole_number(port) is None and port not in names:
+                yield f"{c.label}: {probe_name} uses port '{port}', which the container does not declare"
+            elif whole_number(port) is not None and whole_number(port) not in numbers:
+                yield f"{c.label}: {probe_name} uses port {port}, which the container does not declare in its ports"
 
 
 def _replicas_at_least_two(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Finding]:
@@ -239,18 +259,24 @@ def _selectors_match(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Find
 RULES = [
     ResourceRule(
         "probes-configured",
-        "Long-running containers have readiness and liveness probes that differ, on ports they declare.",
+        "Long-running containers have readiness and liveness probes that differ; every probe, in any workload, "
+        "targets a port its container declares.",
         severity=Severity.HIGH,
         family=FAMILY,
-        covers={"kube-score": ["pod-probes"], "polaris": ["readinessProbeMissing", "livenessProbeMissing"], "checkov": ["CKV_K8S_8", "CKV_K8S_9"]},
-        # Probe ports are checked by name only, and Jobs and bare Pods are left out; kube-linter judges both. kube-score
-        # calls probes identical when they hit the same endpoint; the rule accepts one endpoint with different thresholds.
-        partly={
-            "kube-linter": ["liveness-port", "readiness-port", "startup-port", "no-liveness-probe", "no-readiness-probe"],
-            "kube-score": ["pod-probes-identical"],
+        covers={
+            "kube-linter": ["liveness-port", "readiness-port", "startup-port"],
+            "kube-score": ["pod-probes"],
+            "polaris": ["readinessProbeMissing", "livenessProbeMissing"],
+            "checkov": ["CKV_K8S_8", "CKV_K8S_9"],
         },
+        # Probes are required only in the long-running kinds, so Jobs, CronJobs and bare Pods need none; kube-linter
+        # asks them of every kind with a pod spec. kube-score calls probes identical when they hit the same endpoint;
+        # the rule accepts one endpoint with different thresholds.
+        partly={"kube-linter": ["no-liveness-probe", "no-readiness-probe"], "kube-score": ["pod-probes-identical"]},
         check=_probes,
-        params=_kinds_param(["Deployment", "StatefulSet", "DaemonSet"], "Workload kinds whose containers need probes."),
+        params=_kinds_param(
+            ["Deployment", "StatefulSet", "DaemonSet"], "Workload kinds whose containers need readiness and liveness probes; probe ports are checked in every kind."
+        ),
         remediation_steps="Add a readinessProbe (can it serve now?) and a livenessProbe (is it hung?) with different checks or "
         "thresholds; add a startupProbe for slow starts instead of a long liveness delay.",
     ),

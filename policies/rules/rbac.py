@@ -1,6 +1,7 @@
 """RBAC: what Roles and ClusterRoles grant, and to whom their bindings hand it.
 
-Rules about a role's own entries (wildcards, escalation verbs) report the role. Rules about
+Rules about a role's own entries (wildcards, escalation verbs) report the role; a binding that hands
+a ServiceAccount or node the means to bind itself roles is reported too, being where that happens. Rules about
 access (exec into pods, Secrets, creating workloads, cluster-admin) report each binding with
 the role it binds, once; a role no binding of the stack binds is reported itself, since whoever
 binds it later gets the access. A binding of a role the stack does not hold is judged only for
@@ -269,6 +270,56 @@ def _granted(entry: Mapping[str, Any], checks: Iterable[Access]) -> tuple[list[s
     return verbs, whats
 
 
+BINDING_WRITES = Access.of([RBAC_GROUP], ["rolebindings", "clusterrolebindings"], ["create", "update", "patch"], "write bindings")
+ROLE_BINDS = Access.of([RBAC_GROUP], ["roles", "clusterroles"], ["bind"], "bind roles")
+
+
+def _machine_identities(binding: Subject) -> list[str]:
+    """The binding's subjects that are workloads or nodes (ServiceAccounts, their groups, kubelets): credentials
+    that sit on a node or in a pod, where whoever takes one over acts with its grants."""
+    found = []
+    for subject in items(binding.props.get("subjects")):
+        subject = mapping(subject)
+        kind, name = subject.get("kind"), subject.get("name")
+        if not isinstance(name, str):
+            continue
+        if kind == "ServiceAccount":
+            found.append(f"ServiceAccount {subject.get('namespace') or binding.namespace}/{name}")
+        elif (kind == "Group" and (name == "system:nodes" or name.startswith("system:serviceaccounts"))) or (kind == "User" and name.startswith("system:node:")):
+            found.append(f"{kind} {name}")
+    return found
+
+
+def _binds_itself(grant: Grant) -> str | None:
+    """'rule 1 (...) and rule 2 (...)' when the role lets its holder write bindings and bind roles, resourceNames
+    or not: a binding it writes may then name a role with more than it holds and itself as the subject."""
+    unnamed = [{k: v for k, v in e.items() if k != "resourceNames"} for e in grant.entries]
+    writes = next((i for i, e in enumerate(unnamed) if BINDING_WRITES.granted_by(e)), None)
+    binds = next((i for i, e in enumerate(unnamed) if ROLE_BINDS.granted_by(e)), None)
+    if writes is None or binds is None:
+        return None
+    if writes == binds:
+        return entry_text(writes, grant.entries[writes])
+    return f"{entry_text(writes, grant.entries[writes])} and {entry_text(binds, grant.entries[binds])}"
+
+
+def _escalation_by_binding(stack: Stack) -> Iterator[Finding]:
+    """Bindings that hand a ServiceAccount or node the means to bind itself any role it may bind (Checkov CKV2_K8S_1)."""
+    for grant in grants(stack):
+        if grant.binding is None:
+            continue
+        who = _machine_identities(grant.binding)
+        entries = _binds_itself(grant) if who else None
+        if entries is not None:
+            yield Finding(
+                f"{grant.binding.describe()} hands {', '.join(who)} {grant.role_kind} {grant.role_name}, which lets it write "
+                f"bindings and bind roles by {entries}: whoever holds its token can bind itself any role it may bind, roles "
+                f"granting more than it holds included, {grant.scope()}; leave writing bindings to the deployment, or bind the role to people",
+                grant.binding.urn,
+                holders=_holders(stack, grant),
+            )
+
+
 def _no_escalation(stack: Stack, _: Mapping[str, Any]) -> Iterator[Finding]:
     for role in stack.kinds(*ROLE_KINDS):
         holders = role_holders(stack, role)
@@ -281,6 +332,7 @@ def _no_escalation(stack: Stack, _: Mapping[str, Any]) -> Iterator[Finding]:
                     role.urn,
                     holders=holders,
                 )
+    yield from _escalation_by_binding(stack)
 
 
 def _grant_findings(stack: Stack, checks: Iterable[Access], instead: str) -> Iterator[Finding]:
@@ -396,8 +448,8 @@ RULES = [
     ),
     StackRule(
         "rbac-no-escalation",
-        "No role grants a way past RBAC: bind, escalate, impersonate, minting tokens, approving certificates, admission "
-        "webhook configurations or a Service's status.",
+        "No role grants a way past RBAC (bind, escalate, impersonate, tokens, certificates, webhooks, Service status); no "
+        "binding lets a ServiceAccount or node bind itself roles.",
         severity=Severity.CRITICAL,
         family=FAMILY,
         check=_no_escalation,
@@ -406,8 +458,10 @@ RULES = [
         "resourceNames naming exactly the objects it owns." + REMEDIATION_NOTE,
         covers={
             "kube-linter": ["bind-verb-in-role", "escalate-verb-in-role", "impersonate-without-resource-names", "approve-signers-without-resource-names"],
-            "checkov": ["CKV_K8S_156", "CKV_K8S_157", "CKV_K8S_158", "CKV2_K8S_4"],
+            "checkov": ["CKV_K8S_156", "CKV_K8S_157", "CKV_K8S_158", "CKV2_K8S_1", "CKV2_K8S_4"],
         },
+        # CKV2_K8S_1 also fails a role whose rules touch bindings in one entry and grant bind or '*' in another, or '*'
+        # in a group that holds no bindings; such a role grants no way past RBAC, and rbac-no-wildcards flags the '*'.
         partly={"checkov": ["CKV_K8S_155", "CKV2_K8S_3"]},
     ),
     StackRule(

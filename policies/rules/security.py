@@ -364,26 +364,26 @@ RULES = [
     ),
     ResourceRule(
         "drop-all-capabilities",
-        "Every container drops ALL capabilities and adds back none beyond the allowed ones; never SYS_ADMIN or NET_RAW.",
+        "Every container drops ALL capabilities and adds none back, unless the stack allows it; never SYS_ADMIN or NET_RAW.",
         severity=Severity.CRITICAL,
         family=FAMILY,
         covers={
             "kube-linter": ["drop-net-raw-capability"],
             "polaris": ["dangerousCapabilities", "insecureCapabilities"],
-            "checkov": ["CKV_K8S_28", "CKV_K8S_37", "CKV_K8S_39"],
+            "checkov": ["CKV_K8S_25", "CKV_K8S_28", "CKV_K8S_37", "CKV_K8S_39"],
         },
-        # CKV_K8S_25 fails any added capability; the rule lets allowedCapabilities (NET_BIND_SERVICE) be added back.
-        partly={"checkov": ["CKV_K8S_25"]},
         check=_drop_all,
         params={
             "allowedCapabilities": {
                 "type": "array",
                 "items": {"type": "string"},
-                "default": ["NET_BIND_SERVICE"],
-                "description": "Capabilities a container may add back (SYS_ADMIN and NET_RAW are never allowed).",
+                "default": [],
+                "description": "Capabilities a container may add back (SYS_ADMIN and NET_RAW are never allowed). None by "
+                "default: NET_BIND_SERVICE, the usual one, is needed only below port 1024, which no-privileged-ports forbids.",
             }
         },
-        remediation_steps="Set securityContext.capabilities.drop: [ALL] and add back only what the program needs.",
+        remediation_steps="Set securityContext.capabilities.drop: [ALL] and add nothing back: listen on a port >= 1024 instead "
+        "of adding NET_BIND_SERVICE. A capability the program cannot do without goes in the stack's allowedCapabilities.",
     ),
     ResourceRule(
         "seccomp-runtime-default",
