@@ -6,8 +6,9 @@ is written as YAML for the linters (tools/linters/verdicts.py) and run through t
 Analyzer protocol (tools/offline/policy_runner.py). For an object and a covered check the linter's verdict is set
 beside the pack's: failed when an enabled rule covering that check reported the object, unless the linter fails the
 object on another check the same rule covers, in full or in part (the rule's finding is that one). Each
-disagreement is then exempted (the object carries the pack's exemption annotation for a covering rule, with its reason), explained in
-policies/crosswalk/agreement.yaml, or left unexplained; an explanation that matches no disagreement is stale.
+disagreement is then exempted (the object carries the pack's exemption annotation for a covering rule, with its
+reason), explained in policies/crosswalk/agreement.yaml, or left unexplained; an explanation that matches no
+disagreement is stale.
 
 kube-linter is not among the linters: see tools/linters/build.py for why it cannot be obtained here.
 """
