@@ -99,7 +99,7 @@ def seen(tmp_path_factory, synth) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def judged(seen):
     covers = agreement.covered(POLICIES)
-    comparison = agreement.compare(seen["verdicts"], seen["objects"], seen["pack"], covers)
+    comparison = agreement.compare(seen["verdicts"], seen["objects"], seen["pack"], covers, agreement.covered(POLICIES, "partly"))
     judgement = agreement.judge(comparison.disagreements, seen["objects"], agreement.explanations())
     sources = {g.name: g.source for g in seen["groups"]}
     data = agreement.report(comparison, judgement, sources, {**seen["versions"], "kube-linter": "not run: " + linter_build.KUBE_LINTER_ABSENT})
@@ -210,3 +210,18 @@ def test_a_rule_failing_for_another_check_it_covers_is_no_disagreement():
     assert agreement.compare(found, objects, pack, both).disagreements == []
     only_pid = {("checkov", "CKV_K8S_17"): ("no-host-namespaces",)}
     assert [(d.check, d.linter_says, d.pack_says) for d in agreement.compare(found, objects, pack, only_pid).disagreements] == [("CKV_K8S_17", "passed", "failed")]
+
+
+def test_a_check_the_rule_covers_in_part_accounts_for_its_finding_too():
+    """rbac-no-escalation covers Checkov's bind check and, in part, its webhook check: a ClusterRole granting webhook
+    patches fails the rule and the webhook check, and passes the bind check without a disagreement; with the partial
+    claim left out it is one. A partial claim alone is never compared."""
+    ref = verdicts.ObjectRef("g", "ClusterRole", "", "hooks")
+    objects = {ref: agreement.PackObject("urn:r", {})}
+    pack = agreement.PackVerdicts(failed={("g", "urn:r", "rbac-no-escalation")}, enabled={"g": {"rbac-no-escalation"}})
+    found = [verdicts.Verdict("checkov", "CKV_K8S_157", ref, True), verdicts.Verdict("checkov", "CKV_K8S_155", ref, False)]
+    covers = {("checkov", "CKV_K8S_157"): ("rbac-no-escalation",)}
+    partly = {("checkov", "CKV_K8S_155"): ("rbac-no-escalation",)}
+    comparison = agreement.compare(found, objects, pack, covers, partly)
+    assert comparison.disagreements == [] and comparison.compared == [("checkov", "CKV_K8S_157", ref)]
+    assert [(d.check, d.linter_says) for d in agreement.compare(found, objects, pack, covers).disagreements] == [("CKV_K8S_157", "passed")]

@@ -219,6 +219,17 @@ CASES = [
         stack(edit(ROLE_BINDING, "subjects[0].name", "default")),
         ("RoleBinding shop/hello grants Role hello to ServiceAccount shop/default, which every pod of namespace shop without an account of its own runs as",),
     ),
+    # Roles of one rule: Checkov's graph checks (CKV2_K8S_*) read a bound role's rules only when it has exactly one
+    # (policies/crosswalk/agreement.yaml), so these are where tests/test_linters_agreement.py sees them judge.
+    Case("rbac-no-pod-exec", "one-rule-role", stack(edit(ROLE, "rules", [{**CORE, "resources": ["pods/exec"], "verbs": ["create"]}])), ("RoleBinding shop/hello binds Role hello, which grants create by rule 1",)),
+    Case("rbac-no-secrets-access", "one-rule-role", stack(edit(ROLE, "rules", [{**CORE, "resources": ["secrets"], "verbs": ["get", "list"]}])), ("RoleBinding shop/hello binds Role hello, which grants get, list by rule 1",)),
+    Case(
+        "rbac-no-escalation",
+        "one-rule-role-binds-itself",
+        stack(edit(ROLE, "rules", [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["*"]}])),
+        ("Role shop/hello: rule 1", "RoleBinding shop/hello hands ServiceAccount shop/hello Role hello, which lets it write bindings and bind roles by rule 1"),
+    ),
+    Case("rbac-no-escalation", "one-rule-role-service-status", stack(edit(ROLE, "rules", [{**CORE, "resources": ["services/status"], "verbs": ["patch"]}])), ("Role shop/hello: rule 1", )),
 ]
 
 

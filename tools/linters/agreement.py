@@ -5,9 +5,10 @@ The objects come in groups of registrations (a policy fixture, a test case's sub
 is written as YAML for the linters (tools/linters/verdicts.py) and run through the real pack process over the
 Analyzer protocol (tools/offline/policy_runner.py). For an object and a covered check the linter's verdict is set
 beside the pack's: failed when an enabled rule covering that check reported the object, unless the linter fails the
-object on another check the same rule covers (the rule's finding is that one). Each disagreement is then
-exempted (the object carries the pack's exemption annotation for a covering rule, with its reason), explained in
-policies/crosswalk/agreement.yaml, or left unexplained; an explanation that matches no disagreement is stale.
+object on another check the same rule covers, in full or in part (the rule's finding is that one). Each
+disagreement is then exempted (the object carries the pack's exemption annotation for a covering rule, with its
+reason), explained in policies/crosswalk/agreement.yaml, or left unexplained; an explanation that matches no
+disagreement is stale.
 
 kube-linter is not among the linters: see tools/linters/build.py for why it cannot be obtained here.
 """
@@ -98,11 +99,12 @@ def pack_verdicts(groups: Iterable[Group], pack_dir: Path) -> PackVerdicts:
     return result
 
 
-def covered(policies: Iterable[Any]) -> dict[tuple[str, str], tuple[str, ...]]:
-    """(linter, check id) -> the rules that declare they cover it, for the linters run here."""
+def covered(policies: Iterable[Any], claim: str = "covers") -> dict[tuple[str, str], tuple[str, ...]]:
+    """(linter, check id) -> the rules that declare they cover it (`claim="partly"`: cover it in part), for the linters
+    run here."""
     found: dict[tuple[str, str], list[str]] = {}
     for policy in policies:
-        for linter, checks in (getattr(policy, "covers", None) or {}).items():
+        for linter, checks in (getattr(policy, claim, None) or {}).items():
             for check in checks if linter in LINTERS_RUN else ():
                 found.setdefault((linter, check), []).append(policy.name)
     return {key: tuple(rules) for key, rules in sorted(found.items())}
@@ -131,12 +133,21 @@ class Comparison:
     """Verdicts on objects no group holds: the linter and the writer disagree on what an object is called."""
 
 
-def compare(verdicts: Iterable[Verdict], objects: Mapping[ObjectRef, PackObject], pack: PackVerdicts, covers: Mapping[tuple[str, str], tuple[str, ...]]) -> Comparison:
-    """The linters' verdicts on covered checks beside the pack's on the same objects (a check failed if any part failed)."""
+def compare(
+    verdicts: Iterable[Verdict],
+    objects: Mapping[ObjectRef, PackObject],
+    pack: PackVerdicts,
+    covers: Mapping[tuple[str, str], tuple[str, ...]],
+    partly: Mapping[tuple[str, str], tuple[str, ...]] | None = None,
+) -> Comparison:
+    """The linters' verdicts on covered checks beside the pack's on the same objects (a check failed if any part failed).
+    Checks a rule covers only `partly` are not compared, but the linter failing one of them accounts for the rule's
+    finding as a covered one does (see _failed_elsewhere)."""
+    claimed = {key: covers.get(key, ()) + (partly or {}).get(key, ()) for key in {*covers, *(partly or {})}}
     linter_passed: dict[tuple[str, str, ObjectRef], bool] = {}
     result = Comparison()
     for v in verdicts:
-        if (v.linter, v.check) not in covers:
+        if (v.linter, v.check) not in claimed:
             continue
         if v.object not in objects:
             result.unmatched.append(v)
@@ -144,12 +155,14 @@ def compare(verdicts: Iterable[Verdict], objects: Mapping[ObjectRef, PackObject]
         key = (v.linter, v.check, v.object)
         linter_passed[key] = linter_passed.get(key, True) and v.passed
     for (linter, check, ref), passed in sorted(linter_passed.items()):
+        if (linter, check) not in covers:
+            continue
         rules = tuple(r for r in covers[(linter, check)] if r in pack.enabled.get(ref.group, ()))
         if not rules:
             continue
         result.compared.append((linter, check, ref))
         failing = {rule for rule in rules if (ref.group, objects[ref].urn, rule) in pack.failed}
-        if passed and failing and _failed_elsewhere(linter, check, ref, failing, linter_passed, covers):
+        if passed and failing and _failed_elsewhere(linter, check, ref, failing, linter_passed, claimed):
             continue
         if passed == bool(failing):
             says = ("passed", "failed") if passed else ("failed", "passed")
@@ -159,13 +172,13 @@ def compare(verdicts: Iterable[Verdict], objects: Mapping[ObjectRef, PackObject]
     return result
 
 
-def _failed_elsewhere(linter: str, check: str, ref: ObjectRef, failing: set[str], linter_passed: Mapping[tuple[str, str, ObjectRef], bool], covers: Mapping[tuple[str, str], tuple[str, ...]]) -> bool:
-    """Whether the linter fails the object on another check that one of the failing rules also covers: a rule is
-    coarser than a check (no-host-namespaces covers hostPID, hostNetwork and hostPort checks), so its finding on a
-    hostPort leaves the hostPID check passing without the two disagreeing."""
+def _failed_elsewhere(linter: str, check: str, ref: ObjectRef, failing: set[str], linter_passed: Mapping[tuple[str, str, ObjectRef], bool], claimed: Mapping[tuple[str, str], tuple[str, ...]]) -> bool:
+    """Whether the linter fails the object on another check that one of the failing rules also covers, in full or in
+    part: a rule is coarser than a check (no-host-namespaces covers hostPID, hostNetwork and hostPort checks), so its
+    finding on a hostPort leaves the hostPID check passing without the two disagreeing."""
     return any(
         other != check and linter_passed.get((linter, other, ref)) is False and failing & set(rules)
-        for (other_linter, other), rules in covers.items()
+        for (other_linter, other), rules in claimed.items()
         if other_linter == linter
     )
 
