@@ -217,7 +217,7 @@ def test_fake_nodes_carry_hostname_zone_and_allocatable():
     assert node["metadata"]["labels"][cluster.HOSTNAME_LABEL] == "n1"
     assert node["metadata"]["labels"][cluster.ZONE_LABEL] == "zone-x"
     assert node["metadata"]["annotations"][cluster.FAKE_NODE_ANNOTATION[0]] == cluster.FAKE_NODE_ANNOTATION[1]
-    assert node["status"]["allocatable"] == {"cpu": "2", "memory": "8Gi", "pods": "50"}
+    assert node["status"]["allocatable"] == {"cpu": "2", "memory": "8Gi", "pods": "50", "ephemeral-storage": "100Gi"}
     assert {n.zone for n in cluster.DEFAULT_NODES} == {"zone-a", "zone-b", "zone-c"}
 
 

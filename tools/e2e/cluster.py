@@ -54,13 +54,15 @@ class ClusterError(RuntimeError):
 @dataclass(frozen=True)
 class NodeSpec:
     """A fake node: its name, zone and what it offers the scheduler (by default a common production
-    node size, large enough for prod's logging pipeline beside the services)."""
+    node size, large enough for prod's logging pipeline beside the services). Every kubelet reports its
+    ephemeral storage, and a pod that requests some cannot schedule on a node that offers none."""
 
     name: str
     zone: str
     cpu: str = "16"
     memory: str = "64Gi"
     pods: str = "110"
+    ephemeral_storage: str = "100Gi"
 
 
 DEFAULT_NODES = (
@@ -86,7 +88,7 @@ def storage_class_manifest() -> dict:
 
 def node_manifest(node: NodeSpec) -> dict:
     """The Node object kwok takes over: labelled like a real node, with real allocatable resources."""
-    resources = {"cpu": node.cpu, "memory": node.memory, "pods": node.pods}
+    resources = {"cpu": node.cpu, "memory": node.memory, "pods": node.pods, "ephemeral-storage": node.ephemeral_storage}
     return {
         "apiVersion": "v1",
         "kind": "Node",
