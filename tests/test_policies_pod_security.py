@@ -4,7 +4,7 @@ violating scenarios through real pulumi_policy argument objects, their fixes, ex
 from __future__ import annotations
 
 import pytest
-from policy_harness import DELETE, Case, edit, edits, load, remediation_args, resource_args, run, serialized
+from policy_harness import Case, edit, edits, load, remediation_args, resource_args, run, serialized
 
 from policies.rules import BY_NAME
 from policies.rules.pod_security import SAFE_SYSCTLS

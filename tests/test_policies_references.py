@@ -111,4 +111,4 @@ def test_unknown_service_account_or_ports_during_preview_are_not_judged():
     assert run(BY_NAME["service-account-exists"], stack_args(unknown_account)).messages == []
     unknown_target = changed("Service", {"spec.ports[0].targetPort": UNKNOWN_STRING_VALUE})
     assert run(BY_NAME["service-target-ports-exist"], stack_args(unknown_target)).messages == []
-    assert evaluate("service-account-exists", without("ServiceAccount")).urns == [f"urn:pulumi:test::gosvc::gosvc:index:GoService$kubernetes:apps/v1:Deployment::deployment-hello"]
+    assert evaluate("service-account-exists", without("ServiceAccount")).urns == ["urn:pulumi:test::gosvc::gosvc:index:GoService$kubernetes:apps/v1:Deployment::deployment-hello"]

@@ -5,7 +5,6 @@ joined with the outcome record the real pack process keeps (policies/rules/outco
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 import pytest

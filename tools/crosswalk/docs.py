@@ -65,7 +65,7 @@ def _section(linter: str, c: Coverage) -> list[str]:
             lines.append(f"| `{row.check.id}` | {row.check.name} | {'yes' if row.check.default else 'no'} | {_place(row)} |")
     skipped = [row.check for row in c.rows if row.status == NOT_APPLICABLE]
     if skipped:
-        lines += ["", f"Not applicable (they judge kinds the project does not emit, or containers running programs it does not run): "
+        lines += ["", "Not applicable (they judge kinds the project does not emit, or containers running programs it does not run): "
                   + ", ".join(f"`{check.id}`" for check in skipped) + "."]
     return [*lines, ""]
 

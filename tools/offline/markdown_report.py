@@ -25,7 +25,7 @@ def _resource(report: Report, urn: str, type_: str, name: str) -> str:
 
 
 def _more(shown: int, total: int) -> list[str]:
-    return [f"", f"_… and {total - shown} more, listed in policy-report.json._"] if total > shown else []
+    return ["", f"_… and {total - shown} more, listed in policy-report.json._"] if total > shown else []
 
 
 def summary(report: Report, limit: int = LIMIT) -> str:
