@@ -153,20 +153,12 @@ def _volume_types(subject: Subject, _: Mapping[str, Any]) -> Iterator[str]:
 # -- remediation ------------------------------------------------------------------------------------------------
 
 
-def _read(node: Any, key: str) -> Any:
-    """node[key] through the SDK's proxies; UNKNOWN when the engine does not know it yet, None when absent."""
-    try:
-        return node[key] if key in node else None
-    except Exception:  # the SDK's UnknownValueError
-        return UNKNOWN
-
-
 def _fix_proc_mount(props: Any, subject: Subject, _: Mapping[str, Any]) -> bool:
     pod_spec = remediation.pod_spec(props, subject.kind)
     changed = False
     for container in remediation.containers_of(pod_spec) if pod_spec is not None else ():
         context = remediation.child(container, "securityContext")
-        if context is not None and _read(context, "procMount") not in (None, UNKNOWN, "Default"):
+        if context is not None and remediation.value(context, "procMount") not in (None, UNKNOWN, "Default"):
             context["procMount"] = "Default"
             changed = True
     return changed
@@ -182,12 +174,12 @@ def _fix_apparmor(props: Any, subject: Subject, _: Mapping[str, Any]) -> bool:
     contexts += [remediation.child(c, "securityContext") for c in remediation.containers_of(pod_spec)]
     for context in contexts:
         profile = remediation.child(context, "appArmorProfile") if context is not None else None
-        if profile is not None and _read(profile, "type") not in (UNKNOWN, *APPARMOR_TYPES):
+        if profile is not None and remediation.value(profile, "type") not in (UNKNOWN, *APPARMOR_TYPES):
             context["appArmorProfile"] = {"type": "RuntimeDefault"}
             changed = True
     annotations = remediation.child(remediation.pod_metadata(props, subject.kind), "annotations")
     for key in list(annotations or ()):
-        value = _read(annotations, key)
+        value = remediation.value(annotations, key)
         if key.startswith(APPARMOR_ANNOTATION) and isinstance(value, str) and not _apparmor_annotation_allowed(value):
             annotations[key] = "runtime/default"
             changed = True

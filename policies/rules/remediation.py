@@ -10,17 +10,24 @@ from collections.abc import Mapping as MappingABC, Sequence
 from typing import Any, Iterator
 
 from . import kube
+from .props import UNKNOWN
+
+
+def value(parent: Any, key: str) -> Any:
+    """parent[key] through the SDK's proxies: UNKNOWN while the engine does not know it yet, None when absent or
+    when `parent` is no mapping."""
+    if not isinstance(parent, MappingABC):
+        return None
+    try:
+        return parent[key] if key in parent else None
+    except Exception:  # the SDK's UnknownValueError
+        return UNKNOWN
 
 
 def child(parent: Any, key: str) -> Any:
     """parent[key] when it is a mapping (an SDK proxy or a dict), else None."""
-    if not isinstance(parent, MappingABC):
-        return None
-    try:
-        value = parent[key]
-    except Exception:  # KeyError, or the SDK's UnknownValueError
-        return None
-    return value if isinstance(value, MappingABC) else None
+    found = value(parent, key)
+    return found if isinstance(found, MappingABC) else None
 
 
 def ensure(parent: Any, key: str) -> Any:
