@@ -13,15 +13,16 @@ from policies.rules.definition import LINTERS
 from tools.crosswalk import catalogue, coverage, docs, extract, kinds
 from tools.crosswalk.catalogue import Catalogue, Check, Difference
 from tools.crosswalk.coverage import COVERED, COVERED_BUT, DIFFERENCE, GAP, GOAL, NOT_APPLICABLE, OPTIONAL, PARTLY, Claims
-from tools.crosswalk.kinds import Emitted
+from tools.crosswalk.kinds import STACKS, Emitted
 
 CATALOGUES = catalogue.load_all()
 DIFFERENCES = catalogue.differences()
 
 
 @pytest.fixture(scope="module")
-def emitted() -> Emitted:
-    return kinds.emitted()
+def emitted(rendered) -> Emitted:
+    """What `python -m tools.crosswalk` measures (kinds.emitted), read from the session's synth of each stack with the charts."""
+    return kinds.union(kinds.read(rendered(stack)[0]) for stack in STACKS)
 
 
 @pytest.fixture(scope="module")

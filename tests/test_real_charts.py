@@ -45,26 +45,6 @@ def report(chart_packages):
         REPORT.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-@pytest.fixture(scope="session")
-def rendered(chart_packages, tmp_path_factory):
-    """rendered(stack) -> (the synth's output directory, its policy report), synthesized once per stack."""
-    done: dict[str, tuple[Path, dict[str, Any]]] = {}
-
-    def get(stack: str) -> tuple[Path, dict[str, Any]]:
-        if stack not in done:
-            out = tmp_path_factory.mktemp(f"charts-{stack}")
-            cmd = [
-                sys.executable, "-m", "tools.offline.synth", "--stack", stack, "--out", str(out), "--charts", str(chart_packages),
-                "--policy-pack", "policies", "--policy-pack-config", f"policies/config/{stack}.json",
-            ]  # fmt: skip
-            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
-            assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
-            done[stack] = (out, json.loads((out / "policy-report.json").read_text()))
-        return done[stack]
-
-    return get
-
-
 def _objects(out: Path, release: str) -> list[dict[str, Any]]:
     return [yaml.safe_load(p.read_text()) for p in sorted((out / "helm" / release).glob("*.yaml"))]
 

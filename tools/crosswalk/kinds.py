@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import yaml
 
@@ -93,4 +93,10 @@ def emitted() -> Emitted:
     with tempfile.TemporaryDirectory(prefix="gosvc-crosswalk-") as tmp:
         for stack in STACKS:
             found.append(read(synth(stack, Path(tmp) / stack, charts)))
+    return union(found)
+
+
+def union(found: Iterable[Emitted]) -> Emitted:
+    """What several synth outputs emit together."""
+    found = list(found)
     return Emitted(*(frozenset().union(*(getattr(e, part) for e in found)) for part in ("kinds", "images", "commands")))
