@@ -53,10 +53,10 @@ def engine_present() -> bool:
 
 def built_images(docker: Any) -> dict[str, dict[str, Any]]:
     """Each BUILT_RUNTIMES image of app/ built by `docker` (a running tools.nodes DockerEngine), with its binary."""
-    from components.image.config import resolve_image
+    from components.image.config import parse_image
     from tools.nodes import bases, build, image
 
-    specs = {r: resolve_image({"context": str(APP), "repository": "gosvc-bench/hello", "tag": f"bench-{r}", "runtime": r}, "bench") for r in BUILT_RUNTIMES}
+    specs = {r: parse_image({"context": str(APP), "repository": "gosvc-bench/hello", "tag": f"bench-{r}", "runtime": r}, "bench") for r in BUILT_RUNTIMES}
     bases.ensure(docker, build.build(), image.builder_versions(list(specs.values())), lambda _line: None)
     found = {}
     for runtime, spec in specs.items():

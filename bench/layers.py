@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from components.image import dockerfile
-from components.image.config import resolve_image
+from components.image.config import parse_image
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYER_STEPS = ("WORKDIR", "COPY", "RUN")  # the steps that make layers; ARG and FROM only feed the chain
@@ -68,7 +68,7 @@ def step_keys(text: str, context: Path) -> list[dict[str, str]]:
 
 
 def measure() -> dict[str, Any]:
-    spec = resolve_image({"context": str(APP), "repository": "registry.example.com/bench/app", "tag": "bench"}, "image")
+    spec = parse_image({"context": str(APP), "repository": "registry.example.com/bench/app", "tag": "bench"}, "image")
     text = dockerfile.render(spec, dockerfile.read_module(APP))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "app"

@@ -57,23 +57,26 @@ def plain_args(args: dict[str, Any] | None, where: str, skip: tuple[str, ...] = 
 
 def namespace_name(value: str) -> str:
     """A namespace of the workload's own: a DNS label, never 'default' or a kube-* system namespace."""
-    _dns_label(value)
+    dns_label(value)
     if value == "default" or value.startswith("kube-"):
         raise ValueError("must be a namespace of its own, not 'default' or a 'kube-*' system namespace")
     return value
 
 
-def _dns_label(value: str) -> str:
+def dns_label(value: str) -> str:
+    """A DNS-1123 label: the names of namespaces, Services and most objects gosvc creates."""
     if not DNS_LABEL.match(value):
         raise ValueError("must be a DNS-1123 label: lower-case letters, digits and '-', starting with a letter, at most 63 characters")
     return value
 
 
-class _Model(BaseModel):
+class Model(BaseModel):
+    """The base of every Spec: frozen, so a built spec cannot drift, and refusing unknown fields, so a typo is an error."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ResourcesSpec(_Model):
+class ResourcesSpec(Model):
     """CPU and memory for one container; the memory limit defaults to the request."""
 
     cpu_request: str = defaults.CPU_REQUEST
@@ -119,7 +122,7 @@ def _error_path(loc: tuple[Any, ...]) -> str:
     return path
 
 
-def validate_model(model: type[_Model], raw: dict[str, Any], where: str) -> Any:
+def validate_model(model: type[Model], raw: dict[str, Any], where: str) -> Any:
     """Builds `model` from `raw`, turning the first problem into a ConfigError naming `where` and the field."""
     try:
         return model.model_validate(raw)
@@ -134,7 +137,7 @@ def validate_model(model: type[_Model], raw: dict[str, Any], where: str) -> Any:
         raise ConfigError(f"{where}: {path}" if path else where, value, message) from None
 
 
-def validate_checked(model: type[_Model], raw: dict[str, Any], where: str, *checks: Callable[[Any], None]) -> Any:
+def validate_checked(model: type[Model], raw: dict[str, Any], where: str, *checks: Callable[[Any], None]) -> Any:
     """validate_model, then the cross-field checks (by default the model's own `check()`), their errors naming `where`."""
     spec = validate_model(model, raw, where)
     try:

@@ -20,11 +20,11 @@ import yaml
 
 from components import defaults
 from components.errors import ConfigError
-from components.image.config import ImageSpec, check_image_reference, resolve_image
-from components.logging.config import LoggingSpec, resolve_logging
+from components.image.config import ImageSpec, check_image_reference, parse_image
+from components.logging.config import LoggingSpec, parse_logging
 from components.observability.charts import DEFAULT_REPOSITORY as DEFAULT_HELM_REPOSITORY
-from components.observability.config import DEFAULT_RUNBOOK_BASE_URL, MonitoringConfig, resolve_monitoring
-from components.service.config import ServiceSpec, resolve_service
+from components.observability.config import DEFAULT_RUNBOOK_BASE_URL, MonitoringConfig, parse_monitoring
+from components.service.config import ServiceSpec, parse_service
 
 PROJECT = "gosvc"
 _LOG = LoggingSpec()  # the logging keys' defaults are the model's own
@@ -188,7 +188,7 @@ class Section:
     resolve: Callable[[dict[str, Any], str], Any]
 
 
-def resolve_prebuilt_image(raw: dict[str, Any], where: str) -> str | None:
+def parse_prebuilt_image(raw: dict[str, Any], where: str) -> str | None:
     """The prebuilt image reference, if one is set: pinned by tag or digest, never `latest`."""
     reference = raw.get("reference")
     if reference is None:
@@ -201,11 +201,11 @@ def resolve_prebuilt_image(raw: dict[str, Any], where: str) -> str | None:
 
 
 SECTIONS: dict[str, Section] = {
-    "prebuilt_image": Section("prebuilt_image", resolve_prebuilt_image),
-    "image": Section("image", resolve_image),
-    "service": Section("service", resolve_service),
-    "monitoring": Section("monitoring", resolve_monitoring),
-    "logging": Section("logging", resolve_logging),
+    "prebuilt_image": Section("prebuilt_image", parse_prebuilt_image),
+    "image": Section("image", parse_image),
+    "service": Section("service", parse_service),
+    "monitoring": Section("monitoring", parse_monitoring),
+    "logging": Section("logging", parse_logging),
 }
 
 

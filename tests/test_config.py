@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from stacks import config as stack_config
 from components.errors import ConfigError
-from components.image.config import resolve_image
-from components.service.component import resolve as resolve_go_service
-from components.service.config import ServiceSpec, resolve_service
+from components.image.config import parse_image
+from components.service.component import resolve_go_service
+from components.service.config import ServiceSpec, parse_service
 
 
 def load(**values):
@@ -99,10 +99,10 @@ def test_component_args_errors_name_the_component_and_field():
 
 def test_secretish_plain_env_is_refused_and_secret_env_must_reference_a_secret():
     with pytest.raises(ConfigError, match=r"DB_PASSWORD.*looks like a secret"):
-        resolve_service({"service_name": "api", "env": {"DB_PASSWORD": "hunter2"}}, "GoService 'api'")
+        parse_service({"service_name": "api", "env": {"DB_PASSWORD": "hunter2"}}, "GoService 'api'")
     with pytest.raises(ConfigError, match=r"secret-name/key"):
-        resolve_service({"service_name": "api", "secret_env": {"DB_PASSWORD": "db"}}, "GoService 'api'")
-    spec = resolve_service({"service_name": "api", "secret_env": {"DB_PASSWORD": "db/password"}}, "GoService 'api'")
+        parse_service({"service_name": "api", "secret_env": {"DB_PASSWORD": "db"}}, "GoService 'api'")
+    spec = parse_service({"service_name": "api", "secret_env": {"DB_PASSWORD": "db/password"}}, "GoService 'api'")
     assert spec.secret_env == {"DB_PASSWORD": "db/password"}
 
 
@@ -136,7 +136,7 @@ def test_no_prebuilt_image_unless_set():
 
 def test_image_spec_rejects_a_repository_with_a_tag():
     with pytest.raises(ConfigError, match=r"image: repository: invalid value 'r.example.com/api:1.0'"):
-        resolve_image({"context": "app", "repository": "r.example.com/api:1.0", "tag": "1.0"}, "image")
+        parse_image({"context": "app", "repository": "r.example.com/api:1.0", "tag": "1.0"}, "image")
 
 
 # Fuzzing: any input either validates or raises ConfigError, never another exception.

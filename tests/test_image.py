@@ -12,7 +12,7 @@ from elftools.elf.elffile import ELFFile
 from components import defaults
 from components.errors import ConfigError
 from components.image import dockerfile
-from components.image.config import resolve_image
+from components.image.config import parse_image
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app"
@@ -20,7 +20,7 @@ HADOLINT = Path(sys.executable).parent / "hadolint"
 
 
 def render(**overrides):
-    spec = resolve_image({"context": str(APP), "repository": "registry.example.com/gosvc/hello", "tag": "1.0.0", **overrides}, "image")
+    spec = parse_image({"context": str(APP), "repository": "registry.example.com/gosvc/hello", "tag": "1.0.0", **overrides}, "image")
     module = dockerfile.read_module(spec.context)
     return spec, module, dockerfile.render(spec, module)
 
@@ -55,7 +55,7 @@ def test_the_builder_is_the_newest_patch_of_the_go_lines_minor_unless_told_other
 )
 def test_the_builder_honours_a_toolchain_line_and_never_goes_below_the_go_line(tmp_path, go_mod, builder, monkeypatch):
     monkeypatch.setattr(defaults, "GO_PATCH_RELEASES", {"1.26": "1.26.11"})
-    spec = resolve_image({"context": str(_module(tmp_path, go_mod)), "repository": "registry.example.com/x", "tag": "1"}, "image")
+    spec = parse_image({"context": str(_module(tmp_path, go_mod)), "repository": "registry.example.com/x", "tag": "1"}, "image")
     module = dockerfile.read_module(spec.context)
     assert dockerfile.builder_version(spec, module) == builder
     assert f"golang:${{GO_VERSION}}-{defaults.GO_BUILDER_VARIANT}" in dockerfile.render(spec, module) and f"ARG GO_VERSION={builder}" in dockerfile.render(spec, module)
@@ -118,7 +118,7 @@ def test_hadolint_is_a_real_check(tmp_path):
 
 def test_module_without_go_sum_copies_only_go_mod(tmp_path):
     (tmp_path / "go.mod").write_text("module example.com/x\n\ngo 1.24.0\n")
-    spec = resolve_image({"context": str(tmp_path), "repository": "r.example.com/x", "tag": "1"}, "image")
+    spec = parse_image({"context": str(tmp_path), "repository": "r.example.com/x", "tag": "1"}, "image")
     module = dockerfile.read_module(tmp_path)
     assert module == dockerfile.GoModule("1.24.0", False, False)
     assert "COPY go.mod ./" in dockerfile.render(spec, module)

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from pulumi.output import Unknown, _OutputData
 
 from components import GoService, LoggingPipeline, PrometheusStack, ServiceMonitoring
-from components.logging.component import resolve as resolve_logging_pipeline
+from components.logging.component import resolve_logging_pipeline
 from tools.offline.engine import SECRET, run
 from components.errors import ConfigError
-from components.service.component import resolve as resolve_go_service
+from components.service.component import resolve_go_service
 
 IMAGE = "r.example.com/api:1.0"
 PLACEHOLDER = "x--gosvc-output--"

@@ -4,7 +4,7 @@ import pytest
 
 from stacks import config as stack_config
 from components.errors import ConfigError
-from components.logging.config import LoggingSpec, resolve_logging, warnings
+from components.logging.config import LoggingSpec, parse_logging, warnings
 
 WHERE = "LoggingPipeline 'logging'"
 DEV = {
@@ -15,7 +15,7 @@ DEV = {
 
 
 def test_defaults_are_production_shaped_and_valid():
-    spec = resolve_logging({}, WHERE)
+    spec = parse_logging({}, WHERE)
     assert (spec.kafka.brokers, spec.kafka.replication_factor, spec.kafka.min_insync_replicas) == (3, 3, 2)
     assert spec.elasticsearch.nodes == 3 and spec.elasticsearch.index_replicas >= 1
     assert spec.namespace == "logging"
@@ -23,7 +23,7 @@ def test_defaults_are_production_shaped_and_valid():
 
 
 def test_dev_sizing_is_valid_and_heap_is_half_the_limit():
-    spec = resolve_logging(DEV, WHERE)
+    spec = parse_logging(DEV, WHERE)
     assert spec.kafka.replication_factor == 1 and spec.kafka.min_insync_replicas == 1
     assert spec.elasticsearch.heap_mib == 1024
 
@@ -47,7 +47,7 @@ def test_dev_sizing_is_valid_and_heap_is_half_the_limit():
 )
 def test_cross_part_rule_breaches_fail_naming_the_field(raw, key, hint):
     with pytest.raises(ConfigError) as err:
-        resolve_logging(raw, WHERE)
+        parse_logging(raw, WHERE)
     assert err.value.key == f"{WHERE}: {key}"
     assert hint in err.value.allowed
 
@@ -69,12 +69,12 @@ def test_cross_part_rule_breaches_fail_naming_the_field(raw, key, hint):
 )
 def test_bad_single_values_fail_naming_the_field(raw, field):
     with pytest.raises(ConfigError) as err:
-        resolve_logging(raw, WHERE)
+        parse_logging(raw, WHERE)
     assert err.value.key == f"{WHERE}: {field}"
 
 
 def test_waste_is_a_warning_not_an_error():
-    spec = resolve_logging({"logstash": {"replicas": 3, "consumer_threads": 4}, "kafka": {"partitions": 6}}, WHERE)
+    spec = parse_logging({"logstash": {"replicas": 3, "consumer_threads": 4}, "kafka": {"partitions": 6}}, WHERE)
     (found,) = warnings(spec)
     assert "12 consumers" in found and "6 consumer threads will sit idle" in found
 
@@ -90,7 +90,7 @@ def test_waste_is_a_warning_not_an_error():
     ],
 )
 def test_risky_or_wasteful_settings_warn(raw, fragment):
-    assert any(fragment in w for w in warnings(resolve_logging(raw, WHERE)))
+    assert any(fragment in w for w in warnings(parse_logging(raw, WHERE)))
 
 
 def test_stack_config_reports_the_stack_keys_of_a_cross_part_rule():

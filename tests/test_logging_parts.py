@@ -16,11 +16,11 @@ import yaml
 from jproperties import Properties
 
 from components.logging import elasticsearch, filebeat, kafka, kibana, logstash, network, versions
-from components.logging.config import LoggingSpec, resolve_logging
+from components.logging.config import LoggingSpec, parse_logging
 
 NAME = "logging"
-PROD = resolve_logging({"kafka": {"partitions": 12}, "logstash": {"replicas": 3, "consumer_threads": 4}}, NAME)
-DEV = resolve_logging(
+PROD = parse_logging({"kafka": {"partitions": 12}, "logstash": {"replicas": 3, "consumer_threads": 4}}, NAME)
+DEV = parse_logging(
     {
         "kafka": {"brokers": 1, "replication_factor": 1, "min_insync_replicas": 1, "partitions": 2},
         "logstash": {"replicas": 1, "consumer_threads": 2, "index_mode": "daily"},
@@ -144,7 +144,7 @@ def test_kafka_statefulset_has_one_voter_per_replica_and_volumes():
 
 @pytest.mark.parametrize(("brokers", "deployed", "voters"), [(1, None, 1), (2, None, 1), (3, None, 3), (5, None, 3), (9, None, 3), (3, 1, 1), (5, 1, 1), (5, 5, 5)])
 def test_kafka_voters_are_three_for_a_new_cluster_and_kept_once_formed(brokers, deployed, voters):
-    spec = resolve_logging({"kafka": {"brokers": brokers, "replication_factor": 1, "min_insync_replicas": 1}}, NAME)
+    spec = parse_logging({"kafka": {"brokers": brokers, "replication_factor": 1, "min_insync_replicas": 1}}, NAME)
     assert kafka.voter_count(spec, deployed) == voters
     props = properties(kafka.config_files(NAME, spec, kafka.voter_count(spec, deployed))[kafka.CONFIG_KEY])
     assert len(props["controller.quorum.voters"].split(",")) == voters
@@ -192,7 +192,7 @@ def _describe(topic: str, replicas: list[list[int]]) -> str:
 
 
 def test_topic_job_spreads_the_topic_and_offsets_over_grown_brokers_with_the_new_replication(tmp_path):
-    three = resolve_logging({"kafka": {"brokers": 3, "partitions": 4}}, NAME)
+    three = parse_logging({"kafka": {"brokers": 3, "partitions": 4}}, NAME)
     grown_from_one = {"gosvc-logs": _describe("gosvc-logs", [[0]] * 4), kafka.OFFSETS_TOPIC: _describe(kafka.OFFSETS_TOPIC, [[0]] * 2)}
     proc, calls, plans = _run_topic_script(tmp_path, three, grown_from_one, topics=f"gosvc-logs\n{kafka.OFFSETS_TOPIC}\n")
     assert proc.returncode == 0, proc.stderr
@@ -206,7 +206,7 @@ def test_topic_job_spreads_the_topic_and_offsets_over_grown_brokers_with_the_new
 
 
 def test_topic_job_spreads_a_partitions_replicas_over_racks(tmp_path):
-    four = resolve_logging({"kafka": {"brokers": 4, "replication_factor": 2, "min_insync_replicas": 1, "partitions": 8}}, NAME)
+    four = parse_logging({"kafka": {"brokers": 4, "replication_factor": 2, "min_insync_replicas": 1, "partitions": 8}}, NAME)
     racks = ["zone-a", "zone-a", "zone-b", "zone-b"]
     proc, _, plans = _run_topic_script(tmp_path, four, {"gosvc-logs": _describe("gosvc-logs", [[0]] * 8)}, racks=racks)
     assert proc.returncode == 0, proc.stderr
@@ -217,7 +217,7 @@ def test_topic_job_spreads_a_partitions_replicas_over_racks(tmp_path):
 
 
 def test_topic_job_leaves_a_spread_topic_alone_and_moves_replicas_off_missing_brokers(tmp_path):
-    three = resolve_logging({"kafka": {"brokers": 3, "partitions": 3}}, NAME)
+    three = parse_logging({"kafka": {"brokers": 3, "partitions": 3}}, NAME)
     balanced = {"gosvc-logs": _describe("gosvc-logs", [[1, 2, 0], [2, 0, 1], [0, 1, 2]])}
     proc, calls, plans = _run_topic_script(tmp_path / "balanced", three, balanced)
     assert proc.returncode == 0 and plans == {} and not any(c.startswith(("reassign", "elect")) for c in calls), calls
@@ -428,7 +428,7 @@ def test_elasticsearch_is_restricted_reads_its_password_from_a_file_and_gets_its
 
 @pytest.mark.parametrize(("mode", "tuning", "mmap"), [("daemonset", True, None), ("node", False, None), ("no-mmap", False, False)])
 def test_max_map_count_is_met_by_a_node_tuning_daemonset_the_nodes_or_no_mmap(mode, tuning, mmap):
-    spec = resolve_logging({"elasticsearch": {"max_map_count": mode}}, NAME)
+    spec = parse_logging({"elasticsearch": {"max_map_count": mode}}, NAME)
     objects = elasticsearch.node_tuning_objects(NAME, spec)
     assert bool(objects) is tuning
     assert elasticsearch.settings(NAME, spec).get("node.store.allow_mmap") is mmap
@@ -496,7 +496,7 @@ def test_elasticsearch_is_reachable_only_from_logstash_kibana_and_itself():
 def test_kibana_is_reachable_only_from_configured_namespaces():
     closed = network.build(NAME, PROD)["kibana"]["spec"]
     assert "ingress" not in closed and closed["policyTypes"] == ["Ingress", "Egress"], "isolated for ingress, no rule admits any"
-    opened = network.build(NAME, resolve_logging({"kibana": {"ingress_namespaces": ["ingress-nginx"]}}, NAME))["kibana"]["spec"]
+    opened = network.build(NAME, parse_logging({"kibana": {"ingress_namespaces": ["ingress-nginx"]}}, NAME))["kibana"]["spec"]
     (rule,) = opened["ingress"]
     assert rule["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"] == ["ingress-nginx"]
     assert rule["ports"] == [{"port": 5601, "protocol": "TCP"}]
@@ -537,7 +537,7 @@ def test_one_elastic_version_pinned_everywhere():
 
 def test_configured_digests_pin_every_container_of_their_repository():
     digest = "sha256:" + "ab" * 32
-    spec = resolve_logging({"image_digests": [f"docker.elastic.co/elasticsearch/elasticsearch@{digest}"]}, NAME)
+    spec = parse_logging({"image_digests": [f"docker.elastic.co/elasticsearch/elasticsearch@{digest}"]}, NAME)
     sts = elasticsearch.stateful_set(NAME, spec, {"a": "b"})
     pod = sts["spec"]["template"]["spec"]
     images = {c["image"] for c in pod["initContainers"] + pod["containers"]} | {elasticsearch.setup_job(NAME, spec)["spec"]["template"]["spec"]["containers"][0]["image"]}
@@ -553,7 +553,7 @@ def test_bad_digest_references_are_refused(ref):
     from components.errors import ConfigError
 
     with pytest.raises(ConfigError, match="image_digests"):
-        resolve_logging({"image_digests": [ref]}, NAME)
+        parse_logging({"image_digests": [ref]}, NAME)
 
 
 # --- Shell scripts -----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from components.config import quantity
 from tools.offline.engine import run
 from components.errors import ConfigError
 from components.logging import LoggingPipeline, upgrades
-from components.logging.config import resolve_logging
+from components.logging.config import parse_logging
 
 NAME = "logging"
 EXISTING = {
@@ -176,7 +176,7 @@ def test_fewer_elasticsearch_nodes_need_a_confirmation_after_the_procedure():
 
 def test_only_documented_changes_can_be_confirmed():
     with pytest.raises(ConfigError) as err:
-        resolve_logging({"confirm_changes": ["kafka.partitions"]}, NAME)
+        parse_logging({"confirm_changes": ["kafka.partitions"]}, NAME)
     assert "confirm_changes" in str(err.value) and "elasticsearch.nodes" in str(err.value) and "kafka.brokers" in str(err.value)
 
 
@@ -329,7 +329,7 @@ SIZES = st.sampled_from(["1Gi", "2Gi", "5Gi", "8Gi", "10Gi", "20Gi", "50Gi"])
 @given(kafka=SIZES, logstash=st.sampled_from(["2Gi", "4Gi", "8Gi"]), es=SIZES)
 def test_storage_outcome_follows_the_sizes(small_state, kafka, logstash, es):
     """For any new sizes: smaller than deployed is refused, larger gets patches, equal changes nothing."""
-    spec = resolve_logging(merged(SMALL, kafka={"storage": kafka}, logstash={"queue_storage": logstash}, elasticsearch={"storage": es}), NAME)
+    spec = parse_logging(merged(SMALL, kafka={"storage": kafka}, logstash={"queue_storage": logstash}, elasticsearch={"storage": es}), NAME)
     previous = upgrades.deployed(small_state, NAME)
     wanted = {"kafka": kafka, "logstash": logstash, "elasticsearch": es}
     shrinks = [part for part, size in wanted.items() if quantity(size) < quantity(previous.volume_storage[part])]

@@ -12,7 +12,7 @@ import pytest
 
 from components import defaults
 from components.image import dockerfile
-from components.image.config import resolve_image
+from components.image.config import parse_image
 from tests.conftest import ROOT
 from tools.e2e.build import BuildError
 from tools.nodes import bases, build, image, network, node
@@ -100,7 +100,7 @@ def test_kube_proxy_changes_no_sysctl():
 @pytest.mark.parametrize("go_mod", ["go 1.26.0", "go 1.26.0\ntoolchain go1.26.4"])
 def test_the_golang_stand_in_is_named_as_the_generated_dockerfile_names_its_builder(tmp_path, go_mod):
     (tmp_path / "go.mod").write_text(f"module example.com/x\n\n{go_mod}\n")
-    spec = resolve_image({"context": str(tmp_path), "repository": "registry.example.com/x", "tag": "1"}, "image")
+    spec = parse_image({"context": str(tmp_path), "repository": "registry.example.com/x", "tag": "1"}, "image")
     module = dockerfile.read_module(tmp_path)
     text = dockerfile.render(spec, module)
     builder = re.search(r"^FROM --platform=\$BUILDPLATFORM (\S+) AS build$", text, re.M).group(1)

@@ -272,12 +272,12 @@ def test_bad_args_name_the_field_and_register_nothing(component, args, message):
 )
 def test_the_dashboard_encoded_once_per_shape_is_exactly_the_direct_encoding(namespace, service, instance, hpa, error_ratio):
     from components.observability import dashboard
-    from components.observability.component import resolve_service
+    from components.observability.component import resolve_service_monitoring
 
     args = {"service_name": service, "namespace": namespace, "hpa_enabled": hpa, "alerts": {"error_ratio": error_ratio}}
     if instance:
         args["instance"] = instance
-    spec = resolve_service("m", args)
+    spec = resolve_service_monitoring("m", args)[0]
     assert dashboard.dashboard_json(spec) == json.dumps(dashboard.dashboard(spec), indent=2, sort_keys=True) + "\n"
 
 

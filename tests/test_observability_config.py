@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from stacks import config as stack_config
 from components.errors import ConfigError
 from components.observability import config
-from components.observability.component import resolve_service, resolve_stack
+from components.observability.component import resolve_prometheus_stack, resolve_service_monitoring
 
 
 def load(**values):
@@ -19,13 +19,13 @@ def load(**values):
 def test_every_monitoring_key_lands_in_the_monitoring_section():
     keys = [k for k in stack_config.KEYS if k.target[0] == "monitoring"]
     assert len(keys) >= 20
-    assert stack_config.SECTIONS["monitoring"].resolve is config.resolve_monitoring
+    assert stack_config.SECTIONS["monitoring"].resolve is config.parse_monitoring
 
 
 def test_stack_defaults_equal_the_component_defaults():
     cfg = load().monitoring
     assert cfg.service_enabled and cfg.stack_enabled
-    assert cfg.stack == resolve_stack("x", {}), "a key default differs from the PrometheusStack default"
+    assert cfg.stack == resolve_prometheus_stack("x", {})[0], "a key default differs from the PrometheusStack default"
     assert cfg.service == config.MonitoringSettings(), "a key default differs from the ServiceMonitoring default"
 
 
@@ -102,7 +102,7 @@ _values = st.one_of(_scalars, st.lists(_scalars, max_size=2), st.dictionaries(st
 @given(st.dictionaries(st.sampled_from(sorted(config.PrometheusStackSpec.model_fields)), _values, max_size=5))
 def test_fuzz_prometheus_stack_args_validate_or_raise_config_error(args):
     try:
-        spec = resolve_stack("fuzz", args)
+        spec = resolve_prometheus_stack("fuzz", args)[0]
     except ConfigError as err:
         assert str(err).startswith("PrometheusStack 'fuzz'")
         return
@@ -113,7 +113,7 @@ def test_fuzz_prometheus_stack_args_validate_or_raise_config_error(args):
 @given(st.dictionaries(st.sampled_from(sorted(config.ServiceMonitoringSpec.model_fields)), _values, max_size=5))
 def test_fuzz_service_monitoring_args_validate_or_raise_config_error(args):
     try:
-        spec = resolve_service("fuzz", {"service_name": "api", **args})
+        spec = resolve_service_monitoring("fuzz", {"service_name": "api", **args})[0]
     except ConfigError as err:
         assert str(err).startswith("ServiceMonitoring 'fuzz'")
         return

@@ -6,7 +6,7 @@ import pytest
 
 from components.errors import ConfigError
 from components.observability import PrometheusStack, images
-from components.observability.component import resolve_stack
+from components.observability.component import resolve_prometheus_stack
 from tools.offline.engine import PLACEHOLDERS, run
 
 DIGEST = "sha256:" + "ab" * 32
@@ -68,14 +68,14 @@ def test_pinning_one_chart_leaves_its_other_values_and_the_other_chart_alone():
 )
 def test_bad_pins_are_refused_naming_the_key(ref, fragment):
     with pytest.raises(ConfigError, match="image_digests") as err:
-        resolve_stack("mon", {"image_digests": [ref]})
+        resolve_prometheus_stack("mon", {"image_digests": [ref]})[0]
     assert fragment in str(err.value)
 
 
 def test_a_repository_pinned_twice_is_refused():
     ref = f"quay.io/prometheus/prometheus@{DIGEST}"
     with pytest.raises(ConfigError, match="pinned twice"):
-        resolve_stack("mon", {"image_digests": [ref, ref.replace("ab", "cd")]})
+        resolve_prometheus_stack("mon", {"image_digests": [ref, ref.replace("ab", "cd")]})[0]
 
 
 def _release_values(result) -> dict[str, dict]:

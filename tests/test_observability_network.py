@@ -110,10 +110,10 @@ def test_node_exporter_has_a_namespace_of_its_own_that_alone_admits_privileged_p
 
 def test_api_server_cidr_is_validated():
     from components.errors import ConfigError
-    from components.observability.component import resolve_stack
+    from components.observability.component import resolve_prometheus_stack
 
     with pytest.raises(ConfigError, match="api_server_cidr"):
-        resolve_stack("mon", {"api_server_cidr": "10.0.0.1/8"})
+        resolve_prometheus_stack("mon", {"api_server_cidr": "10.0.0.1/8"})[0]
 
 
 def test_chart_workloads_are_hardened_through_their_values():

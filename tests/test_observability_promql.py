@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from components.observability import adapter, alerts, dashboard
 from components.observability.cluster_metrics import CLUSTER_METRICS, SCRAPE_TARGET_LABELS
-from components.observability.component import resolve_service
+from components.observability.component import resolve_service_monitoring
 from tests.conftest import ROOT, STACKS
 from tests.test_observability_synth import service_object
 
@@ -54,7 +54,7 @@ def synthesized_promql(s) -> list[tuple[str, str]]:
 
 
 def builder_promql(**overrides) -> list[tuple[str, str]]:
-    spec = resolve_service("t", {"service_name": "api", "namespace": "team", **overrides})
+    spec = resolve_service_monitoring("t", {"service_name": "api", "namespace": "team", **overrides})[0]
     exprs = [(f"alert {a.name}", a.expr) for a in alerts.alerts(spec)]
     exprs += [(f"panel {p.title}", t.expr) for p in dashboard.panels(spec) for t in p.targets]
     return exprs

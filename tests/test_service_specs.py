@@ -6,13 +6,13 @@ from kubernetes.utils import parse_quantity
 from components.errors import ConfigError
 from components.service.autoscaling import REQUESTS_PER_SECOND
 from components.service.component import build
-from components.service.config import resolve_service
+from components.service.config import parse_service
 
 IMAGE = "registry.example.com/team/api:1.2.3"
 
 
 def objects(**args):
-    spec = resolve_service({"service_name": "api", **args}, "GoService 'api'")
+    spec = parse_service({"service_name": "api", **args}, "GoService 'api'")
     return spec, build("api", spec, IMAGE)
 
 

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from components.image import dockerfile
-from components.image.config import resolve_image
+from components.image.config import parse_image
 
 APP = Path(__file__).resolve().parents[1] / "app"
 
@@ -15,7 +15,7 @@ APP = Path(__file__).resolve().parents[1] / "app"
 def build_as_image(out: Path, tag: str, context: Path = APP) -> tuple[dict[str, str], list[str]]:
     """Runs the Dockerfile's `go build` step (its env, flags and version stamp for `tag`) with `out` as the binary;
     returns that step's env and argv as the Dockerfile has them."""
-    spec = resolve_image({"context": str(context), "repository": "registry.example.com/local/app", "tag": tag}, "image")
+    spec = parse_image({"context": str(context), "repository": "registry.example.com/local/app", "tag": tag}, "image")
     module = dockerfile.read_module(spec.context)
     env, argv = dockerfile.go_build_step(dockerfile.render(spec, module), dockerfile.build_args(spec, module))
     run = list(argv)

@@ -11,7 +11,7 @@ from components import tokens
 from components.config import plain_args
 from components.errors import ConfigError
 from components.image import dockerfile
-from components.image.config import ImageSpec, resolve_image
+from components.image.config import ImageSpec, parse_image
 
 TYPE = tokens.GO_IMAGE
 GENERATED_DIR = Path(".gosvc") / "images"
@@ -44,9 +44,10 @@ class GoImageArgs(TypedDict):
     """Value stamped into main.version, default the tag."""
 
 
-def resolve(name: str, args: GoImageArgs) -> ImageSpec:
+def resolve_go_image(name: str, args: GoImageArgs) -> ImageSpec:
+    """Validates GoImage args into an ImageSpec; every arg must be plain. Raises ConfigError naming the field."""
     where = f"GoImage '{name}'"
-    return resolve_image(plain_args(dict(args), where), where)
+    return parse_image(plain_args(dict(args), where), where)
 
 
 def dockerfile_text(name: str, spec: ImageSpec) -> tuple[str, dict[str, str], bool, str | None]:
@@ -87,7 +88,7 @@ class GoImage(pulumi.ComponentResource):
     """The Dockerfile text that was built."""
 
     def __init__(self, name: str, args: GoImageArgs, opts: pulumi.ResourceOptions | None = None):
-        spec = resolve(name, args)
+        spec = resolve_go_image(name, args)
         text, build_args, generated, go_version = dockerfile_text(name, spec)
         props = {
             "dockerfile": text,

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import field_validator
 
 from components import defaults
-from components.config import _Model, validate_model
+from components.config import Model, validate_model
 
 _TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -22,7 +22,7 @@ GO_VERSION = re.compile(r"^1\.\d+(\.\d+)?$")
 PLATFORM = re.compile(r"^linux/(amd64|arm64|arm/v7|ppc64le|s390x|riscv64)$")
 
 
-class ImageSpec(_Model):
+class ImageSpec(Model):
     """Everything GoImage needs, validated; see `GoImageArgs` for each field's meaning."""
 
     context: str
@@ -99,5 +99,5 @@ def check_image_reference(ref: str) -> None:
         raise ValueError(f"image {ref!r} uses the mutable 'latest' tag; pin a version tag or a digest")
 
 
-def resolve_image(raw: dict[str, Any], where: str) -> ImageSpec:
+def parse_image(raw: dict[str, Any], where: str) -> ImageSpec:
     return validate_model(ImageSpec, raw, where)

@@ -1,8 +1,9 @@
-"""The restricted security context every container gets unless a component has a documented reason."""
+"""The restricted security context every container gets unless a component has a documented reason, and the Pod Security namespaces."""
 
 from __future__ import annotations
 
 from components import defaults
+from components.k8s import meta
 
 RUNTIME_DEFAULT_SECCOMP = {"type": "RuntimeDefault"}
 
@@ -31,16 +32,23 @@ def container_security_context(uid: int = defaults.NONROOT_UID) -> dict:
     }
 
 
-def restricted_namespace_labels() -> dict[str, str]:
-    """Pod Security Admission labels that enforce, audit and warn at 'restricted'."""
+def pod_security_labels(enforce: str = "restricted") -> dict[str, str]:
+    """Pod Security Admission labels enforcing `enforce` and warning and auditing at 'restricted', so a namespace
+    that must admit more still reports every pod the restricted standard would refuse."""
     return {
         f"pod-security.kubernetes.io/{mode}{suffix}": value
-        for mode in ("enforce", "audit", "warn")
-        for suffix, value in (("", "restricted"), ("-version", "latest"))
+        for mode, level in (("enforce", enforce), ("audit", "restricted"), ("warn", "restricted"))
+        for suffix, value in (("", level), ("-version", "latest"))
     }
 
 
-EXEMPT_ANNOTATION = "policies.gosvc.dev/exempt-"
+def namespace(name: str, app: str, instance: str, enforce: str = "restricted") -> dict:
+    """A Namespace of gosvc's own, labelled for the component that owns it and enforcing Pod Security `enforce`."""
+    labels = {**meta.labels(app, instance, "namespace"), **pod_security_labels(enforce)}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta.metadata(name, None, labels)}
+
+
+EXEMPT_PREFIX = "policies.gosvc.dev/exempt-"
 """The policy pack's opt-out annotation: `policies.gosvc.dev/exempt-<policy>: <reason>` on a workload."""
 
 
@@ -49,4 +57,4 @@ def exemptions(reasons: dict[str, str]) -> dict[str, str]:
     for policy, reason in reasons.items():
         if not reason.strip():
             raise ValueError(f"exemption from {policy!r} needs a reason")
-    return {f"{EXEMPT_ANNOTATION}{policy}": reason for policy, reason in reasons.items()}
+    return {f"{EXEMPT_PREFIX}{policy}": reason for policy, reason in reasons.items()}

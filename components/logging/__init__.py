@@ -5,6 +5,6 @@ Each part's module holds pure builders of its Kubernetes objects and config file
 """
 
 from components.logging.component import ExistingSecretsArgs, LoggingPipeline, LoggingPipelineArgs
-from components.logging.config import LoggingSpec, resolve_logging, warnings
+from components.logging.config import LoggingSpec, parse_logging, warnings
 
-__all__ = ["ExistingSecretsArgs", "LoggingPipeline", "LoggingPipelineArgs", "LoggingSpec", "resolve_logging", "warnings"]
+__all__ = ["ExistingSecretsArgs", "LoggingPipeline", "LoggingPipelineArgs", "LoggingSpec", "parse_logging", "warnings"]

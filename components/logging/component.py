@@ -12,12 +12,12 @@ import pulumi_docker as docker
 from typing_extensions import NotRequired
 
 from components import tokens
+from components.args import ResourcesArgs
 from components.config import plain_args
-from components.k8s import meta
+from components.k8s import security
 from components.k8s.register import register
 from components.logging import credentials, elasticsearch, filebeat, kafka, kibana, logstash, network, secrets, upgrades, versions
-from components.logging.config import LoggingSpec, resolve_logging, warnings
-from components.service.component import ResourcesArgs
+from components.logging.config import LoggingSpec, parse_logging, warnings
 
 TYPE = tokens.LOGGING_PIPELINE
 PART_TYPES = tokens.LOGGING_PARTS
@@ -162,33 +162,20 @@ class LoggingPipelineArgs(TypedDict):
     """Keys whose refused change on a running pipeline the user confirms after the documented procedure: 'elasticsearch.nodes', 'kafka.brokers'."""
 
 
-def resolve(name: str, args: LoggingPipelineArgs | dict | None) -> LoggingSpec:
+def resolve_logging_pipeline(name: str, args: LoggingPipelineArgs | dict | None) -> LoggingSpec:
     """Validates LoggingPipeline args into a LoggingSpec; raises ConfigError naming the field."""
     where = f"LoggingPipeline '{name}'"
     # Unset top-level args take the defaults; a None further down means "none" (no CPU limit, default heap).
     raw = plain_args(args, where)
-    return resolve_logging(raw, where)
-
-
-def _namespace(name: str, namespace: str, enforce: str) -> dict:
-    labels = {
-        **meta.labels("logging", name, "namespace"),
-        "pod-security.kubernetes.io/enforce": enforce,
-        "pod-security.kubernetes.io/enforce-version": "latest",
-        "pod-security.kubernetes.io/audit": "restricted",
-        "pod-security.kubernetes.io/audit-version": "latest",
-        "pod-security.kubernetes.io/warn": "restricted",
-        "pod-security.kubernetes.io/warn-version": "latest",
-    }
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta.metadata(namespace, None, labels)}
+    return parse_logging(raw, where)
 
 
 def namespaces(name: str, spec: LoggingSpec) -> dict[str, dict]:
     """The pipeline's namespace enforces the 'restricted' Pod Security Standard; the collector's enforces 'privileged'
     (Filebeat's read-only hostPaths, the node tuning's sysctl) and warns and audits at 'restricted'."""
     return {
-        "ns": _namespace(name, spec.namespace, "restricted"),
-        "collector-ns": _namespace(name, spec.collector_namespace, "privileged"),
+        "ns": security.namespace(spec.namespace, "logging", name),
+        "collector-ns": security.namespace(spec.collector_namespace, "logging", name, "privileged"),
     }
 
 
@@ -318,7 +305,7 @@ class LoggingPipeline(pulumi.ComponentResource):
     """Name of the Secret (in `namespace`) whose key 'password' holds the `elastic` superuser's password."""
 
     def __init__(self, name: str, args: LoggingPipelineArgs, opts: pulumi.ResourceOptions | None = None):
-        spec = resolve(name, args)
+        spec = resolve_logging_pipeline(name, args)
         previous = read_deployed(name)
         upgrades.check(previous, spec)
         super().__init__(TYPE, name, {}, tokens.options(TYPE, opts))

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from components.config import SUBDOMAIN, ResourcesSpec, digest_pins, _dns_label, _Model, cidr, namespace_name, quantity, validate_checked
+from components.config import SUBDOMAIN, ResourcesSpec, digest_pins, dns_label, Model, cidr, namespace_name, quantity, validate_checked
 from components.errors import ConfigError
 from components.logging import versions
 
@@ -36,7 +36,7 @@ def _quantity(value: str | None) -> str | None:
     return value
 
 
-class FilebeatSpec(_Model):
+class FilebeatSpec(Model):
     """Filebeat DaemonSet: its resources, internal queue, Kafka batching and optional rate limit."""
 
     resources: ResourcesSpec = ResourcesSpec(cpu_request="100m", cpu_limit="1", memory_request="200Mi")
@@ -53,7 +53,7 @@ class FilebeatSpec(_Model):
         return value
 
 
-class KafkaSpec(_Model):
+class KafkaSpec(Model):
     """KRaft brokers (the first three, or one below three brokers, also controllers), durability settings and the log topic."""
 
     brokers: int = Field(3, ge=1, le=9)
@@ -78,7 +78,7 @@ class KafkaSpec(_Model):
         return _quantity(value)
 
 
-class LogstashSpec(_Model):
+class LogstashSpec(Model):
     """Logstash StatefulSet: Kafka consumers, pipeline tuning, persisted queue and index layout."""
 
     replicas: int = Field(2, ge=1, le=100)
@@ -106,7 +106,7 @@ def default_heap_mib(resources: ResourcesSpec) -> int:
     return int(quantity(resources.effective_memory_limit) * HEAP_SHARE // MIB)
 
 
-class ElasticsearchSpec(_Model):
+class ElasticsearchSpec(Model):
     """Elasticsearch StatefulSet: node count, heap, storage and the log indices' replicas."""
 
     nodes: int = Field(3, ge=1, le=15)
@@ -129,7 +129,7 @@ class ElasticsearchSpec(_Model):
         return default_heap_mib(self.resources)
 
 
-class ExistingSecretsSpec(_Model):
+class ExistingSecretsSpec(Model):
     """Secrets the cluster already holds (from cert-manager, an external secret store, ...), used instead of
     generating them; each unset one is generated. Keys each must hold are in `secrets.REQUIRED_KEYS`."""
 
@@ -147,7 +147,7 @@ class ExistingSecretsSpec(_Model):
         return value
 
 
-class KibanaSpec(_Model):
+class KibanaSpec(Model):
     """Kibana Deployment and the namespaces allowed to reach it."""
 
     replicas: int = Field(2, ge=1, le=10)
@@ -157,10 +157,10 @@ class KibanaSpec(_Model):
     @field_validator("ingress_namespaces")
     @classmethod
     def _labels(cls, value: list[str]) -> list[str]:
-        return [_dns_label(v) for v in value]
+        return [dns_label(v) for v in value]
 
 
-class LoggingSpec(_Model):
+class LoggingSpec(Model):
     """Everything LoggingPipeline needs, validated; see `LoggingPipelineArgs` for each field."""
 
     enabled: bool = True
@@ -334,6 +334,6 @@ def warnings(spec: LoggingSpec) -> list[str]:
     return found
 
 
-def resolve_logging(raw: dict[str, Any], where: str) -> LoggingSpec:
+def parse_logging(raw: dict[str, Any], where: str) -> LoggingSpec:
     """Validates raw args into a LoggingSpec; raises one ConfigError naming `where` and the field."""
     return validate_checked(LoggingSpec, raw, where)

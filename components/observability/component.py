@@ -16,10 +16,10 @@ from components.observability import adapter, charts, dashboard, images, network
 from components.observability.config import (
     PrometheusStackSpec,
     ServiceMonitoringSpec,
-    resolve_prometheus_stack,
-    resolve_service_monitoring,
+    parse_prometheus_stack,
+    parse_service_monitoring,
 )
-from components.service.component import ResourcesArgs
+from components.args import ResourcesArgs
 
 STACK_TYPE = tokens.PROMETHEUS_STACK
 SERVICE_TYPE = tokens.SERVICE_MONITORING
@@ -131,34 +131,24 @@ STACK_DEFERRABLE = ("namespace",)
 """PrometheusStack fields that may be Outputs: the namespace only flows into objects, chart values and URLs."""
 
 
-def resolve_stack_inputs(name: str, args: PrometheusStackArgs) -> tuple[PrometheusStackSpec, Deferred]:
+def resolve_prometheus_stack(name: str, args: PrometheusStackArgs) -> tuple[PrometheusStackSpec, Deferred]:
     """Validates PrometheusStack args, with a placeholder for an Output namespace; raises ConfigError naming the field."""
     where = f"PrometheusStack '{name}'"
-    plain, deferred = inputs.split(dict(args or {}), where, STACK_DEFERRABLE, lambda real: resolve_prometheus_stack(real, where))
-    return resolve_prometheus_stack(plain, where), deferred
-
-
-def resolve_stack(name: str, args: PrometheusStackArgs) -> PrometheusStackSpec:
-    """Validates plain PrometheusStack args; raises ConfigError naming the field."""
-    return resolve_stack_inputs(name, args)[0]
+    plain, deferred = inputs.split(dict(args or {}), where, STACK_DEFERRABLE, lambda real: parse_prometheus_stack(real, where))
+    return parse_prometheus_stack(plain, where), deferred
 
 
 SERVICE_DEFERRABLE = ("service_name", "namespace", "instance")
 """ServiceMonitoring fields that may be Outputs: they only flow into the objects' names, selectors and queries."""
 
 
-def resolve_service_inputs(name: str, args: ServiceMonitoringArgs) -> tuple[ServiceMonitoringSpec, Deferred]:
+def resolve_service_monitoring(name: str, args: ServiceMonitoringArgs) -> tuple[ServiceMonitoringSpec, Deferred]:
     """Validates ServiceMonitoring args, with placeholders for the Outputs among them; raises ConfigError naming the field."""
     where = f"ServiceMonitoring '{name}'"
     if (args or {}).get("service_name") is None:
         raise ConfigError(f"{where}: service_name", None, "the name of the GoService to monitor is required")
-    plain, deferred = inputs.split(dict(args), where, SERVICE_DEFERRABLE, lambda real: resolve_service_monitoring(real, where))
-    return resolve_service_monitoring(plain, where), deferred
-
-
-def resolve_service(name: str, args: ServiceMonitoringArgs) -> ServiceMonitoringSpec:
-    """Validates plain ServiceMonitoring args; raises ConfigError naming the field."""
-    return resolve_service_inputs(name, args)[0]
+    plain, deferred = inputs.split(dict(args), where, SERVICE_DEFERRABLE, lambda real: parse_service_monitoring(real, where))
+    return parse_service_monitoring(plain, where), deferred
 
 
 def chart_image_digests(spec: PrometheusStackSpec, opts: pulumi.ResourceOptions) -> dict[str, pulumi.Input[str]]:
@@ -200,7 +190,7 @@ class PrometheusStack(pulumi.ComponentResource):
     """Custom metrics the adapter serves to HPAs."""
 
     def __init__(self, name: str, args: PrometheusStackArgs, opts: pulumi.ResourceOptions | None = None):
-        spec, deferred = resolve_stack_inputs(name, args)
+        spec, deferred = resolve_prometheus_stack(name, args)
         super().__init__(STACK_TYPE, name, {}, tokens.options(STACK_TYPE, opts))
         self.spec = spec
         waits: list[pulumi.Resource] = []
@@ -299,7 +289,7 @@ class ServiceMonitoring(pulumi.ComponentResource):
     """Name of the dashboard ConfigMap, empty when there is none."""
 
     def __init__(self, name: str, args: ServiceMonitoringArgs, opts: pulumi.ResourceOptions | None = None):
-        spec, deferred = resolve_service_inputs(name, args)
+        spec, deferred = resolve_service_monitoring(name, args)
         super().__init__(SERVICE_TYPE, name, {}, tokens.options(SERVICE_TYPE, opts))
         self.spec = spec
         child = pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from components import defaults
-from components.config import DNS_LABEL, SUBDOMAIN, ResourcesSpec, cidr, digest_pins, quantity, validate_checked
+from components.config import SUBDOMAIN, Model, dns_label, namespace_name, ResourcesSpec, cidr, digest_pins, quantity, validate_checked
 from components.errors import ConfigError
 from components.observability import charts, images
 
@@ -45,11 +45,7 @@ def _duration(value: str) -> str:
     return value
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AlertThresholds(_Model):
+class AlertThresholds(Model):
     """When the service's alerts fire; defaults suit a latency-sensitive HTTP API."""
 
     error_ratio: float = Field(0.05, gt=0, lt=1, allow_inf_nan=False)
@@ -59,7 +55,7 @@ class AlertThresholds(_Model):
     hpa_maxed_minutes: int = Field(15, ge=1, le=1440)
 
 
-class MonitoringSettings(_Model):
+class MonitoringSettings(Model):
     """How one service is scraped and alerted on, independent of which service it is."""
 
     scrape_interval: str = "30s"
@@ -98,12 +94,15 @@ class ServiceMonitoringSpec(MonitoringSettings):
     instance: str | None = None
     hpa_enabled: bool = True
 
-    @field_validator("service_name", "namespace", "instance")
+    @field_validator("service_name", "instance")
     @classmethod
     def _label(cls, value: str | None) -> str | None:
-        if value is not None and not DNS_LABEL.match(value):
-            raise ValueError("must be a DNS-1123 label: lower-case letters, digits and '-', starting with a letter")
-        return value
+        return None if value is None else dns_label(value)
+
+    @field_validator("namespace")
+    @classmethod
+    def _service_namespace(cls, value: str) -> str:
+        return namespace_name(value)
 
     @property
     def selector_instance(self) -> str:
@@ -120,7 +119,7 @@ class PrometheusResources(ResourcesSpec):
     memory_limit: str | None = "1Gi"
 
 
-class PrometheusSpec(_Model):
+class PrometheusSpec(Model):
     """The Prometheus server: replicas, retention, storage and resources."""
 
     replicas: int = Field(1, ge=1, le=10)
@@ -149,7 +148,7 @@ class PrometheusSpec(_Model):
         return value
 
 
-class AlertmanagerSpec(_Model):
+class AlertmanagerSpec(Model):
     """Alertmanager: replicas (they gossip to deduplicate) and optional storage for silences."""
 
     replicas: int = Field(1, ge=1, le=10)
@@ -167,7 +166,7 @@ GENERATED_ADMIN_SECRET = "grafana-admin"
 """The Secret PrometheusStack writes Grafana's generated admin login to, unless one is handed in."""
 
 
-class PrometheusStackSpec(_Model):
+class PrometheusStackSpec(Model):
     """Everything PrometheusStack needs, validated; see `PrometheusStackArgs` for each field."""
 
     namespace: str = defaults.MONITORING_NAMESPACE
@@ -207,9 +206,7 @@ class PrometheusStackSpec(_Model):
     @field_validator("namespace")
     @classmethod
     def _namespace(cls, value: str) -> str:
-        if not DNS_LABEL.match(value):
-            raise ValueError("must be a DNS-1123 label: lower-case letters, digits and '-', starting with a letter")
-        return value
+        return namespace_name(value)
 
     @field_validator("helm_repository")
     @classmethod
@@ -243,7 +240,7 @@ class PrometheusStackSpec(_Model):
             )
 
 
-class MonitoringConfig(_Model):
+class MonitoringConfig(Model):
     """The stack config's `monitoring` section: the service-side wiring and the cluster stack, each switchable."""
 
     service_enabled: bool = True
@@ -252,15 +249,15 @@ class MonitoringConfig(_Model):
     stack: PrometheusStackSpec = PrometheusStackSpec()
 
 
-def resolve_service_monitoring(raw: dict[str, Any], where: str) -> ServiceMonitoringSpec:
+def parse_service_monitoring(raw: dict[str, Any], where: str) -> ServiceMonitoringSpec:
     return validate_checked(ServiceMonitoringSpec, raw, where)
 
 
-def resolve_prometheus_stack(raw: dict[str, Any], where: str) -> PrometheusStackSpec:
+def parse_prometheus_stack(raw: dict[str, Any], where: str) -> PrometheusStackSpec:
     return validate_checked(PrometheusStackSpec, raw, where)
 
 
-def resolve_monitoring(raw: dict[str, Any], where: str) -> MonitoringConfig:
+def parse_monitoring(raw: dict[str, Any], where: str) -> MonitoringConfig:
     """The `monitoring` stack section, with the cross-field rules of both halves applied."""
     return validate_checked(MonitoringConfig, raw, where, lambda c: c.service.check("service."), lambda c: c.stack.check("stack."))
 

@@ -344,25 +344,12 @@ def node_exporter_namespace(spec: PrometheusStackSpec) -> str:
     return f"{spec.namespace}-node-exporter"
 
 
-def _namespace(name: str, instance: str, enforce: str) -> dict:
-    labels = {
-        **meta.labels(name, instance, "namespace"),
-        "pod-security.kubernetes.io/enforce": enforce,
-        "pod-security.kubernetes.io/enforce-version": "latest",
-        "pod-security.kubernetes.io/audit": "restricted",
-        "pod-security.kubernetes.io/audit-version": "latest",
-        "pod-security.kubernetes.io/warn": "restricted",
-        "pod-security.kubernetes.io/warn-version": "latest",
-    }
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta.metadata(name, None, labels)}
-
-
 def namespaces(spec: PrometheusStackSpec, instance: str) -> dict[str, dict]:
     """The monitoring namespace enforces Pod Security 'baseline' (no host access, no privilege) and warns and
     audits at 'restricted'; node-exporter's own namespace enforces 'privileged', for it alone."""
-    found = {"namespace": _namespace(spec.namespace, instance, "baseline")}
+    found = {"namespace": security.namespace(spec.namespace, spec.namespace, instance, "baseline")}
     if spec.node_exporter:
-        found["node_exporter_namespace"] = _namespace(node_exporter_namespace(spec), instance, "privileged")
+        found["node_exporter_namespace"] = security.namespace(node_exporter_namespace(spec), node_exporter_namespace(spec), instance, "privileged")
     return found
 
 

@@ -6,27 +6,15 @@ import pulumi
 from typing_extensions import NotRequired
 
 from components import inputs, tokens
+from components.args import ResourcesArgs
 from components.errors import ConfigError
 from components.image.config import check_image_reference
 from components.inputs import Deferred
 from components.k8s.register import register
 from components.service import autoscaling, network, workload
-from components.service.config import ServiceSpec, resolve_service
+from components.service.config import ServiceSpec, parse_service
 
 TYPE = tokens.GO_SERVICE
-
-
-class ResourcesArgs(TypedDict):
-    """CPU and memory of a container, as Kubernetes quantities; each component documents its own defaults."""
-
-    cpu_request: NotRequired[str]
-    """CPU request."""
-    cpu_limit: NotRequired[str]
-    """CPU limit; unset for none. In a Go container it also sets GOMAXPROCS."""
-    memory_request: NotRequired[str]
-    """Memory request."""
-    memory_limit: NotRequired[str]
-    """Memory limit, default equal to the request; GOMEMLIMIT and JVM heaps are derived from it."""
 
 
 class AutoscalingArgs(TypedDict):
@@ -144,7 +132,7 @@ def _check_image(where: str, image: str) -> str:
     return image
 
 
-def resolve(name: str, args: GoServiceArgs) -> tuple[ServiceSpec, Deferred, Any]:
+def resolve_go_service(name: str, args: GoServiceArgs) -> tuple[ServiceSpec, Deferred, Any]:
     """Validates GoService args into a ServiceSpec, the Outputs among them, and the image; raises ConfigError naming the field.
 
     An Output in a DEFERRABLE field is validated by the same rules once known. An Output image
@@ -159,8 +147,8 @@ def resolve(name: str, args: GoServiceArgs) -> tuple[ServiceSpec, Deferred, Any]
         raise ConfigError(f"{where}: image", None, "an image reference is required")
     if isinstance(image, str):
         _check_image(where, image)
-    plain, deferred = inputs.split(raw, where, DEFERRABLE, lambda real: resolve_service(real, where))
-    return resolve_service(plain, where), deferred, image
+    plain, deferred = inputs.split(raw, where, DEFERRABLE, lambda real: parse_service(real, where))
+    return parse_service(plain, where), deferred, image
 
 
 def image_version(image: Any) -> str | None:
@@ -208,7 +196,7 @@ class GoService(pulumi.ComponentResource):
     """The kubectl command that reaches the pprof admin port of one pod."""
 
     def __init__(self, name: str, args: GoServiceArgs, opts: pulumi.ResourceOptions | None = None):
-        spec, deferred, image = resolve(name, args)
+        spec, deferred, image = resolve_go_service(name, args)
         super().__init__(TYPE, name, {}, opts)
         self.spec = spec
         objects = deferred.fill(build(name, spec, image))

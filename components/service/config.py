@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from components import defaults
-from components.config import DNS_LABEL, ResourcesSpec, _dns_label, _Model, namespace_name, quantity, validate_checked
+from components.config import DNS_LABEL, ResourcesSpec, dns_label, Model, namespace_name, quantity, validate_checked
 from components.errors import ConfigError
 from components.image.config import GO_VERSION, check_image_reference
 
@@ -17,7 +17,7 @@ SECRETISH_ENV = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY
 MIN_APP_MEMORY_BYTES = 16 * 1024 * 1024
 
 
-class AutoscalingSpec(_Model):
+class AutoscalingSpec(Model):
     """HorizontalPodAutoscaler bounds and CPU target."""
 
     enabled: bool = True
@@ -35,14 +35,14 @@ class AutoscalingSpec(_Model):
         return value
 
 
-class SchedulingSpec(_Model):
+class SchedulingSpec(Model):
     """How replicas are kept apart: hostname anti-affinity and optional zone spread."""
 
     anti_affinity: Literal["preferred", "required"] = "preferred"
     zone_spread: bool = False
 
 
-class EgressTarget(_Model):
+class EgressTarget(Model):
     """One allowed egress destination: a CIDR block or a namespace, and a TCP port."""
 
     cidr: str | None = None
@@ -62,11 +62,11 @@ class EgressTarget(_Model):
             except ValueError as err:
                 raise ValueError(f"egress target {text!r}: {err}") from None
             return cls(cidr=where, port=int(port))
-        _dns_label(where)
+        dns_label(where)
         return cls(namespace=where, port=int(port))
 
 
-class NetworkSpec(_Model):
+class NetworkSpec(Model):
     """Who may reach the service and where it may connect."""
 
     ingress_namespaces: list[str] = []
@@ -76,12 +76,12 @@ class NetworkSpec(_Model):
     @field_validator("ingress_namespaces")
     @classmethod
     def _labels(cls, value: list[str]) -> list[str]:
-        return [_dns_label(v) for v in value]
+        return [dns_label(v) for v in value]
 
     @field_validator("monitoring_namespace")
     @classmethod
     def _label(cls, value: str) -> str:
-        return _dns_label(value)
+        return dns_label(value)
 
     @field_validator("egress")
     @classmethod
@@ -95,7 +95,7 @@ class NetworkSpec(_Model):
         return [EgressTarget.parse(v) for v in self.egress]
 
 
-class InitContainerSpec(_Model):
+class InitContainerSpec(Model):
     """An init container; it gets the same restricted security context as the app."""
 
     name: str
@@ -107,7 +107,7 @@ class InitContainerSpec(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        return _dns_label(value)
+        return dns_label(value)
 
     @field_validator("image")
     @classmethod
@@ -116,7 +116,7 @@ class InitContainerSpec(_Model):
         return value
 
 
-class ServiceSpec(_Model):
+class ServiceSpec(Model):
     """Everything GoService needs, validated; see `GoServiceArgs` for each field's meaning."""
 
     service_name: str
@@ -150,7 +150,7 @@ class ServiceSpec(_Model):
     @field_validator("service_name")
     @classmethod
     def _service_name(cls, value: str) -> str:
-        return _dns_label(value)
+        return dns_label(value)
 
     @field_validator("namespace")
     @classmethod
@@ -218,5 +218,5 @@ class ServiceSpec(_Model):
             raise ConfigError("secret_env", sorted(clash), "a variable may be in env or secret_env, not both")
 
 
-def resolve_service(raw: dict[str, Any], where: str) -> ServiceSpec:
+def parse_service(raw: dict[str, Any], where: str) -> ServiceSpec:
     return validate_checked(ServiceSpec, raw, where)

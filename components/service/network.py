@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components import defaults
-from components.k8s import meta, security
+from components.k8s import security
 from components.service.config import ServiceSpec
 from components.service.workload import ServiceNames
 
@@ -11,8 +11,7 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 
 def namespace(spec: ServiceSpec, names: ServiceNames) -> dict:
-    labels = {**meta.labels(spec.namespace, names.labels["app.kubernetes.io/instance"], "namespace"), **security.restricted_namespace_labels()}
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta.metadata(spec.namespace, None, labels)}
+    return security.namespace(spec.namespace, spec.namespace, names.labels["app.kubernetes.io/instance"])
 
 
 def service(spec: ServiceSpec, names: ServiceNames) -> dict:
