@@ -19,7 +19,7 @@ from tools.offline import engine
 from tests.conftest import ROOT, STACKS
 from components.logging import secrets as logging_secrets
 from tools.e2e import build, cluster, existing_secrets, overlay, pki, readback
-from tools.e2e.engine import Operation, _Watchdog, cli_children, write_policy_launcher
+from tools.e2e.engine import Operation, Watchdog, cli_children, write_policy_launcher
 
 # -- pins ----------------------------------------------------------------------------------------
 
@@ -255,13 +255,13 @@ def test_watchdog_interrupts_a_stuck_cli_and_says_so(tmp_path):
     try:
         assert cli_children(stuck) == [process.pid]
         op = Operation("up")
-        with _Watchdog(stuck, 0.2, op):
+        with Watchdog(stuck, 0.2, op):
             returncode = process.wait(timeout=10)
         assert returncode == -signal.SIGINT and op.timed_out
     finally:
         process.kill()
     assert cli_children(stuck) == []
     quick = Operation("preview")
-    with _Watchdog(stuck, 5, quick):
+    with Watchdog(stuck, 5, quick):
         pass
     assert not quick.timed_out

@@ -121,7 +121,7 @@ def cli_children(cli: Path) -> list[int]:
     return found
 
 
-class _Watchdog:
+class Watchdog:
     """Interrupts the CLI after a timeout as Ctrl-C would (it cancels and saves state), then kills it if it lingers."""
 
     GRACE = 60.0
@@ -138,7 +138,7 @@ class _Watchdog:
             except ProcessLookupError:
                 pass
 
-    def __enter__(self) -> "_Watchdog":
+    def __enter__(self) -> "Watchdog":
         for timer in self.timers:
             timer.daemon = True
             timer.start()
@@ -276,7 +276,7 @@ class EngineStack:
         lines: list[str] = []
         started = time.monotonic()
         try:
-            with _Watchdog(self.engine.toolset.bin("pulumi"), timeout, operation):
+            with Watchdog(self.engine.toolset.bin("pulumi"), timeout, operation):
                 result = call(on_event=operation.record, on_output=lines.append, color="never", **kwargs)
             operation.succeeded = True
             if not operation.summary:
