@@ -10,11 +10,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 
 import pulumi
 from kubernetes.utils import parse_quantity
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator
 
 from components import defaults
 from components.errors import ConfigError
@@ -68,6 +68,38 @@ def dns_label(value: str) -> str:
     if not DNS_LABEL.match(value):
         raise ValueError("must be a DNS-1123 label: lower-case letters, digits and '-', starting with a letter, at most 63 characters")
     return value
+
+
+def object_name(kind: str) -> Callable[[str], str]:
+    """A validator for the name of an existing `kind` object (Secret, StorageClass): a DNS-1123 subdomain."""
+
+    def check(value: str) -> str:
+        if not SUBDOMAIN.match(value):
+            raise ValueError(f"must be a {kind} name (DNS-1123 subdomain)")
+        return value
+
+    return check
+
+
+GO_RELEASE = re.compile(r"^1\.\d+(\.\d+)?$")
+
+
+def go_release(value: str) -> str:
+    """A Go release such as '1.26' or '1.26.0'."""
+    if not GO_RELEASE.match(value):
+        raise ValueError("must be a Go release such as '1.26' or '1.26.0'")
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(dns_label)]
+"""A field holding a DNS-1123 label (a Service, container or app name)."""
+DnsLabels = Annotated[list[str], AfterValidator(lambda names: [dns_label(name) for name in names])]
+"""A list of DNS-1123 labels, validated as one field so an error names the field the user set."""
+NamespaceName = Annotated[str, AfterValidator(namespace_name)]
+"""A field holding a namespace of the workload's own."""
+SecretName = Annotated[str, AfterValidator(object_name("Secret"))]
+StorageClassName = Annotated[str, AfterValidator(object_name("StorageClass"))]
+GoRelease = Annotated[str, AfterValidator(go_release)]
 
 
 class Model(BaseModel):

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import field_validator
 
 from components import defaults
-from components.config import Model, validate_model
+from components.config import GoRelease, Model, validate_model
 
 _TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -18,7 +18,6 @@ IMAGE_TAG = re.compile(rf"^{_TAG}$")
 IMAGE_REPOSITORY = re.compile(rf"^{_REPOSITORY}$")
 IMAGE_REFERENCE = re.compile(rf"^(?P<repository>{_REPOSITORY})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>sha256:[0-9a-f]{{64}}))?$")
 """An image reference as the distribution spec writes it: repository, then a tag, a sha256 digest or both."""
-GO_VERSION = re.compile(r"^1\.\d+(\.\d+)?$")
 PLATFORM = re.compile(r"^linux/(amd64|arm64|arm/v7|ppc64le|s390x|riscv64)$")
 
 
@@ -29,7 +28,7 @@ class ImageSpec(Model):
     repository: str
     tag: str
     dockerfile: str | None = None
-    go_version: str | None = None
+    go_version: GoRelease | None = None
     runtime: Literal["distroless", "alpine", "scratch"] = "distroless"
     push: bool = False
     platform: str = defaults.DEFAULT_PLATFORM
@@ -51,13 +50,6 @@ class ImageSpec(Model):
             raise ValueError("'latest' is not allowed: it is mutable, so rollbacks and audits cannot tell versions apart; use a version such as '1.4.2' or a commit SHA")
         if not IMAGE_TAG.match(value):
             raise ValueError("must be a Docker tag: letters, digits, '_', '.', '-', at most 128 characters")
-        return value
-
-    @field_validator("go_version")
-    @classmethod
-    def _go_version(cls, value: str | None) -> str | None:
-        if value is not None and not GO_VERSION.match(value):
-            raise ValueError("must be a Go release such as '1.24' or '1.24.3'")
         return value
 
     @field_validator("platform")

@@ -14,14 +14,13 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from components.config import SUBDOMAIN, ResourcesSpec, digest_pins, dns_label, Model, cidr, namespace_name, quantity, validate_checked
+from components.config import DnsLabels, Model, NamespaceName, ResourcesSpec, SecretName, StorageClassName, cidr, digest_pins, quantity, validate_checked
 from components.errors import ConfigError
 from components.logging import versions
 
 MIB = 1024 * 1024
 KAFKA_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 RATE_LIMIT = re.compile(r"^[1-9][0-9]*/(s|m|h)$")
-"""A DNS-1123 subdomain: the form of Secret and StorageClass names."""
 CONFIRMABLE = ("elasticsearch.nodes", "kafka.brokers")
 """Changes refused on a running pipeline that the user may confirm after following the documented procedure."""
 DLQ_MAX_MIB = 256
@@ -133,41 +132,29 @@ class ExistingSecretsSpec(Model):
     """Secrets the cluster already holds (from cert-manager, an external secret store, ...), used instead of
     generating them; each unset one is generated. Keys each must hold are in `secrets.REQUIRED_KEYS`."""
 
-    elastic: str | None = None
-    kibana_system: str | None = None
-    logstash_writer: str | None = None
-    kibana_encryption_keys: str | None = None
-    certificates: str | None = None
-
-    @field_validator("*")
-    @classmethod
-    def _name(cls, value: str | None) -> str | None:
-        if value is not None and not SUBDOMAIN.match(value):
-            raise ValueError("must be a Secret name: lowercase letters, digits, '-' and '.', at most 253 characters")
-        return value
+    elastic: SecretName | None = None
+    kibana_system: SecretName | None = None
+    logstash_writer: SecretName | None = None
+    kibana_encryption_keys: SecretName | None = None
+    certificates: SecretName | None = None
 
 
 class KibanaSpec(Model):
     """Kibana Deployment and the namespaces allowed to reach it."""
 
     replicas: int = Field(2, ge=1, le=10)
-    ingress_namespaces: list[str] = []
+    ingress_namespaces: DnsLabels = []
     resources: ResourcesSpec = ResourcesSpec(cpu_request="250m", cpu_limit=None, memory_request="1Gi")
-
-    @field_validator("ingress_namespaces")
-    @classmethod
-    def _labels(cls, value: list[str]) -> list[str]:
-        return [dns_label(v) for v in value]
 
 
 class LoggingSpec(Model):
     """Everything LoggingPipeline needs, validated; see `LoggingPipelineArgs` for each field."""
 
     enabled: bool = True
-    namespace: str = "logging"
-    filebeat_namespace: str | None = None
+    namespace: NamespaceName = "logging"
+    filebeat_namespace: NamespaceName | None = None
     create_namespace: bool = True
-    storage_class: str | None = None
+    storage_class: StorageClassName | None = None
     api_server_cidr: str = "0.0.0.0/0"
     image_digests: list[str] = []
     resolve_digests: bool = False
@@ -179,27 +166,10 @@ class LoggingSpec(Model):
     elasticsearch: ElasticsearchSpec = ElasticsearchSpec()
     kibana: KibanaSpec = KibanaSpec()
 
-    @field_validator("namespace")
-    @classmethod
-    def _namespace(cls, value: str) -> str:
-        return namespace_name(value)
-
-    @field_validator("filebeat_namespace")
-    @classmethod
-    def _filebeat_namespace(cls, value: str | None) -> str | None:
-        return None if value is None else namespace_name(value)
-
     @property
     def collector_namespace(self) -> str:
         """Where Filebeat and the node tuning run: a namespace of their own whose Pod Security allows hostPaths."""
         return self.filebeat_namespace or f"{self.namespace}-filebeat"
-
-    @field_validator("storage_class")
-    @classmethod
-    def _storage_class(cls, value: str | None) -> str | None:
-        if value is not None and not SUBDOMAIN.match(value):
-            raise ValueError("must be a StorageClass name (DNS-1123 subdomain)")
-        return value
 
     @field_validator("image_digests")
     @classmethod

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from components import defaults
-from components.config import SUBDOMAIN, Model, dns_label, namespace_name, ResourcesSpec, cidr, digest_pins, quantity, validate_checked
+from components.config import DnsLabel, Model, NamespaceName, SecretName, StorageClassName, ResourcesSpec, cidr, digest_pins, quantity, validate_checked
 from components.errors import ConfigError
 from components.observability import charts, images
 
@@ -89,20 +89,10 @@ class MonitoringSettings(Model):
 class ServiceMonitoringSpec(MonitoringSettings):
     """Everything ServiceMonitoring needs, validated; see `ServiceMonitoringArgs` for each field."""
 
-    service_name: str
-    namespace: str = defaults.NAMESPACE
-    instance: str | None = None
+    service_name: DnsLabel
+    namespace: NamespaceName = defaults.NAMESPACE
+    instance: DnsLabel | None = None
     hpa_enabled: bool = True
-
-    @field_validator("service_name", "instance")
-    @classmethod
-    def _label(cls, value: str | None) -> str | None:
-        return None if value is None else dns_label(value)
-
-    @field_validator("namespace")
-    @classmethod
-    def _service_namespace(cls, value: str) -> str:
-        return namespace_name(value)
 
     @property
     def selector_instance(self) -> str:
@@ -169,10 +159,10 @@ GENERATED_ADMIN_SECRET = "grafana-admin"
 class PrometheusStackSpec(Model):
     """Everything PrometheusStack needs, validated; see `PrometheusStackArgs` for each field."""
 
-    namespace: str = defaults.MONITORING_NAMESPACE
+    namespace: NamespaceName = defaults.MONITORING_NAMESPACE
     create_namespace: bool = True
     helm_repository: str = charts.DEFAULT_REPOSITORY
-    storage_class: str | None = None
+    storage_class: StorageClassName | None = None
     prometheus: PrometheusSpec = PrometheusSpec()
     alertmanager: AlertmanagerSpec = AlertmanagerSpec()
     adapter_replicas: int = Field(1, ge=1, le=10)
@@ -181,7 +171,7 @@ class PrometheusStackSpec(Model):
     api_server_cidr: str = "0.0.0.0/0"
     image_digests: list[str] = []
     resolve_digests: bool = False
-    grafana_admin_secret: str | None = None
+    grafana_admin_secret: SecretName | None = None
 
     @property
     def admin_secret(self) -> str:
@@ -203,31 +193,12 @@ class PrometheusStackSpec(Model):
             seen.add(repository)
         return value
 
-    @field_validator("namespace")
-    @classmethod
-    def _namespace(cls, value: str) -> str:
-        return namespace_name(value)
-
     @field_validator("helm_repository")
     @classmethod
     def _repository(cls, value: str) -> str:
         if not HELM_REPOSITORY.match(value):
             raise ValueError("must be a Helm repository URL (https://...) or an OCI registry path (oci://...)")
         return value.rstrip("/")
-
-    @field_validator("storage_class")
-    @classmethod
-    def _storage_class(cls, value: str | None) -> str | None:
-        if value is not None and not SUBDOMAIN.match(value):
-            raise ValueError("must be a StorageClass name (DNS-1123 subdomain)")
-        return value
-
-    @field_validator("grafana_admin_secret")
-    @classmethod
-    def _admin_secret(cls, value: str | None) -> str | None:
-        if value is not None and not SUBDOMAIN.match(value):
-            raise ValueError("must be a Secret name (DNS-1123 subdomain)")
-        return value
 
     def check(self, prefix: str = "") -> None:
         """Cross-field rules; `prefix` is the dotted path of this model in the caller's tree."""

@@ -8,9 +8,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from components import defaults
-from components.config import DNS_LABEL, ResourcesSpec, dns_label, Model, namespace_name, quantity, validate_checked
+from components.config import DNS_LABEL, DnsLabel, DnsLabels, GoRelease, Model, NamespaceName, ResourcesSpec, dns_label, quantity, validate_checked
 from components.errors import ConfigError
-from components.image.config import GO_VERSION, check_image_reference
+from components.image.config import check_image_reference
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SECRETISH_ENV = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.I)
@@ -69,19 +69,9 @@ class EgressTarget(Model):
 class NetworkSpec(Model):
     """Who may reach the service and where it may connect."""
 
-    ingress_namespaces: list[str] = []
-    monitoring_namespace: str = defaults.MONITORING_NAMESPACE
+    ingress_namespaces: DnsLabels = []
+    monitoring_namespace: DnsLabel = defaults.MONITORING_NAMESPACE
     egress: list[str] = []
-
-    @field_validator("ingress_namespaces")
-    @classmethod
-    def _labels(cls, value: list[str]) -> list[str]:
-        return [dns_label(v) for v in value]
-
-    @field_validator("monitoring_namespace")
-    @classmethod
-    def _label(cls, value: str) -> str:
-        return dns_label(value)
 
     @field_validator("egress")
     @classmethod
@@ -98,16 +88,11 @@ class NetworkSpec(Model):
 class InitContainerSpec(Model):
     """An init container; it gets the same restricted security context as the app."""
 
-    name: str
+    name: DnsLabel
     image: str
     command: list[str] = []
     args: list[str] = []
     resources: ResourcesSpec = ResourcesSpec(cpu_request="50m", cpu_limit=None, memory_request="32Mi")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return dns_label(value)
 
     @field_validator("image")
     @classmethod
@@ -119,8 +104,8 @@ class InitContainerSpec(Model):
 class ServiceSpec(Model):
     """Everything GoService needs, validated; see `GoServiceArgs` for each field's meaning."""
 
-    service_name: str
-    namespace: str = defaults.NAMESPACE
+    service_name: DnsLabel
+    namespace: NamespaceName = defaults.NAMESPACE
     create_namespace: bool = False
     replicas: int = Field(2, ge=1, le=1000)
     http_port: int = Field(defaults.HTTP_PORT, ge=1024, le=65535)
@@ -128,7 +113,7 @@ class ServiceSpec(Model):
     admin_port: int = Field(defaults.ADMIN_PORT, ge=1024, le=65535)
     resources: ResourcesSpec = ResourcesSpec()
     go_mem_limit_percent: int = Field(defaults.GOMEMLIMIT_PERCENT, ge=50, le=100)
-    go_version: str | None = None
+    go_version: GoRelease | None = None
     """The Go release the binary is built with ('1.26.0'); before 1.25, or unknown, GOMAXPROCS is set from the CPU limit."""
     autoscaling: AutoscalingSpec = AutoscalingSpec()
     scheduling: SchedulingSpec = SchedulingSpec()
@@ -139,23 +124,6 @@ class ServiceSpec(Model):
     env: dict[str, str] = {}
     secret_env: dict[str, str] = {}
     init_containers: list[InitContainerSpec] = []
-
-    @field_validator("go_version")
-    @classmethod
-    def _go_version(cls, value: str | None) -> str | None:
-        if value is not None and not GO_VERSION.match(value):
-            raise ValueError("must be a Go release like '1.26' or '1.26.0'")
-        return value
-
-    @field_validator("service_name")
-    @classmethod
-    def _service_name(cls, value: str) -> str:
-        return dns_label(value)
-
-    @field_validator("namespace")
-    @classmethod
-    def _namespace(cls, value: str) -> str:
-        return namespace_name(value)
 
     @field_validator("env")
     @classmethod
