@@ -1,4 +1,4 @@
-"""Named default values, each with where it comes from (see shared/reference/defaults.md)."""
+"""Named default values shared by the Specs and the stack keys; where a value has a source or a reason, its comment gives it."""
 
 # Image build
 GO_BUILD_LDFLAGS = "-s -w"  # strips symbol table and DWARF: usually 25-30% smaller

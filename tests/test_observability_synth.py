@@ -80,9 +80,9 @@ def test_pprof_admin_port_is_never_in_the_service_nor_the_network_policy(synth, 
     assert s.outputs()["pprofPortForward"] == f"kubectl -n {ns} port-forward deploy/{name} {port}:{port}"
 
 
-def test_readme_shows_how_to_profile_a_live_pod():
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Observability", 1)[1]
+def test_the_docs_show_how_to_profile_a_live_pod():
+    page = (ROOT / "docs" / "observability.md").read_text()
+    section = page.split("\n## Profiling a live pod\n", 1)[1].split("\n## ", 1)[0]
     assert re.search(r"kubectl -n \S+ port-forward deploy/\S+ 6060:6060", section)
     assert "go tool pprof" in section and "http://localhost:6060/debug/pprof/" in section
 

@@ -172,7 +172,7 @@ def test_the_kafka_pin_is_the_images_and_filebeat_is_the_newest_the_proxy_serves
     assert "${kafka.version}" in pom and versions.KAFKA_VERSION not in pom, "one Kafka pin: components/logging/versions.py"
     pins = build.pinned_versions()
     assert pins["kafka"] == versions.KAFKA_VERSION and pins["filebeat_pinned_image"] == versions.ELASTIC_VERSION
-    assert pins["filebeat"].startswith("7.17."), "the proxy serves beats up to 7.17.x; the README states the gap to the image's version"
+    assert pins["filebeat"].startswith("7.17."), "the proxy serves beats up to 7.17.x; docs/logging.md states the gap to the image's version"
 
 
 def test_a_new_kafka_pin_builds_a_new_runtime(monkeypatch):

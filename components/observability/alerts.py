@@ -1,7 +1,7 @@
 """The PrometheusRule of a GoService: the alerts a Go service owner expects, as a plain dict.
 
 Every alert carries `severity`, a `summary`, a `description` and a `runbook_url` that
-points at its runbook (the README's Observability section by default).
+points at its runbook (the README's Runbooks section by default).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ HELM_REPOSITORY = re.compile(r"^(https?|oci)://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9
 RUNBOOK_URL = re.compile(r"^https?://[^\s\"'<>]+$")
 
 DEFAULT_RUNBOOK_BASE_URL = "https://github.com/gosvc/gosvc/blob/main/README.md"
-"""Alerts link to `<base>#<alert name in lower case>`: the runbooks in the README's Observability section."""
+"""Alerts link to `<base>#<alert name in lower case>`: the README's Runbooks section."""
 
 
 def duration_seconds(text: str) -> float:

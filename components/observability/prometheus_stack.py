@@ -226,7 +226,7 @@ def grafana_values(spec: PrometheusStackSpec) -> dict[str, Any]:
             # The chart sets GOMEMLIMIT to the whole memory limit (a resourceFieldRef) whenever there is one, and no
             # value turns that off; this entry comes after it, and the last definition of a name is the one a
             # container gets. Helm's patch cannot change this value in a live Deployment (it lands on the chart's
-            # entry): a new grafana memory limit needs the Deployment deleted before the upgrade (README).
+            # entry): a new grafana memory limit needs the Deployment deleted before the upgrade (docs/observability.md).
             "GOMEMLIMIT": resources.gomemlimit(memory_limit, defaults.GOMEMLIMIT_PERCENT),
         },
         "extraSecretMounts": [

@@ -106,7 +106,7 @@ def test_up_installs_both_real_charts_and_a_second_up_changes_nothing(engine, cl
     references = {i.reference for i in images.IMAGES}
     assert deployed_images and all(ref in references for refs in deployed_images.values() for ref in refs), deployed_images
     # GOMEMLIMIT twice (the chart's whole limit, then ours) survives an upgrade that patches the Deployment for
-    # another reason; a change of its own value would not (README, "The real monitoring charts").
+    # another reason; a change of its own value would not (docs/observability.md, "The real monitoring charts").
     assert upgrade is not None and upgrade.succeeded, upgrade and upgrade.error[-3000:]
     assert [v.secret.secret_name for v in upgraded.spec.template.spec.volumes if v.secret and v.name == "admin"] == [ROTATED_ADMIN_SECRET]
     memlimits = _grafana_env(upgraded, "GOMEMLIMIT")

@@ -30,7 +30,7 @@ def namespace_manifests(spec: LoggingSpec) -> list[dict]:
 
 
 def secret_manifests(spec: LoggingSpec) -> list[dict]:
-    """One Secret per credential the spec names as existing, holding exactly the keys the README lists."""
+    """One Secret per credential the spec names as existing, holding exactly the keys docs/logging.md lists (Credentials)."""
     tls = pki.server_certificate("elasticsearch", elasticsearch.certificate_dns_names(spec))
     values = {
         credential_secrets.PASSWORD_KEY: None,

@@ -6,7 +6,7 @@
   names, from Maven Central (`maven/pom.xml`, resolved with `mvn dependency:copy-dependencies`).
 - Filebeat from `github.com/elastic/beats/v7` at the version `go/filebeat/go.mod` requires. The
   Go module proxy serves beats only up to 7.17.x, while the images pin Elastic 9.x: the gap is
-  reported with every result (`versions`), and stated in the README.
+  reported with every result (`versions`), and stated in docs/logging.md.
 - Elasticsearch at `ELASTIC_VERSION` as the distribution Elastic builds for its own integration
   tests (`org.elasticsearch.distribution.integ-test-zip`), the one Maven Central serves: the
   server with transport-netty4, x-pack-core and x-pack-security only, and no bundled JDK, so it
