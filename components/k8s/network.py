@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from components import inputs
+
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 """Set by the API server on every namespace, so a namespace can be selected by its name."""
 DNS_PORTS = [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
@@ -18,5 +20,6 @@ def tcp(*ports: int | str) -> list[dict]:
 
 
 def namespaces(*names: str) -> dict:
-    """A peer: every pod of the named namespaces."""
-    return {"namespaceSelector": {"matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": sorted(set(names))}]}}
+    """A peer: every pod of the named namespaces, sorted and each once (so from the real names, never placeholders)."""
+    values = sorted({inputs.known(name, "a namespace the NetworkPolicy peer sorts and deduplicates") for name in names})
+    return {"namespaceSelector": {"matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": values}]}}

@@ -192,7 +192,8 @@ class PrometheusStack(pulumi.ComponentResource):
     def __init__(self, name: str, args: PrometheusStackArgs, opts: pulumi.ResourceOptions | None = None):
         spec, deferred = resolve_prometheus_stack(name, args)
         super().__init__(STACK_TYPE, name, {}, tokens.options(STACK_TYPE, opts))
-        self.spec = spec
+        self.spec: pulumi.Output[PrometheusStackSpec] = deferred.real(spec)
+        """The validated args, with the real value of an Output namespace."""
         waits: list[pulumi.Resource] = []
         if spec.create_namespace:
             for role, obj in prometheus_stack.namespaces(spec, name).items():
@@ -291,11 +292,11 @@ class ServiceMonitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServiceMonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         spec, deferred = resolve_service_monitoring(name, args)
         super().__init__(SERVICE_TYPE, name, {}, tokens.options(SERVICE_TYPE, opts))
-        self.spec = spec
+        self.spec: pulumi.Output[ServiceMonitoringSpec] = deferred.real(spec)
+        """The validated args, with the real values of any Outputs."""
         child = pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None)
-        objects = service_monitoring.build(spec)
-        if "dashboard" in objects:  # its uid is a truncated name: built from the real spec, not substituted
-            objects["dashboard"]["data"] = deferred.derive(lambda real: dashboard.config_map(real)["data"], objects["dashboard"]["data"])
+        # The dashboard's uid truncates the names: built from the real spec, not substituted.
+        objects = service_monitoring.build(spec, deferred.derive(dashboard.data, spec) if spec.dashboard else None)
         self.resources = {role: register(deferred.fill(obj), f"{name}-{role.replace('_', '-')}", child) for role, obj in objects.items()}
 
         rule = objects["prometheus_rule"]
