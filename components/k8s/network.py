@@ -19,7 +19,11 @@ def tcp(*ports: int | str) -> list[dict]:
     return [{"port": port, "protocol": "TCP"} for port in ports]
 
 
+def distinct(names: list[str] | tuple[str, ...]) -> list[str]:
+    """Namespace names sorted, each once: the order and the duplicates are the real names', never placeholders'."""
+    return sorted({inputs.known(name, "a namespace the NetworkPolicy sorts and deduplicates") for name in names})
+
+
 def namespaces(*names: str) -> dict:
-    """A peer: every pod of the named namespaces, sorted and each once (so from the real names, never placeholders)."""
-    values = sorted({inputs.known(name, "a namespace the NetworkPolicy peer sorts and deduplicates") for name in names})
-    return {"namespaceSelector": {"matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": values}]}}
+    """A peer: every pod of the named namespaces."""
+    return {"namespaceSelector": {"matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": distinct(names)}]}}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from components import defaults, inputs
+from components import defaults
 from components.k8s import security
+from components.k8s.network import distinct
 from components.service.config import ServiceSpec
 from components.service.workload import ServiceNames
 
@@ -33,14 +34,9 @@ def service(spec: ServiceSpec, names: ServiceNames) -> dict:
     }
 
 
-def _distinct(names: list[str]) -> list[str]:
-    """Sorted, each once: the order and the duplicates are those of the real names."""
-    return sorted({inputs.known(name, "a namespace the NetworkPolicy sorts and deduplicates") for name in names})
-
-
 def http_namespaces(spec: ServiceSpec) -> list[str]:
     """The namespaces allowed to reach the HTTP port: the service's own and the listed ones."""
-    return _distinct([spec.namespace, *spec.network.ingress_namespaces])
+    return distinct([spec.namespace, *spec.network.ingress_namespaces])
 
 
 def _namespaces(values: Any) -> dict:
@@ -79,7 +75,7 @@ def network_policy(spec: ServiceSpec, names: ServiceNames, http_from: Any = None
                     "ports": [{"port": spec.http_port, "protocol": "TCP"}],
                 },
                 {
-                    "from": [_namespaces(_distinct([spec.network.monitoring_namespace]))],
+                    "from": [_namespaces(distinct([spec.network.monitoring_namespace]))],
                     "ports": [{"port": spec.metrics_port, "protocol": "TCP"}],
                 },
             ],
