@@ -8,6 +8,10 @@ validation on the real args, so a bad value fails with the message a plain one g
 unknown at preview leaves the fields it flows into unknown, and a secret one makes them secret.
 Fields that decide what is registered (counts, switches) stay plain: `plain_args` refuses an
 Output there.
+
+A placeholder stands in only where a value is copied: a builder that hashes, truncates, sorts,
+deduplicates or measures a name guards it with `known`, which refuses a placeholder, and the
+component computes that piece with `Deferred.derive` from the real values.
 """
 
 from __future__ import annotations
@@ -24,6 +28,19 @@ _PREFIX = "x--gosvc-output--"
 """Starts every placeholder; a DNS label, so placeholders pass name and namespace validation."""
 
 
+class DerivedFromOutput(Exception):
+    """A builder computed on a placeholder: the result would be the placeholder's, not the real value's."""
+
+
+def known(value: str, what: str) -> str:
+    """`value`, which a builder is about to compute on; raises DerivedFromOutput when it holds a placeholder."""
+    if _PREFIX in value:
+        raise DerivedFromOutput(
+            f"{what} is derived from an Output ({value!r} stands in for it); compute it with Deferred.derive from the real values"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Deferred:
     """The Outputs a component was given, keyed by the placeholder standing in for each."""
@@ -33,10 +50,20 @@ class Deferred:
     checked: pulumi.Output[Any] | None = None
     """What the validation returned for the real args (the component's spec)."""
 
-    def derive(self, build: Callable[[Any], Any], plain: Any) -> Any:
-        """`plain` when there are no Outputs, else `build(real spec)` as an Output: for values a
-        placeholder cannot stand in, such as a truncated or hashed name."""
-        return plain if self.checked is None else self.checked.apply(build)
+    def derive(self, build: Callable[[Any], Any], spec: Any) -> Any:
+        """`build(spec)`, or, when that computes on a placeholder (`known` refuses it), `build` of the
+        real spec as an Output: for values a placeholder cannot stand in, such as a truncated name."""
+        try:
+            return build(spec)
+        except DerivedFromOutput:
+            if self.checked is None:
+                raise
+            return self.checked.apply(build)
+
+    def real(self, spec: Any) -> pulumi.Output[Any]:
+        """The component's spec with the real values: `spec` itself when no Output was given, else
+        the spec the validation returned once they are known. Never holds a placeholder."""
+        return pulumi.Output.from_input(spec) if self.checked is None else self.checked
 
     def fill(self, value: Any) -> Any:
         """`value` (a dict, list or string from a spec) with every placeholder swapped for its Output."""

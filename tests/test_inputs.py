@@ -12,7 +12,11 @@ from pulumi.output import Unknown, _OutputData
 from components import GoService, LoggingPipeline, PrometheusStack, ServiceMonitoring
 from components.logging.component import resolve_logging_pipeline
 from tools.offline.engine import SECRET, run
+from components import inputs
 from components.errors import ConfigError
+from components.observability import component as observability
+from components.observability import dashboard
+from components.service import component as service
 from components.service.component import resolve_go_service
 
 IMAGE = "r.example.com/api:1.0"
@@ -33,8 +37,9 @@ def kube(result) -> dict[str, dict]:
 
 
 def texts(value) -> list[str]:
+    """Every string in `value`, dict keys included (`Deferred.fill` does not reach keys)."""
     if isinstance(value, dict):
-        return [t for v in value.values() for t in texts(v)]
+        return [t for k, v in value.items() for t in [k, *texts(v)]]
     if isinstance(value, list):
         return [t for v in value for t in texts(v)]
     return [value] if isinstance(value, str) else []
@@ -241,3 +246,93 @@ def test_long_names_from_outputs_register_what_plain_ones_do(namespace, service)
     deferred = monitoring(pulumi.Output.from_input(namespace), pulumi.Output.from_input(service))
     assert registered(deferred) == registered(plain)
     no_placeholder_left(deferred)
+
+
+def test_known_passes_a_plain_name_and_refuses_a_placeholder_naming_what_was_derived():
+    assert inputs.known("team-a", "the uid") == "team-a"
+    with pytest.raises(inputs.DerivedFromOutput, match=r"the uid is derived from an Output .*compute it with Deferred.derive"):
+        inputs.known(f"gosvc-{PLACEHOLDER}0-api", "the uid")
+
+
+def test_builders_that_truncate_sort_or_key_by_a_name_refuse_a_placeholder():
+    """Each derivation that would silently work on the placeholder fails loudly instead."""
+    placeholder = f"{PLACEHOLDER}0"
+    go, _, _ = resolve_go_service("api", {"image": IMAGE, "namespace": placeholder})
+    with pytest.raises(inputs.DerivedFromOutput, match="NetworkPolicy sorts"):
+        service.build("api", go, IMAGE)
+    monitoring, _ = observability.resolve_service_monitoring("m", {"service_name": "api", "namespace": placeholder})
+    with pytest.raises(inputs.DerivedFromOutput, match="dashboard uid"):
+        dashboard.dashboard_uid(monitoring)
+    named, _ = observability.resolve_service_monitoring("m", {"service_name": placeholder})
+    with pytest.raises(inputs.DerivedFromOutput, match="dashboard file name"):
+        dashboard.data(named)
+
+
+def with_outputs(args: dict, deferrable: tuple[str, ...]) -> dict:
+    """`args` with every field `deferrable` allows (top-level keys, or a dict's values for 'key.*') as an Output."""
+    result = dict(args)
+    for field in deferrable:
+        key, _, rest = field.partition(".")
+        if key in result:
+            value = result[key]
+            result[key] = {k: pulumi.Output.from_input(v) for k, v in value.items()} if rest == "*" else pulumi.Output.from_input(value)
+    return result
+
+
+# Values that make every derivation differ between a placeholder and the real name: a namespace that sorts after
+# the placeholders ('x--...') and is also listed where duplicates are dropped, names long enough to be truncated.
+LONG_NAMESPACE = "zz-" + "team-" * 11 + "a"
+EVERY_DEFERRABLE = {
+    "GoService": (
+        lambda args: GoService("api", args),
+        {
+            "image": IMAGE,
+            "namespace": "zz-team",
+            "service_name": "zz-api",
+            "env": {"REGION": "eu-1", "UPSTREAM": "http://b.zz-team.svc"},
+            "network": {"ingress_namespaces": ["ingress-nginx", "zz-team"], "monitoring_namespace": "zz-team"},
+        },
+        service.DEFERRABLE,
+    ),
+    "PrometheusStack": (lambda args: PrometheusStack("monitoring", args), {"namespace": "zz-monitoring"}, observability.STACK_DEFERRABLE),
+    "ServiceMonitoring": (
+        lambda args: ServiceMonitoring("m", args),
+        {"service_name": "zz-" + "api-" * 8 + "a", "namespace": LONG_NAMESPACE, "instance": "zz-api"},
+        observability.SERVICE_DEFERRABLE,
+    ),
+}
+
+
+@pytest.mark.parametrize("component", sorted(EVERY_DEFERRABLE))
+def test_outputs_in_every_deferrable_field_register_what_the_same_plain_values_do(component):
+    """No builder computes on a placeholder: every object, name and derived value is that of the plain run."""
+    make, args, deferrable = EVERY_DEFERRABLE[component]
+    assert all(field.partition(".")[0] in args for field in deferrable), "every deferrable field is exercised"
+
+    def registered(result):
+        assert result.error is None, result.error
+        return sorted((r.type, r.name, json.dumps(r.inputs, sort_keys=True), sorted(r.dependencies)) for r in result.registrations)
+
+    plain = run(lambda: make(args))
+    deferred = run(lambda: make(with_outputs(args, deferrable)))
+    assert registered(deferred) == registered(plain)
+    no_placeholder_left(deferred)
+
+
+@pytest.mark.parametrize("component", sorted(EVERY_DEFERRABLE))
+def test_a_component_s_spec_holds_the_real_values_never_a_placeholder(component):
+    make, args, deferrable = EVERY_DEFERRABLE[component]
+
+    def program(given):
+        def export():
+            made = make(given)
+            pulumi.export("spec", made.spec.apply(lambda spec: spec.model_dump(mode="json")))
+
+        return export
+
+    plain = run(program(args))
+    deferred = run(program(with_outputs(args, deferrable)))
+    assert plain.error is None and deferred.error is None
+    assert deferred.outputs["spec"] == plain.outputs["spec"]
+    assert deferred.outputs["spec"]["namespace"] == args["namespace"]
+    assert PLACEHOLDER not in json.dumps(deferred.outputs)

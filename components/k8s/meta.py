@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components import defaults
+from components import defaults, inputs
 
 
 def selector_labels(name: str, instance: str) -> dict[str, str]:
@@ -19,7 +19,7 @@ def labels(name: str, instance: str, component: str, version: str | None = None)
         "app.kubernetes.io/managed-by": defaults.MANAGED_BY,
     }
     if version:
-        result["app.kubernetes.io/version"] = version[:63]
+        result["app.kubernetes.io/version"] = inputs.known(version, "the version label (truncated to 63 characters)")[:63]
     return result
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from components import inputs
+
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 """Set by the API server on every namespace, so a namespace can be selected by its name."""
 DNS_PORTS = [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
@@ -17,6 +19,11 @@ def tcp(*ports: int | str) -> list[dict]:
     return [{"port": port, "protocol": "TCP"} for port in ports]
 
 
+def distinct(names: list[str] | tuple[str, ...]) -> list[str]:
+    """Namespace names sorted, each once: the order and the duplicates are the real names', never placeholders'."""
+    return sorted({inputs.known(name, "a namespace the NetworkPolicy sorts and deduplicates") for name in names})
+
+
 def namespaces(*names: str) -> dict:
     """A peer: every pod of the named namespaces."""
-    return {"namespaceSelector": {"matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": sorted(set(names))}]}}
+    return {"namespaceSelector": {"matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": distinct(names)}]}}

@@ -192,23 +192,38 @@ class PrometheusStack(pulumi.ComponentResource):
     def __init__(self, name: str, args: PrometheusStackArgs, opts: pulumi.ResourceOptions | None = None):
         spec, deferred = resolve_prometheus_stack(name, args)
         super().__init__(STACK_TYPE, name, {}, tokens.options(STACK_TYPE, opts))
-        self.spec = spec
+        self.spec: pulumi.Output[PrometheusStackSpec] = deferred.real(spec)
+        """The validated args, with the real value of an Output namespace."""
+        waits = self._create_namespaces(name, spec, deferred)
+        self.network_policies = self._create_network_policies(name, spec, deferred, waits)
+        self.grafana_password: pulumi.Output[str] | None = None
+        """The generated admin password (secret in state); None when an existing Secret was handed in or Grafana is off."""
+        grafana = self._create_grafana_access(name, spec, deferred, waits)
+        self._create_releases(name, spec, deferred, [*waits, *grafana])
+        self._export_outputs(spec, deferred)
+
+    def _create_namespaces(self, name: str, spec: PrometheusStackSpec, deferred: Deferred) -> list[pulumi.Resource]:
+        """The monitoring namespace and node-exporter's, when the stack creates them: what everything else waits for."""
         waits: list[pulumi.Resource] = []
         if spec.create_namespace:
             for role, obj in prometheus_stack.namespaces(spec, name).items():
                 suffix = "ns" if role == "namespace" else role.replace("_", "-")
                 waits.append(register(deferred.fill(obj), f"{name}-{suffix}", pulumi.ResourceOptions(parent=self)))
-        self.network_policies = {
+        return waits
+
+    def _create_network_policies(self, name: str, spec: PrometheusStackSpec, deferred: Deferred, waits: list[pulumi.Resource]) -> dict[str, pulumi.CustomResource]:
+        return {
             role: register(deferred.fill(obj), f"{name}-netpol-{role.replace('_', '-')}", pulumi.ResourceOptions(parent=self, depends_on=waits))
             for role, obj in network.build(spec, name).items()
         }
 
+    def _create_grafana_access(self, name: str, spec: PrometheusStackSpec, deferred: Deferred, waits: list[pulumi.Resource]) -> list[pulumi.Resource]:
+        """Grafana's dashboard-reader ClusterRole and, unless one was handed in, its generated admin Secret: what the
+        kube-prometheus-stack release waits for besides the namespaces."""
         grafana: list[pulumi.Resource] = []
         if spec.grafana:
             role = prometheus_stack.grafana_cluster_role(spec, name)
             grafana.append(register(deferred.fill(role), f"{name}-grafana-dashboards-reader", pulumi.ResourceOptions(parent=self)))
-        self.grafana_password: pulumi.Output[str] | None = None
-        """The generated admin password (secret in state); None when an existing Secret was handed in or Grafana is off."""
         if spec.grafana and spec.grafana_admin_secret is None:
             password = random.RandomPassword(
                 f"{name}-grafana-admin", length=GRAFANA_PASSWORD_LENGTH, special=False, opts=pulumi.ResourceOptions(parent=self)
@@ -220,7 +235,11 @@ class PrometheusStack(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self, depends_on=waits),
             )
             grafana.append(secret)
+        return grafana
 
+    def _create_releases(self, name: str, spec: PrometheusStackSpec, deferred: Deferred, after: list[pulumi.Resource]) -> None:
+        """The kube-prometheus-stack release (after the namespaces and Grafana's access), then prometheus-adapter's
+        (after it, for the CRDs)."""
         digests = chart_image_digests(spec, pulumi.ResourceOptions(parent=self))
         self.release = k8s.helm.v3.Release(
             f"{name}-kube-prometheus-stack",
@@ -232,7 +251,7 @@ class PrometheusStack(pulumi.ComponentResource):
                     images.pinned_values(images.KPS, prometheus_stack.values(spec), digests),
                 )
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, *grafana]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
         self.adapter_release = k8s.helm.v3.Release(
             f"{name}-prometheus-adapter",
@@ -244,6 +263,7 @@ class PrometheusStack(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
         )
 
+    def _export_outputs(self, spec: PrometheusStackSpec, deferred: Deferred) -> None:
         def output(value):
             return pulumi.Output.from_input(deferred.fill(value))
 
@@ -291,11 +311,11 @@ class ServiceMonitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServiceMonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         spec, deferred = resolve_service_monitoring(name, args)
         super().__init__(SERVICE_TYPE, name, {}, tokens.options(SERVICE_TYPE, opts))
-        self.spec = spec
+        self.spec: pulumi.Output[ServiceMonitoringSpec] = deferred.real(spec)
+        """The validated args, with the real values of any Outputs."""
         child = pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None)
-        objects = service_monitoring.build(spec)
-        if "dashboard" in objects:  # its uid is a truncated name: built from the real spec, not substituted
-            objects["dashboard"]["data"] = deferred.derive(lambda real: dashboard.config_map(real)["data"], objects["dashboard"]["data"])
+        # The dashboard's uid truncates the names: built from the real spec, not substituted.
+        objects = service_monitoring.build(spec, deferred.derive(dashboard.data, spec) if spec.dashboard else None)
         self.resources = {role: register(deferred.fill(obj), f"{name}-{role.replace('_', '-')}", child) for role, obj in objects.items()}
 
         rule = objects["prometheus_rule"]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
+from components import inputs
 from components.k8s import meta
 from components.observability import cluster_metrics as cm
 from components.observability import queries as q
@@ -140,7 +142,8 @@ def dashboard(spec: ServiceMonitoringSpec) -> dict:
 
 
 def file_name(spec: ServiceMonitoringSpec) -> str:
-    return f"{spec.service_name}.json"
+    """The data key of the dashboard; a key, which `Deferred.fill` does not reach, so it needs the real name."""
+    return f"{inputs.known(spec.service_name, 'the dashboard file name')}.json"
 
 
 _NAMES = {"namespace": "x--gosvc-dashboard-namespace--", "service_name": "x--gosvc-dashboard-service--", "instance": "x--gosvc-dashboard-instance--"}
@@ -171,15 +174,21 @@ def dashboard_json(spec: ServiceMonitoringSpec) -> str:
 
 def dashboard_uid(spec: ServiceMonitoringSpec) -> str:
     """Stable per namespace and service, so re-imports update the dashboard in place; Grafana allows 40 characters."""
-    return f"gosvc-{spec.namespace}-{spec.service_name}"[:40]
+    return inputs.known(f"gosvc-{spec.namespace}-{spec.service_name}", "the dashboard uid (truncated to 40 characters)")[:40]
 
 
-def config_map(spec: ServiceMonitoringSpec) -> dict:
-    """The dashboard JSON under one data key, labelled for the Grafana sidecar."""
+def data(spec: ServiceMonitoringSpec) -> dict[str, str]:
+    """The ConfigMap's data: the dashboard JSON under its file name."""
+    return {file_name(spec): dashboard_json(spec)}
+
+
+def config_map(spec: ServiceMonitoringSpec, data_: Any = None) -> dict:
+    """The dashboard JSON under one data key, labelled for the Grafana sidecar; `data_` is `data(spec)` computed by
+    the caller (from the real names, when they are Outputs), else it is computed here."""
     labels = {**meta.labels(spec.service_name, spec.selector_instance, "dashboard"), SIDECAR_LABEL: SIDECAR_LABEL_VALUE}
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": meta.metadata(f"{spec.service_name}-dashboard", spec.namespace, labels),
-        "data": {file_name(spec): dashboard_json(spec)},
+        "data": data(spec) if data_ is None else data_,
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from components.k8s import meta
 from components.observability import alerts, dashboard
 from components.observability.config import ServiceMonitoringSpec
@@ -34,9 +36,10 @@ def service_monitor(spec: ServiceMonitoringSpec) -> dict:
     }
 
 
-def build(spec: ServiceMonitoringSpec) -> dict[str, dict]:
-    """Every object, by role; the dashboard only when asked for."""
+def build(spec: ServiceMonitoringSpec, dashboard_data: Any = None) -> dict[str, dict]:
+    """Every object, by role; the dashboard only when asked for. `dashboard_data` is `dashboard.data(spec)` computed by
+    the caller from the real names (its uid truncates them), else it is computed here."""
     objects = {"service_monitor": service_monitor(spec), "prometheus_rule": alerts.prometheus_rule(spec)}
     if spec.dashboard:
-        objects["dashboard"] = dashboard.config_map(spec)
+        objects["dashboard"] = dashboard.config_map(spec, dashboard_data)
     return objects

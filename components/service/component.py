@@ -159,8 +159,9 @@ def image_version(image: Any) -> str | None:
     return last.rsplit(":", 1)[1] if ":" in last else None
 
 
-def build(name: str, spec: ServiceSpec, image: Any) -> dict[str, dict]:
-    """Every object of a GoService, by role; roles with no object (no HPA, no PDB) are absent."""
+def build(name: str, spec: ServiceSpec, image: Any, http_from: Any = None) -> dict[str, dict]:
+    """Every object of a GoService, by role; roles with no object (no HPA, no PDB) are absent. `http_from` is
+    `network.http_namespaces(spec)` from the real namespace when it is an Output (see `network.network_policy`)."""
     names = workload.ServiceNames(spec, name, image_version(image))
     objects: dict[str, dict | None] = {
         "namespace": network.namespace(spec, names) if spec.create_namespace else None,
@@ -169,7 +170,7 @@ def build(name: str, spec: ServiceSpec, image: Any) -> dict[str, dict]:
         "service": network.service(spec, names),
         "pod_disruption_budget": workload.pod_disruption_budget(spec, names),
         "horizontal_pod_autoscaler": autoscaling.horizontal_pod_autoscaler(spec, names),
-        "network_policy": network.network_policy(spec, names),
+        "network_policy": network.network_policy(spec, names, http_from),
     }
     return {role: obj for role, obj in objects.items() if obj is not None}
 
@@ -198,8 +199,9 @@ class GoService(pulumi.ComponentResource):
     def __init__(self, name: str, args: GoServiceArgs, opts: pulumi.ResourceOptions | None = None):
         spec, deferred, image = resolve_go_service(name, args)
         super().__init__(TYPE, name, {}, opts)
-        self.spec = spec
-        objects = deferred.fill(build(name, spec, image))
+        self.spec: pulumi.Output[ServiceSpec] = deferred.real(spec)
+        """The validated args, with the real values of any Outputs."""
+        objects = deferred.fill(build(name, spec, image, deferred.derive(network.http_namespaces, spec)))
         child = pulumi.ResourceOptions(parent=self)
         self.resources: dict[str, pulumi.CustomResource] = {}
         if "namespace" in objects:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from components import defaults
 from components.k8s import security
+from components.k8s.network import distinct
 from components.service.config import ServiceSpec
 from components.service.workload import ServiceNames
 
@@ -31,12 +34,20 @@ def service(spec: ServiceSpec, names: ServiceNames) -> dict:
     }
 
 
-def _namespaces(names: list[str]) -> dict:
-    return {"namespaceSelector": {"matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": sorted(set(names))}]}}
+def http_namespaces(spec: ServiceSpec) -> list[str]:
+    """The namespaces allowed to reach the HTTP port: the service's own and the listed ones."""
+    return distinct([spec.namespace, *spec.network.ingress_namespaces])
 
 
-def network_policy(spec: ServiceSpec, names: ServiceNames) -> dict:
-    """Default deny, then: HTTP from allowed namespaces, metrics from monitoring, egress to DNS and listed targets."""
+def _namespaces(values: Any) -> dict:
+    return {"namespaceSelector": {"matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": values}]}}
+
+
+def network_policy(spec: ServiceSpec, names: ServiceNames, http_from: Any = None) -> dict:
+    """Default deny, then: HTTP from allowed namespaces, metrics from monitoring, egress to DNS and listed targets.
+
+    `http_from` is `http_namespaces(spec)` computed by the caller (from the real namespace, when it is an Output),
+    else it is computed here."""
     egress = [
         {
             "to": [
@@ -60,11 +71,11 @@ def network_policy(spec: ServiceSpec, names: ServiceNames) -> dict:
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [
                 {
-                    "from": [_namespaces([spec.namespace, *spec.network.ingress_namespaces])],
+                    "from": [_namespaces(http_namespaces(spec) if http_from is None else http_from)],
                     "ports": [{"port": spec.http_port, "protocol": "TCP"}],
                 },
                 {
-                    "from": [_namespaces([spec.network.monitoring_namespace])],
+                    "from": [_namespaces(distinct([spec.network.monitoring_namespace]))],
                     "ports": [{"port": spec.metrics_port, "protocol": "TCP"}],
                 },
             ],

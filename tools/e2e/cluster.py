@@ -226,12 +226,26 @@ class LocalCluster(Running):
         atexit.register(self.stop)
         self._trap_signals()
         started = time.monotonic()
+        tokens = self._write_credentials()
+        etcd_port = self._start_etcd()
+        self._start_apiserver(etcd_port, tokens)
+        self._start_controllers()
+        self._start_kwok()
+        self._register_nodes()
+        self._install_crds()
+        self.timings["start_seconds"] = round(time.monotonic() - started, 1)
+
+    def _write_credentials(self) -> Path:
+        """The etcd directory, the PKI and the admin's token file, which it returns."""
         (self.workdir / "etcd").mkdir(parents=True, exist_ok=True)
         self._pki = pki.generate(self.workdir / "pki", SERVICE_IP)
         tokens = self.workdir / "tokens.csv"
         tokens.write_text(f'{self._token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
         tokens.chmod(0o600)
+        return tokens
 
+    def _start_etcd(self) -> int:
+        """etcd on two free loopback ports, once healthy; returns its client port."""
         etcd_port, peer_port = free_port(), free_port()
         self._start(
             "etcd",
@@ -247,7 +261,10 @@ class LocalCluster(Running):
             "--log-level=warn",
         )
         self._wait("etcd", lambda: self._http_ok(f"http://127.0.0.1:{etcd_port}/health"))
+        return etcd_port
 
+    def _start_apiserver(self, etcd_port: int, tokens: Path) -> None:
+        """kube-apiserver on a free port, with RBAC, token auth and the aggregation layer; writes the kubeconfig."""
         self.api_port = free_port()
         p = self._pki
         self._start(
@@ -284,6 +301,9 @@ class LocalCluster(Running):
         self._write_kubeconfig()
         self._wait("kube-apiserver", lambda: self._http_ok(f"https://127.0.0.1:{self.api_port}/readyz", token=True))
 
+    def _start_controllers(self) -> None:
+        """kube-controller-manager, then kube-scheduler, each once healthy."""
+        p = self._pki
         for component, extra in (
             (
                 "kube-controller-manager",
@@ -313,6 +333,8 @@ class LocalCluster(Running):
             )
             self._wait(component, lambda port=port: self._http_ok(f"https://127.0.0.1:{port}/healthz", verify=False))
 
+    def _start_kwok(self) -> None:
+        """kwok, which plays the kubelet of the fake nodes (those with FAKE_NODE_ANNOTATION)."""
         self._start(
             "kwok",
             "kwok",
@@ -325,13 +347,14 @@ class LocalCluster(Running):
             "--node-lease-duration-seconds=40",
             f"--server-address=127.0.0.1:{free_port()}",
         )
+
+    def _register_nodes(self) -> None:
+        """The fake nodes, once kwok reports them Ready, and their StorageClass."""
         core = kubernetes.client.CoreV1Api(self.api())
         for node in self.nodes:
             core.create_node(node_manifest(node))
         self._wait("kwok nodes Ready", lambda: self.ready_nodes() == {n.name for n in self.nodes})
         kubernetes.client.StorageV1Api(self.api()).create_storage_class(storage_class_manifest())
-        self._install_crds()
-        self.timings["start_seconds"] = round(time.monotonic() - started, 1)
 
     def stop(self) -> None:
         """Stops every process it started, newest first; safe to call more than once."""
