@@ -1,4 +1,6 @@
-"""Named default values, each with where it comes from (see shared/reference/defaults.md)."""
+"""Named default values that more than one module uses. Where a value is sourced rather than chosen, the comment or
+docstring beside it says from where: the base image's documentation, the sample app's listeners in app/, the Go
+module proxy's release list."""
 
 # Image build
 GO_BUILD_LDFLAGS = "-s -w"  # strips symbol table and DWARF: usually 25-30% smaller
