@@ -1,4 +1,4 @@
-"""Named default values that more than one module uses. Where a value is sourced rather than chosen, the comment or
+"""Named default values the specs and builders use. Where a value is sourced rather than chosen, the comment or
 docstring beside it says from where: the base image's documentation, the sample app's listeners in app/, the Go
 module proxy's release list."""
 

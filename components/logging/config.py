@@ -163,7 +163,6 @@ class KibanaSpec(Model):
 class LoggingSpec(Model):
     """Everything LoggingPipeline needs, validated; see `LoggingPipelineArgs` for each field."""
 
-    enabled: bool = True
     namespace: str = "logging"
     filebeat_namespace: str | None = None
     create_namespace: bool = True
