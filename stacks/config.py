@@ -3,7 +3,9 @@
 Pulumi project config can only declare scalar and array keys, so stack config is flat
 (`gosvc:hpaMinReplicas`); each key maps onto one field of a component's args. The table
 below is the single declaration: `Pulumi.yaml` is checked against it by a test, and
-errors are reported under the stack key the user typed.
+errors are reported under the stack key the user typed. A key's default is its Spec
+field's own (SPEC) unless the Spec has none or the stack deliberately differs;
+tests/test_definitions.py holds every key to its field.
 """
 
 from __future__ import annotations
