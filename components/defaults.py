@@ -1,4 +1,6 @@
-"""Named default values shared by the Specs and the stack keys; where a value has a source or a reason, its comment gives it."""
+"""Named default values the specs and builders use. Where a value is sourced rather than chosen, the comment or
+docstring beside it says from where: the base image's documentation, the sample app's listeners in app/, the Go
+module proxy's release list."""
 
 # Image build
 GO_BUILD_LDFLAGS = "-s -w"  # strips symbol table and DWARF: usually 25-30% smaller

@@ -115,8 +115,19 @@ def test_stack_config_empty_cpu_limit_means_none_and_memory_sets_the_limit():
     assert cfg.logging.kafka.resources.effective_memory_limit == "3Gi"
 
 
+def test_the_on_off_switch_is_the_stacks_and_the_pipeline_refuses_it():
+    """LoggingPipeline has no `enabled` arg (it would be ignored); gosvc:loggingEnabled is the stack section's own."""
+    with pytest.raises(ConfigError) as err:
+        parse_logging({"enabled": False}, "LoggingPipeline 'logs'")
+    assert err.value.key == "LoggingPipeline 'logs': enabled" and "unknown key" in err.value.allowed
+    off = stack_config.load({"gosvc:loggingEnabled": "false", "gosvc:kafkaPartitions": "9"}).logging
+    assert off.enabled is False and off.kafka.partitions == 9
+    assert parse_logging(off.model_dump(exclude={"enabled"}), "LoggingPipeline 'logs'") == LoggingSpec(**off.model_dump(exclude={"enabled"}))
+    assert stack_config.load({}).logging.enabled is True
+
+
 def test_every_logging_key_lands_on_a_spec_field():
-    spec_fields = LoggingSpec().model_dump()
+    spec_fields = stack_config.LoggingConfig().model_dump()
     for key in stack_config.KEYS:
         if key.target[0] != "logging":
             continue

@@ -19,10 +19,10 @@ from jproperties import Properties
 from tools.offline.engine import SECRET, run
 from components.errors import ConfigError
 from components.logging import LoggingPipeline
+from policies.rules import EXEMPT_PREFIX as EXEMPT
 
 CLI = Path(sys.executable).parent / "kubernetes-validate"
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
-EXEMPT = "policies.gosvc.dev/exempt-"
 SECRETISH = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.I)
 
 

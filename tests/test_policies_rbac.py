@@ -7,14 +7,13 @@ import pytest
 from policy_harness import Case, edit, evaluate, load, resource_args, run
 from pulumi_policy.proxy import UNKNOWN_OBJECT_VALUE, UNKNOWN_STRING_VALUE
 
-from policies.rules import BY_NAME
+from policies.rules import BY_NAME, EXEMPT_PREFIX as EXEMPT
 from policies.rules.rbac import NAMES
 
 DEPLOY = load("compliant-service")[0]
 RBAC = load("rbac")
 ROLE, ROLE_BINDING, CLUSTER_ROLE, CLUSTER_BINDING = RBAC
 STACK = [DEPLOY, *RBAC]
-EXEMPT = "policies.gosvc.dev/exempt-"
 
 
 def stack(*changed: dict) -> list[dict]:

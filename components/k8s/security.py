@@ -49,7 +49,9 @@ def namespace(name: str, app: str, instance: str, enforce: str = "restricted") -
 
 
 EXEMPT_PREFIX = "policies.gosvc.dev/exempt-"
-"""The policy pack's opt-out annotation: `policies.gosvc.dev/exempt-<policy>: <reason>` on a workload."""
+"""The policy pack's opt-out annotation, `policies.gosvc.dev/exempt-<policy>: <reason>` on a workload: the pack's own
+`policies.rules.EXEMPT_PREFIX`, repeated here because the pack runs in a venv of its own without this library;
+tests/test_definitions.py holds the two equal."""
 
 
 def exemptions(reasons: dict[str, str]) -> dict[str, str]:

@@ -150,7 +150,6 @@ class KibanaSpec(Model):
 class LoggingSpec(Model):
     """Everything LoggingPipeline needs, validated; see `LoggingPipelineArgs` for each field."""
 
-    enabled: bool = True
     namespace: NamespaceName = "logging"
     filebeat_namespace: NamespaceName | None = None
     create_namespace: bool = True

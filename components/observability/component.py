@@ -59,7 +59,8 @@ class PrometheusStackArgs(TypedDict):
     create_namespace: NotRequired[bool]
     """Create the namespace with Pod Security labels (default true)."""
     helm_repository: NotRequired[str]
-    """Chart repository: prometheus-community's by default; an https:// or oci:// mirror for air-gapped clusters."""
+    """Chart repository, default https://prometheus-community.github.io/helm-charts (prometheus-community's); an https://
+    or oci:// mirror for air-gapped clusters."""
     storage_class: NotRequired[str]
     """StorageClass of the Prometheus and Alertmanager volumes; unset for the cluster default."""
     prometheus: NotRequired[PrometheusArgs]
@@ -75,7 +76,7 @@ class PrometheusStackArgs(TypedDict):
     """Run Grafana with the service dashboards (default true); false where the cluster has a Grafana of its own."""
     api_server_cidr: NotRequired[str]
     """Where the stack's pods may reach the Kubernetes API and where its calls to the adapter and the operator's
-    webhook come from (TCP 443/6443), default anywhere; narrow it to the API server."""
+    webhook come from (TCP 443/6443), default 0.0.0.0/0 (anywhere); narrow it to the API server."""
     grafana_admin_secret: NotRequired[str]
     """An existing Secret in the namespace with keys 'admin-user' and 'admin-password' for Grafana's admin login; when
     unset, the password is generated (random.RandomPassword) into the Secret 'grafana-admin'."""
@@ -122,7 +123,8 @@ class ServiceMonitoringArgs(TypedDict):
     alerts: NotRequired[AlertThresholdsArgs]
     """Alert thresholds."""
     runbook_base_url: NotRequired[str]
-    """Page holding the runbooks; each alert links to '<url>#<alert name in lower case>'."""
+    """Page holding the runbooks, default https://github.com/gosvc/gosvc/blob/main/README.md (the README's Observability
+    section); each alert links to '<url>#<alert name in lower case>'."""
     dashboard: NotRequired[bool]
     """Ship the Grafana dashboard ConfigMap (default true)."""
 

@@ -31,7 +31,8 @@ class AutoscalingArgs(TypedDict):
     scale_down_stabilization_seconds: NotRequired[int]
     """Seconds of lower load before scaling down, default 300."""
     requests_per_second: NotRequired[str]
-    """Per-pod requests-per-second target (a quantity such as '50'); adds a Pods metric served by prometheus-adapter."""
+    """Per-pod requests-per-second target (a quantity such as '50'); adds a Pods metric served by prometheus-adapter.
+    Unset, the HPA scales on CPU only."""
 
 
 class SchedulingArgs(TypedDict):
