@@ -24,12 +24,12 @@ RUNTIME_BASES = {
     # distroless README: static-debian12 is about 2 MiB (CA certificates, tzdata, /etc/passwd, /tmp).
     "distroless": {"bytes": 2 * MIB, "source": "GoogleContainerTools/distroless README (static: ~2 MiB)"},
     # Docker Hub alpine 3.22 image: about 8.3 MB uncompressed (3.6 MB compressed); the project's brief quotes ~5.5 MB.
-    "alpine": {"bytes": int(5.5 * MB), "source": "project brief / shared/reference/defaults.md (alpine base ~5.5 MB)"},
+    "alpine": {"bytes": int(5.5 * MB), "source": "the project brief's figure for the alpine base (~5.5 MB)"},
     "scratch": {"bytes": 0, "source": "scratch is empty; the Dockerfile adds only the binary and a CA bundle (~0.2 MiB)"},
 }
 USUAL_IMAGES = {
-    "single-stage golang": {"bytes": 900 * MB, "source": "shared/reference/defaults.md: single-stage golang image ~900 MB"},
-    "multi-stage alpine": {"bytes": 15 * MB, "source": "shared/reference/defaults.md: multi-stage alpine image ~15 MB"},
+    "single-stage golang": {"bytes": 900 * MB, "source": "the project brief's figure for a single-stage golang image (~900 MB)"},
+    "multi-stage alpine": {"bytes": 15 * MB, "source": "the project brief's figure for a multi-stage alpine image (~15 MB)"},
 }
 CA_BUNDLE_BYTES = 220 * 1024  # Debian's /etc/ssl/certs/ca-certificates.crt is about 215-225 KiB
 
