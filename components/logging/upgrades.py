@@ -7,9 +7,7 @@ change. The component therefore never changes the templates after the first `pul
 patch per replica instead, which the cluster expands in place. Changes that no patch can make
 safe are refused here, before anything is registered, by comparing the new spec with what the
 stack's own state says was deployed (`deployed`, read through the engine's
-`readStackResourceOutputs`). The facts compared are structured fields of the parts' StatefulSets
-(replicas, claim templates), the volume patches' sizes, and annotations the component writes on
-each StatefulSet's own metadata for this purpose (`RECORDED`); no config file is read back.
+`readStackResourceOutputs`):
 
 - a smaller volume (Kubernetes volumes never shrink), another StorageClass or namespace (new,
   empty volumes; a namespace change would delete the old namespace with its volumes);
@@ -18,6 +16,10 @@ each StatefulSet's own metadata for this purpose (`RECORDED`); no config file is
   the replicas a leaving broker holds;
 - fewer Kafka partitions (Kafka cannot remove partitions);
 - fewer Elasticsearch nodes, unless confirmed (`confirm_changes`) after the documented procedure.
+
+The facts compared are structured fields of the parts' StatefulSets (replicas, claim templates),
+the volume patches' sizes, and annotations the component writes on each StatefulSet's own
+metadata for this purpose (`RECORDED`); no config file is read back.
 """
 
 from __future__ import annotations
