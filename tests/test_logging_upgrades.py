@@ -150,6 +150,30 @@ def test_the_recorded_facts_sit_on_the_stateful_sets_own_metadata_which_restarts
             assert not set(upgrades.RECORDED.get(sts.inputs["metadata"]["name"], {})) - set(sts.inputs["metadata"].get("annotations", {}))
 
 
+@settings(max_examples=12, deadline=None)
+@given(
+    brokers=st.sampled_from([1, 3, 5]),
+    partitions=st.integers(3, 40),
+    nodes=st.sampled_from([1, 3, 5]),
+    storage=st.sampled_from(["5Gi", "20Gi"]),
+    storage_class=st.sampled_from([None, "fast"]),
+)
+def test_what_the_component_records_is_what_the_next_up_reads(brokers, partitions, nodes, storage, storage_class):
+    rf = min(brokers, 3)
+    args = merged(
+        SMALL,
+        kafka={"brokers": brokers, "replication_factor": rf, "min_insync_replicas": max(1, rf - 1), "partitions": partitions, "storage": storage},
+        elasticsearch={"nodes": nodes, "index_replicas": min(1, nodes - 1), "storage": storage},
+        **({"storage_class": storage_class} if storage_class else {}),
+    )
+    found = upgrades.deployed(pipeline(args).state(), NAME)
+    assert (found.kafka_partitions, found.kafka_voters) == (partitions, 3 if brokers >= 3 else 1)
+    assert found.replicas == {"kafka": brokers, "logstash": 1, "elasticsearch": nodes}
+    assert found.initial_masters == [f"elasticsearch-{i}" for i in range(nodes)] and not found.single_node_discovery
+    assert found.template_storage["kafka"] == found.template_storage["elasticsearch"] == storage
+    assert set(found.storage_class.values()) == {storage_class}
+
+
 def test_an_unchanged_pipeline_registers_the_same_objects(small_state):
     again = pipeline(SMALL, state=small_state)
     first = pipeline(SMALL)
