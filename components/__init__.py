@@ -1,12 +1,50 @@
-"""gosvc: Pulumi components for shipping an optimized Go service on Kubernetes."""
+"""gosvc: Pulumi components for shipping an optimized Go service on Kubernetes.
+
+The public names load on first use (PEP 562), so importing one dependency-free module such as
+`components.logging.durability` (as the policy pack does, in its own virtualenv) does not load
+every component and its Pulumi providers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 """The package's version: pyproject.toml and the provider's schema read it from here."""
 
-from components.errors import ConfigError
-from components.image import GoImage, GoImageArgs
-from components.service import GoService, GoServiceArgs
-from components.observability import PrometheusStack, PrometheusStackArgs, ServiceMonitoring, ServiceMonitoringArgs
-from components.logging import LoggingPipeline, LoggingPipelineArgs
+_PUBLIC = {
+    "ConfigError": "components.errors",
+    "GoImage": "components.image",
+    "GoImageArgs": "components.image",
+    "GoService": "components.service",
+    "GoServiceArgs": "components.service",
+    "PrometheusStack": "components.observability",
+    "PrometheusStackArgs": "components.observability",
+    "ServiceMonitoring": "components.observability",
+    "ServiceMonitoringArgs": "components.observability",
+    "LoggingPipeline": "components.logging",
+    "LoggingPipelineArgs": "components.logging",
+}
+"""Each public name and the module it comes from."""
 
-__all__ = ["ConfigError", "GoImage", "GoImageArgs", "GoService", "GoServiceArgs", "PrometheusStack", "PrometheusStackArgs", "ServiceMonitoring", "ServiceMonitoringArgs", "LoggingPipeline", "LoggingPipelineArgs"]
+__all__ = list(_PUBLIC)
+
+if TYPE_CHECKING:
+    from components.errors import ConfigError
+    from components.image import GoImage, GoImageArgs
+    from components.logging import LoggingPipeline, LoggingPipelineArgs
+    from components.observability import PrometheusStack, PrometheusStackArgs, ServiceMonitoring, ServiceMonitoringArgs
+    from components.service import GoService, GoServiceArgs
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

@@ -8,7 +8,11 @@ PolicyPack starts the gRPC server and prints its port, so nothing else may const
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # `rules` also resolves under `python -m policies`
+PACK_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(PACK_DIR))  # `rules` also resolves under `python -m policies`
+# The repository root, for the library's standard-library-only rule modules the pack shares
+# (components/logging/durability.py); the library's package __init__s load nothing else eagerly.
+sys.path.insert(1, str(PACK_DIR.parent))
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 

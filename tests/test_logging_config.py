@@ -1,9 +1,12 @@
 """LoggingSpec validation: single-field limits, the cross-part rules, the waste warnings, and stack-key error messages."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stacks import config as stack_config
 from components.errors import ConfigError
+from components.logging import durability
 from components.logging.config import LoggingSpec, parse_logging, warnings
 
 WHERE = "LoggingPipeline 'logging'"
@@ -151,3 +154,33 @@ def test_each_stack_file_validates_with_the_expected_durability(stack):
         assert es.index_replicas >= 1
     assert cfg.logging.enabled is True
     assert warnings(cfg.logging) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(brokers=st.integers(1, 9), rf=st.integers(1, 9), isr=st.integers(1, 9))
+def test_the_spec_refuses_kafka_durability_exactly_where_the_shared_rules_do(brokers, rf, isr):
+    """LoggingSpec.check and the policy pack judge replication with the same functions (components/logging/durability.py)."""
+    raw = {"kafka": {"brokers": brokers, "replication_factor": rf, "min_insync_replicas": isr, "partitions": 6}}
+    expected = (
+        "kafka.replication_factor"
+        if durability.replication_problem(rf, brokers)
+        else "kafka.min_insync_replicas"
+        if durability.min_insync_problem(isr, rf)
+        else None
+    )
+    try:
+        parse_logging(raw, WHERE)
+        refused = None
+    except ConfigError as err:
+        refused = err.key
+    assert refused == (None if expected is None else f"{WHERE}: {expected}")
+    assert (durability.min_insync_problem(isr, rf) is None) == (isr < rf or isr == rf == 1)
+    assert (durability.replication_problem(rf, brokers) is None) == (rf <= brokers)
+
+
+def test_the_shared_rules_say_why():
+    assert "each replica needs its own broker" in durability.replication_problem(4, 3)
+    assert "no write could ever be acknowledged" in durability.min_insync_problem(3, 2)
+    assert "one broker down would stop acks=all writes" in durability.min_insync_problem(2, 2)
+    assert durability.min_insync_problem(1, 1) is None and durability.min_insync_problem(2, 3) is None
+    assert durability.unclean_election_problem(" False ") is None and "out-of-sync" in durability.unclean_election_problem("true")

@@ -410,7 +410,7 @@ def test_elasticsearch_yml_three_masters_derive_seeds_and_keep_the_bootstrap_set
 
 
 def test_elasticsearch_is_restricted_reads_its_password_from_a_file_and_gets_its_heap():
-    sts = elasticsearch.stateful_set(NAME, PROD, {"a": "b"})
+    sts = elasticsearch.stateful_set(NAME, PROD, {"a": "b"}, elasticsearch.node_names(PROD))
     pod = sts["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     env = {e["name"]: e for e in container["env"]}
@@ -422,7 +422,11 @@ def test_elasticsearch_is_restricted_reads_its_password_from_a_file_and_gets_its
     assert path.endswith("/password") and mount["readOnly"] is True
     assert "cat " + path in elasticsearch.readiness_script(PROD)
     assert [c["name"] for c in pod["initContainers"]] == ["config"]
-    assert "annotations" not in sts["metadata"], "nothing in the restricted namespace needs an exemption"
+    assert sts["metadata"]["annotations"] == {
+        elasticsearch.INITIAL_MASTERS_ANNOTATION: "elasticsearch-0,elasticsearch-1,elasticsearch-2",
+        elasticsearch.DISCOVERY_ANNOTATION: "multi-node",
+    }, "only what later ups read back: nothing in the restricted namespace needs an exemption"
+    assert "annotations" not in sts["spec"]["template"]["metadata"] or set(sts["spec"]["template"]["metadata"]["annotations"]) == {"checksum/config"}
     assert not any(c["securityContext"].get("privileged") for c in pod["initContainers"] + pod["containers"])
 
 
@@ -538,7 +542,7 @@ def test_one_elastic_version_pinned_everywhere():
 def test_configured_digests_pin_every_container_of_their_repository():
     digest = "sha256:" + "ab" * 32
     spec = parse_logging({"image_digests": [f"docker.elastic.co/elasticsearch/elasticsearch@{digest}"]}, NAME)
-    sts = elasticsearch.stateful_set(NAME, spec, {"a": "b"})
+    sts = elasticsearch.stateful_set(NAME, spec, {"a": "b"}, elasticsearch.node_names(spec))
     pod = sts["spec"]["template"]["spec"]
     images = {c["image"] for c in pod["initContainers"] + pod["containers"]} | {elasticsearch.setup_job(NAME, spec)["spec"]["template"]["spec"]["containers"][0]["image"]}
     assert images == {f"{versions.ELASTICSEARCH_IMAGE}@{digest}"}
@@ -565,7 +569,7 @@ def _scripts(spec) -> dict[str, str]:
         "kafka start.sh": kafka.config_files(NAME, spec, kafka.voter_count(spec))[kafka.START_KEY],
         "elasticsearch setup.sh": elasticsearch.setup_files(NAME, spec)["setup.sh"],
     }
-    pod = elasticsearch.stateful_set(NAME, spec, {"a": "b"})["spec"]["template"]["spec"]
+    pod = elasticsearch.stateful_set(NAME, spec, {"a": "b"}, elasticsearch.node_names(spec))["spec"]["template"]["spec"]
     for c in pod["initContainers"]:
         scripts[f"init {c['name']}"] = "#!/bin/bash\n" + c["command"][-1] + "\n"
     scripts["elasticsearch ready.sh"] = elasticsearch.readiness_script(spec)

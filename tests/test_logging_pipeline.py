@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from jproperties import Properties
 
 from tools.offline.engine import SECRET, run
 from components.errors import ConfigError
-from components.logging import LoggingPipeline
+from components.logging import LoggingPipeline, durability
 from policies.rules import EXEMPT_PREFIX as EXEMPT
+from policies.rules.log_pipeline import kafka_properties, topic_settings
 
 CLI = Path(sys.executable).parent / "kubernetes-validate"
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
@@ -199,14 +199,20 @@ def test_no_loss_settings_hold_end_to_end(synth, stack):
     assert registry["hostPath"]["type"] == "DirectoryOrCreate"
     assert fb_conf["path.data"] in [m["mountPath"] for m in ds["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] if m["name"] == "registry"]
     # Kafka: replication and ISR in server.properties and on the topic.
-    props = Properties()
-    props.load(one(objects, "ConfigMap", "kafka")["data"]["server.properties"], "utf-8")
-    rf, isr = int(props["default.replication.factor"].data), int(props["min.insync.replicas"].data)
+    # Read as the policy pack reads any program's Kafka, and judged by the rules the component and the pack share.
+    props = kafka_properties(one(objects, "ConfigMap", "kafka")["data"]["server.properties"])
+    rf, isr = int(props["default.replication.factor"]), int(props["min.insync.replicas"])
     assert (rf, isr) == ((3, 2) if prod else (1, 1))
-    assert props["unclean.leader.election.enable"].data == "false"
-    assert one(objects, "StatefulSet", "kafka")["spec"]["replicas"] >= rf
-    args = " ".join(one(objects, "Job", "kafka-create-topic")["spec"]["template"]["spec"]["containers"][0]["command"])
-    assert f"--replication-factor {rf}" in args and f"--config min.insync.replicas={isr}" in args
+    brokers = one(objects, "StatefulSet", "kafka")["spec"]["replicas"]
+    problems = [
+        durability.unclean_election_problem(props["unclean.leader.election.enable"]),
+        durability.replication_problem(rf, brokers),
+        durability.min_insync_problem(isr, rf),
+        durability.min_insync_problem(int(props["transaction.state.log.min.isr"]), int(props["transaction.state.log.replication.factor"])),
+    ]
+    assert problems == [None] * len(problems)
+    topic = topic_settings(" ".join(one(objects, "Job", "kafka-create-topic")["spec"]["template"]["spec"]["containers"][0]["command"]))
+    assert topic == (rf, isr), "the topic is created with the brokers' defaults"
     # Logstash: persisted queue on each replica's claim.
     ls_data = one(objects, "ConfigMap", "logstash")["data"]
     assert yaml.safe_load(ls_data["logstash.yml"])["queue.type"] == "persisted"

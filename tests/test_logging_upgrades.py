@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from components.config import quantity
 from tools.offline.engine import run
 from components.errors import ConfigError
-from components.logging import LoggingPipeline, upgrades
+from components.logging import LoggingPipeline, elasticsearch, kafka, upgrades
 from components.logging.config import parse_logging
 
 NAME = "logging"
@@ -137,6 +137,43 @@ def test_the_deployed_shape_is_read_from_the_stacks_state(small_state):
     assert upgrades.deployed({}, NAME) is None
 
 
+def test_the_recorded_facts_sit_on_the_stateful_sets_own_metadata_which_restarts_no_pod():
+    """A change of partitions alone changes the Kafka StatefulSet's annotation, never its claim templates (which would
+    replace it); the pod template changes only through the config checksum, as before."""
+    before, after = pipeline(SMALL), pipeline(merged(SMALL, kafka={"partitions": 4}))
+    old, new = _kafka_set(before), _kafka_set(after)
+    assert old["metadata"]["annotations"][kafka.PARTITIONS_ANNOTATION] == "2" and new["metadata"]["annotations"][kafka.PARTITIONS_ANNOTATION] == "4"
+    assert old["spec"]["volumeClaimTemplates"] == new["spec"]["volumeClaimTemplates"]
+    for result in (before, after):
+        for sts in kinds(result, "StatefulSet").values():
+            assert set(sts.inputs["spec"]["template"]["metadata"]["annotations"]) == {"checksum/config"}, sts.name
+            assert not set(upgrades.RECORDED.get(sts.inputs["metadata"]["name"], {})) - set(sts.inputs["metadata"].get("annotations", {}))
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    brokers=st.sampled_from([1, 3, 5]),
+    partitions=st.integers(3, 40),
+    nodes=st.sampled_from([1, 3, 5]),
+    storage=st.sampled_from(["5Gi", "20Gi"]),
+    storage_class=st.sampled_from([None, "fast"]),
+)
+def test_what_the_component_records_is_what_the_next_up_reads(brokers, partitions, nodes, storage, storage_class):
+    rf = min(brokers, 3)
+    args = merged(
+        SMALL,
+        kafka={"brokers": brokers, "replication_factor": rf, "min_insync_replicas": max(1, rf - 1), "partitions": partitions, "storage": storage},
+        elasticsearch={"nodes": nodes, "index_replicas": min(1, nodes - 1), "storage": storage},
+        **({"storage_class": storage_class} if storage_class else {}),
+    )
+    found = upgrades.deployed(pipeline(args).state(), NAME)
+    assert (found.kafka_partitions, found.kafka_voters) == (partitions, 3 if brokers >= 3 else 1)
+    assert found.replicas == {"kafka": brokers, "logstash": 1, "elasticsearch": nodes}
+    assert found.initial_masters == [f"elasticsearch-{i}" for i in range(nodes)] and not found.single_node_discovery
+    assert found.template_storage["kafka"] == found.template_storage["elasticsearch"] == storage
+    assert set(found.storage_class.values()) == {storage_class}
+
+
 def test_an_unchanged_pipeline_registers_the_same_objects(small_state):
     again = pipeline(SMALL, state=small_state)
     first = pipeline(SMALL)
@@ -203,17 +240,67 @@ def test_kafka_grows_in_place_keeping_the_quorum_it_was_formed_with(small_state)
     assert _kafka_set(new)["metadata"]["annotations"]["gosvc.dev/kafka-controllers"] == "3", "a new cluster of five runs three controllers"
 
 
-def test_pipelines_deployed_before_the_annotation_keep_every_pod_a_voter(small_state):
-    three = merged(SMALL, kafka={"brokers": 3, "replication_factor": 3, "min_insync_replicas": 2})
-    state = copy.deepcopy(pipeline(three).state())
+def _stateful_set_in(state: dict, app: str) -> dict:
+    (outputs,) = [e["outputs"] for e in state.values() if e["type"] == upgrades.STATEFUL_SET and e["outputs"]["metadata"]["name"] == app]
+    return outputs
+
+
+@pytest.mark.parametrize(("app", "annotation"), [(part, key) for part, keys in upgrades.RECORDED.items() for key in keys])
+def test_a_pipeline_deployed_before_its_annotations_is_refused_naming_them(small_state, app, annotation):
+    """No released version lacked them, so a state without them is refused with the procedure, never guessed at."""
+    state = copy.deepcopy(small_state)
+    del _stateful_set_in(state, app)["metadata"]["annotations"][annotation]
+    refused = pipeline(SMALL, state=state, raise_errors=False)
+    assert isinstance(refused.error, upgrades.DeployedStateError) and refused.registrations == []
+    message = str(refused.error)
+    assert f"StatefulSet '{app}' without the annotation(s) {annotation}," in message
+    assert upgrades.RECORDED[app][annotation] in message and f"kubectl annotate -n logging statefulset {app}" in message
+    # Annotated by hand and refreshed into the state, the pipeline updates as before.
+    _stateful_set_in(state, app)["metadata"]["annotations"][annotation] = _stateful_set_in(small_state, app)["metadata"]["annotations"][annotation]
+    assert upgrades.deployed(state, NAME) == upgrades.deployed(small_state, NAME)
+
+
+def test_a_part_in_the_state_without_its_stateful_set_is_an_error_not_a_new_pipeline(small_state):
+    """A renamed role (or a lost entry) must not read as 'nothing deployed', which would skip every data-loss check."""
+    state = {urn: entry for urn, entry in small_state.items() if not urn.endswith("::logging-kafka-stateful-set")}
+    with pytest.raises(upgrades.DeployedStateError) as err:
+        upgrades.deployed(state, NAME)
+    assert "holds its part" in str(err.value) and "'logging-kafka-stateful-set' (kubernetes:apps/v1:StatefulSet)" in str(err.value)
+    assert "gosvc:index:Kafka::logging-kafka" in str(err.value), "names the part it found"
+
+
+def test_only_structured_fields_are_read_back(small_state):
+    """The config files the pipeline ships are never parsed back out of the state."""
+    state = copy.deepcopy(small_state)
     for entry in state.values():
-        outputs = entry.get("outputs") or {}
-        if outputs.get("kind") == "StatefulSet" and outputs["metadata"]["name"] == "kafka":
-            del outputs["metadata"]["annotations"]["gosvc.dev/kafka-controllers"]
-    assert upgrades.deployed(state, NAME).kafka_voters == 3
-    refused = pipeline(merged(three, kafka={"brokers": 2, "replication_factor": 2, "min_insync_replicas": 1}, confirm_changes=["kafka.brokers"]), state=state, raise_errors=False)
-    assert isinstance(refused.error, ConfigError) and refused.error.key == "kafka.brokers"
-    assert "kafka-0 to kafka-2 are the KRaft controllers" in str(refused.error) and refused.registrations == []
+        if entry["type"] == "kubernetes:core/v1:ConfigMap":
+            entry["outputs"]["data"] = {key: "not what was deployed" for key in entry["outputs"]["data"]}
+    assert upgrades.deployed(state, NAME) == upgrades.deployed(small_state, NAME)
+
+
+def as_the_engine_names_them(result, above: str = "") -> dict:
+    """`result`'s state with URNs as the real engine forms them: a child's type qualified by its parent's whole chain
+    (the mock keeps only the parent's own type), under components of type `above` when given."""
+    by_urn = {r.urn: r for r in result.registrations}
+
+    def qualified(r) -> str:
+        parent = by_urn.get(r.parent)
+        return f"{qualified(parent)}${r.type}" if parent else f"{above}{r.type}"
+
+    return {f"urn:pulumi:test::gosvc::{qualified(r)}::{r.name}": {"type": r.type, "outputs": r.outputs} for r in result.registrations}
+
+
+@pytest.mark.parametrize("above", ["", "acme:index:Platform$", "acme:index:Platform$acme:index:Region$"])
+def test_the_pipeline_is_found_in_any_parent_chain(above):
+    result = pipeline(SMALL)
+    assert upgrades.deployed(as_the_engine_names_them(result, above), NAME) == upgrades.deployed(result.state(), NAME) is not None
+
+
+def test_two_pipelines_of_one_name_in_the_state_are_an_error():
+    result = pipeline(SMALL)
+    state = {**as_the_engine_names_them(result, "acme:index:A$"), **as_the_engine_names_them(result, "acme:index:B$")}
+    with pytest.raises(upgrades.DeployedStateError, match="a name of its own"):
+        upgrades.deployed(state, NAME)
 
 
 def test_fewer_kafka_brokers_need_replicas_moved_off_and_a_confirmation():
@@ -291,35 +378,40 @@ def test_new_elasticsearch_nodes_join_the_running_cluster_instead_of_bootstrappi
     assert bootstrap_set(grown_from_three) == ["elasticsearch-0", "elasticsearch-1", "elasticsearch-2"]
 
 
-def _as_deployed_before(state: dict, settings: dict) -> dict:
-    """`state` with the Elasticsearch ConfigMap as gosvc wrote it before bootstrap.yml: `settings` merged into
-    elasticsearch.yml, no bootstrap.yml."""
-    (urn,) = [u for u in state if u.endswith("::logging-elasticsearch-config")]
-    data = state[urn]["outputs"]["data"]
-    merged_yml = {**yaml.safe_load(data["elasticsearch.yml"]), **settings}
-    data["elasticsearch.yml"] = yaml.safe_dump({k: v for k, v in merged_yml.items() if v is not None})
-    data.pop("bootstrap.yml", None)
+def _with_es_annotations(state: dict, **values: str) -> dict:
+    """`state` with the Elasticsearch StatefulSet's recorded facts replaced (as `kubectl annotate` and a refresh would)."""
+    keys = {"masters": elasticsearch.INITIAL_MASTERS_ANNOTATION, "discovery": elasticsearch.DISCOVERY_ANNOTATION}
+    annotations = _stateful_set_in(state, "elasticsearch")["metadata"]["annotations"]
+    annotations.update({keys[key]: value for key, value in values.items()})
     return state
 
 
+def es_annotations(result) -> dict:
+    (sts,) = [r for r in result.registrations if r.name == "logging-elasticsearch-stateful-set"]
+    return sts.inputs["metadata"]["annotations"]
+
+
 def test_a_one_node_cluster_formed_with_single_node_discovery_grows_only_after_it_restarted_as_a_cluster_of_one(small_state):
-    old = _as_deployed_before(copy.deepcopy(small_state), {"discovery.type": "single-node", "discovery.seed_hosts": None})
-    assert upgrades.deployed(old, NAME).single_node_discovery
+    """Such a cluster (formed before gosvc stopped generating discovery.type single-node) records it, with no bootstrap set."""
+    old = _with_es_annotations(copy.deepcopy(small_state), masters="", discovery="single-node")
+    assert upgrades.deployed(old, NAME).single_node_discovery and upgrades.deployed(old, NAME).initial_masters == []
     three = merged(SMALL, elasticsearch={"nodes": 3, "index_replicas": 1})
     refused = pipeline(three, state=old, raise_errors=False)
     assert "elasticsearch.nodes" in str(refused.error) and "first apply this version with elasticsearch.nodes 1" in str(refused.error)
     assert not refused.registrations, "a refused change registers nothing"
     restarted = pipeline(SMALL, state=old)
     assert "discovery.type" not in es_config(restarted) and bootstrap_set(restarted) == [], "formed already: no set"
+    assert es_annotations(restarted) == {elasticsearch.INITIAL_MASTERS_ANNOTATION: "", elasticsearch.DISCOVERY_ANNOTATION: "multi-node"}
     assert bootstrap_set(pipeline(three, state=restarted.state())) == []
 
 
-def test_a_running_clusters_bootstrap_set_is_kept_from_the_layout_before_it_had_its_own_key():
-    """Pipelines deployed before `bootstrap.yml` carried the set in elasticsearch.yml; it is read from there."""
+def test_a_running_clusters_recorded_bootstrap_set_is_kept():
     three = merged(SMALL, elasticsearch={"nodes": 3, "index_replicas": 1})
-    state = _as_deployed_before(pipeline(three).state(), {"cluster.initial_master_nodes": ["elasticsearch-0", "elasticsearch-1"]})
+    state = _with_es_annotations(pipeline(three).state(), masters="elasticsearch-0,elasticsearch-1")
     assert upgrades.deployed(state, NAME).initial_masters == ["elasticsearch-0", "elasticsearch-1"]
-    assert bootstrap_set(pipeline(three, state=state)) == ["elasticsearch-0", "elasticsearch-1"]
+    again = pipeline(three, state=state)
+    assert bootstrap_set(again) == ["elasticsearch-0", "elasticsearch-1"]
+    assert es_annotations(again)[elasticsearch.INITIAL_MASTERS_ANNOTATION] == "elasticsearch-0,elasticsearch-1"
 
 
 SIZES = st.sampled_from(["1Gi", "2Gi", "5Gi", "8Gi", "10Gi", "20Gi", "50Gi"])

@@ -86,3 +86,47 @@ def test_logging_policy(case: Case):
 def test_kafka_durability_is_not_applicable_without_kafka():
     outcome = evaluate("kafka-durability", load("compliant-service"))
     assert outcome.messages == [] and "runs no Kafka" in outcome.not_applicable
+
+
+PACK_IMPORT = """
+import importlib.abc, sys
+blocked = set(sys.argv[1].split(","))
+
+
+class NotInThePacksVirtualenv(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in blocked:
+            raise ImportError(f"{name} is not in the policy pack's virtualenv")
+
+
+sys.meta_path.insert(0, NotInThePacksVirtualenv())
+sys.path[:0] = [sys.argv[2], sys.argv[3]]  # as policies/__main__.py sets it
+import rules
+from components.logging import durability
+
+assert rules.log_pipeline.durability is durability
+print(sorted(m for m in sys.modules if m.startswith("components")))
+"""
+
+
+def test_the_pack_loads_the_shared_rules_with_only_its_own_requirements():
+    """The pack runs in a virtualenv of policies/requirements.txt; the library's other dependencies are not there."""
+    import re
+    import subprocess
+    import sys
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    def names(requirements: list[str]) -> set[str]:
+        return {re.split(r"[<>=\[; ]", r.strip(), maxsplit=1)[0].lower().replace("-", "_") for r in requirements if r.strip() and not r.startswith("#")}
+
+    library = names(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    pack = names((ROOT / "policies" / "requirements.txt").read_text().splitlines())
+    blocked = library - pack - {"typing_extensions"}  # a dependency of pulumi itself
+    assert {"pydantic", "pulumi_kubernetes", "pulumi_docker"} <= blocked
+    proc = subprocess.run(
+        [sys.executable, "-c", PACK_IMPORT, ",".join(sorted(blocked)), str(ROOT / "policies"), str(ROOT)], cwd=ROOT / "policies", capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "['components', 'components.logging', 'components.logging.durability']"

@@ -1,10 +1,40 @@
 """LoggingPipeline: Filebeat -> Kafka -> Logstash -> Elasticsearch -> Kibana, one module per part.
 
 Each part's module holds pure builders of its Kubernetes objects and config files;
-`config` validates the whole spec and its cross-part rules; `component` registers it all.
+`config` validates the whole spec and its cross-part rules; `durability` holds Kafka's
+durability rules; `component` registers it all. The public names load on first use (PEP 562),
+so the policy pack can import `durability` without the library's dependencies.
 """
 
-from components.logging.component import ExistingSecretsArgs, LoggingPipeline, LoggingPipelineArgs
-from components.logging.config import LoggingSpec, parse_logging, warnings
+from __future__ import annotations
 
-__all__ = ["ExistingSecretsArgs", "LoggingPipeline", "LoggingPipelineArgs", "LoggingSpec", "parse_logging", "warnings"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_PUBLIC = {
+    "ExistingSecretsArgs": "components.logging.component",
+    "LoggingPipeline": "components.logging.component",
+    "LoggingPipelineArgs": "components.logging.component",
+    "LoggingSpec": "components.logging.config",
+    "parse_logging": "components.logging.config",
+    "warnings": "components.logging.config",
+}
+"""Each public name and the module it comes from."""
+
+__all__ = list(_PUBLIC)
+
+if TYPE_CHECKING:
+    from components.logging.component import ExistingSecretsArgs, LoggingPipeline, LoggingPipelineArgs
+    from components.logging.config import LoggingSpec, parse_logging, warnings
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

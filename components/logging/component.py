@@ -237,18 +237,23 @@ CHECKPOINT_READS = 8
 that lands mid-write finds it empty ("failed to load checkpoint: EOF"), then succeeds a moment later."""
 
 
-def read_deployed(name: str) -> upgrades.Deployed | None:
-    """The pipeline `name` as this stack's state last recorded it, through the engine's built-in readStackResourceOutputs."""
-    stack = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    for attempt in range(1, CHECKPOINT_READS + 1):
+def read_state() -> dict:
+    """Every resource's type and outputs in this stack's state, by URN, through the engine's built-in
+    readStackResourceOutputs. The one place that retries, and only a checkpoint caught mid-write (CHECKPOINT_READS)."""
+    args = {"stackName": f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"}
+    for attempt in range(1, CHECKPOINT_READS):
         try:
-            result = pulumi.runtime.invoke(upgrades.READ_STATE, {"stackName": stack})
-            break
+            return (pulumi.runtime.invoke(upgrades.READ_STATE, args).value or {}).get("outputs") or {}
         except Exception as err:  # the SDK raises a plain Exception carrying the engine's message
-            if "failed to load checkpoint" not in str(err) or attempt == CHECKPOINT_READS:
+            if "failed to load checkpoint" not in str(err):
                 raise
             time.sleep(0.1 * attempt)
-    return upgrades.deployed((result.value or {}).get("outputs") or {}, name)
+    return (pulumi.runtime.invoke(upgrades.READ_STATE, args).value or {}).get("outputs") or {}  # the last attempt's error propagates
+
+
+def read_deployed(name: str) -> upgrades.Deployed | None:
+    """The pipeline `name` as this stack's state last recorded it (see upgrades.deployed)."""
+    return upgrades.deployed(read_state(), name)
 
 
 class LoggingPart(pulumi.ComponentResource):
@@ -264,7 +269,7 @@ class LoggingPart(pulumi.ComponentResource):
         after: dict[str, list[pulumi.Resource]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
-        super().__init__(PART_TYPES[part], f"{name}-{part}", {}, tokens.options(PART_TYPES[part], opts))
+        super().__init__(PART_TYPES[part], upgrades.part_name(name, part), {}, tokens.options(PART_TYPES[part], opts))
         self.resources: dict[str, pulumi.CustomResource] = {}
         earlier: list[pulumi.Resource] = list(depends_on)
         for role, obj in objects.items():

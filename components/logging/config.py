@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 
 from components.config import DnsLabels, Model, NamespaceName, ResourcesSpec, SecretName, StorageClassName, cidr, digest_pins, quantity, validate_checked
 from components.errors import ConfigError
-from components.logging import versions
+from components.logging import durability, versions
 
 MIB = 1024 * 1024
 KAFKA_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
@@ -189,87 +189,108 @@ class LoggingSpec(Model):
         """Cross-part rules; raises ConfigError naming the field to change."""
         for part in ("filebeat", "kafka", "logstash", "elasticsearch", "kibana"):
             getattr(self, part).resources.check(f"{part}.resources")
-        kafka, logstash, es = self.kafka, self.logstash, self.elasticsearch
-        if self.collector_namespace == self.namespace:
+        _check_namespaces(self)
+        _check_existing_secrets(self.existing_secrets)
+        _check_kafka(self.kafka)
+        _check_logstash(self.logstash, self.kafka)
+        _check_elasticsearch(self.elasticsearch)
+
+
+def _check_namespaces(spec: LoggingSpec) -> None:
+    """The collector runs in a namespace of its own, whose name fits."""
+    if spec.collector_namespace == spec.namespace:
+        raise ConfigError(
+            "filebeat_namespace",
+            spec.collector_namespace,
+            f"must differ from namespace ({spec.namespace}): Filebeat's hostPaths need Pod Security 'privileged', "
+            "and the namespace of Kafka, Logstash, Elasticsearch and Kibana enforces 'restricted'",
+        )
+    if spec.filebeat_namespace is None and len(spec.collector_namespace) > 63:
+        raise ConfigError(
+            "filebeat_namespace",
+            None,
+            f"defaults to '<namespace>-filebeat', which is longer than 63 characters for namespace {spec.namespace!r}; set it",
+        )
+
+
+def _check_existing_secrets(secrets: ExistingSecretsSpec) -> None:
+    """Each user's password comes from a Secret of its own."""
+    named = [(key, getattr(secrets, key)) for key in ("elastic", "kibana_system", "logstash_writer")]
+    seen: dict[str, str] = {}
+    for key, value in named:
+        if value is not None and value in seen:
             raise ConfigError(
-                "filebeat_namespace",
-                self.collector_namespace,
-                f"must differ from namespace ({self.namespace}): Filebeat's hostPaths need Pod Security 'privileged', "
-                "and the namespace of Kafka, Logstash, Elasticsearch and Kibana enforces 'restricted'",
+                f"existing_secrets.{key}",
+                value,
+                f"is also existing_secrets.{seen[value]}: each user's password is the key 'password' of a Secret of its own",
             )
-        if self.filebeat_namespace is None and len(self.collector_namespace) > 63:
-            raise ConfigError(
-                "filebeat_namespace",
-                None,
-                f"defaults to '<namespace>-filebeat', which is longer than 63 characters for namespace {self.namespace!r}; set it",
-            )
-        secrets = self.existing_secrets
-        named = [(key, getattr(secrets, key)) for key in ("elastic", "kibana_system", "logstash_writer")]
-        seen: dict[str, str] = {}
-        for key, value in named:
-            if value is not None and value in seen:
-                raise ConfigError(
-                    f"existing_secrets.{key}",
-                    value,
-                    f"is also existing_secrets.{seen[value]}: each user's password is the key 'password' of a Secret of its own",
-                )
-            if value is not None:
-                seen[value] = key
-        if kafka.replication_factor > kafka.brokers:
-            raise ConfigError(
-                "kafka.replication_factor",
-                kafka.replication_factor,
-                f"must be at most kafka.brokers ({kafka.brokers}): each replica needs its own broker; add brokers or lower the replication factor",
-            )
-        if kafka.min_insync_replicas > kafka.replication_factor or (
-            kafka.replication_factor > 1 and kafka.min_insync_replicas >= kafka.replication_factor
-        ):
-            raise ConfigError(
-                "kafka.min_insync_replicas",
-                kafka.min_insync_replicas,
-                f"must be below kafka.replication_factor ({kafka.replication_factor}) so that acks=all writes survive one broker "
-                "being down (1 is the only value when the replication factor is 1)",
-            )
-        if logstash.consumer_threads > kafka.partitions:
-            raise ConfigError(
-                "logstash.consumer_threads",
-                logstash.consumer_threads,
-                f"must be at most kafka.partitions ({kafka.partitions}): a Kafka consumer thread without a partition never reads; "
-                "lower the threads or raise the partitions",
-            )
-        if quantity(logstash.queue_max_bytes) + DLQ_MAX_MIB * MIB >= quantity(logstash.queue_storage):
-            raise ConfigError(
-                "logstash.queue_max_bytes",
-                logstash.queue_max_bytes,
-                f"plus the {DLQ_MAX_MIB}Mi dead letter queue must fit in logstash.queue_storage ({logstash.queue_storage}), "
-                "the volume that holds both; lower the queue or grow the volume",
-            )
-        if es.nodes > 1 and es.nodes % 2 == 0:
-            raise ConfigError(
-                "elasticsearch.nodes",
-                es.nodes,
-                "must be 1 or an odd number: every node is master-eligible, and an even number of masters tolerates no more "
-                "failures than one node fewer while risking a tied election",
-            )
-        limit = quantity(es.resources.effective_memory_limit)
-        if es.heap is not None and quantity(es.heap) >= limit:
-            raise ConfigError(
-                "elasticsearch.heap",
-                es.heap,
-                f"must be below the memory limit ({es.resources.effective_memory_limit}); leave room for off-heap memory, "
-                "about half the limit is recommended",
-            )
-        if es.heap_mib < 256:
-            raise ConfigError(
-                "elasticsearch.resources.memory_request", es.resources.memory_request, "gives a heap below 256Mi; raise the memory"
-            )
-        if es.index_replicas > es.nodes - 1:
-            raise ConfigError(
-                "elasticsearch.index_replicas",
-                es.index_replicas,
-                f"must be at most elasticsearch.nodes - 1 ({es.nodes - 1}): a replica is never placed on its primary's node, "
-                "so more replicas would stay unassigned",
-            )
+        if value is not None:
+            seen[value] = key
+
+
+def _check_kafka(kafka: KafkaSpec) -> None:
+    """Kafka's durability rules (`durability`): every replica on a broker of its own, and room below the replication factor."""
+    if durability.replication_problem(kafka.replication_factor, kafka.brokers):
+        raise ConfigError(
+            "kafka.replication_factor",
+            kafka.replication_factor,
+            f"must be at most kafka.brokers ({kafka.brokers}): each replica needs its own broker; add brokers or lower the replication factor",
+        )
+    if durability.min_insync_problem(kafka.min_insync_replicas, kafka.replication_factor):
+        raise ConfigError(
+            "kafka.min_insync_replicas",
+            kafka.min_insync_replicas,
+            f"must be below kafka.replication_factor ({kafka.replication_factor}) so that acks=all writes survive one broker "
+            "being down (1 is the only value when the replication factor is 1)",
+        )
+
+
+def _check_logstash(logstash: LogstashSpec, kafka: KafkaSpec) -> None:
+    """Every consumer thread can own a partition, and the queue fits its volume beside the dead letter queue."""
+    if logstash.consumer_threads > kafka.partitions:
+        raise ConfigError(
+            "logstash.consumer_threads",
+            logstash.consumer_threads,
+            f"must be at most kafka.partitions ({kafka.partitions}): a Kafka consumer thread without a partition never reads; "
+            "lower the threads or raise the partitions",
+        )
+    if quantity(logstash.queue_max_bytes) + DLQ_MAX_MIB * MIB >= quantity(logstash.queue_storage):
+        raise ConfigError(
+            "logstash.queue_max_bytes",
+            logstash.queue_max_bytes,
+            f"plus the {DLQ_MAX_MIB}Mi dead letter queue must fit in logstash.queue_storage ({logstash.queue_storage}), "
+            "the volume that holds both; lower the queue or grow the volume",
+        )
+
+
+def _check_elasticsearch(es: ElasticsearchSpec) -> None:
+    """An odd number of master-eligible nodes, a heap that fits the memory, and replicas the nodes can place."""
+    if es.nodes > 1 and es.nodes % 2 == 0:
+        raise ConfigError(
+            "elasticsearch.nodes",
+            es.nodes,
+            "must be 1 or an odd number: every node is master-eligible, and an even number of masters tolerates no more "
+            "failures than one node fewer while risking a tied election",
+        )
+    limit = quantity(es.resources.effective_memory_limit)
+    if es.heap is not None and quantity(es.heap) >= limit:
+        raise ConfigError(
+            "elasticsearch.heap",
+            es.heap,
+            f"must be below the memory limit ({es.resources.effective_memory_limit}); leave room for off-heap memory, "
+            "about half the limit is recommended",
+        )
+    if es.heap_mib < 256:
+        raise ConfigError(
+            "elasticsearch.resources.memory_request", es.resources.memory_request, "gives a heap below 256Mi; raise the memory"
+        )
+    if es.index_replicas > es.nodes - 1:
+        raise ConfigError(
+            "elasticsearch.index_replicas",
+            es.index_replicas,
+            f"must be at most elasticsearch.nodes - 1 ({es.nodes - 1}): a replica is never placed on its primary's node, "
+            "so more replicas would stay unassigned",
+        )
 
 
 def warnings(spec: LoggingSpec) -> list[str]:

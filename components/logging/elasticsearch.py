@@ -60,6 +60,13 @@ LOGSTASH_USER = "gosvc_logstash"
 LOGSTASH_ROLE = "gosvc_logstash_writer"
 DATA_STREAM = "logs-gosvc-default"
 DAILY_INDEX_PREFIX = "gosvc-logs-"
+INITIAL_MASTERS_ANNOTATION = "gosvc.dev/elasticsearch-initial-masters"
+"""On the StatefulSet: the bootstrap node set, comma-separated (empty when it has none), which later `pulumi up`s keep."""
+DISCOVERY_ANNOTATION = "gosvc.dev/elasticsearch-discovery-type"
+"""On the StatefulSet: the discovery.type its nodes run with; a single-node cluster must restart as a cluster of one
+before it grows (see upgrades.py)."""
+MULTI_NODE = "multi-node"
+"""Elasticsearch's default discovery.type, which the generated settings keep."""
 SETUP_JOB = "elasticsearch-setup"
 SETUP_CONFIG = "elasticsearch-setup"
 MAX_MAP_COUNT = 262144
@@ -317,13 +324,10 @@ def node_tuning_objects(name: str, spec: LoggingSpec) -> dict[str, dict]:
     return {"node_tuning_service_account": service_account(p, NODE_TUNING), "node_tuning": node_tuning(name, spec)}
 
 
-def stateful_set(name: str, spec: LoggingSpec, files: dict[str, str]) -> dict:
-    """The data nodes; `files` are the ConfigMap's (`config_files`), whose checksum rolls the pods when they change."""
-    p = part(name, spec)
-    names = secrets.refs(spec)
-    es = spec.elasticsearch
+def config_copy_container(spec: LoggingSpec) -> dict:
+    """The init container that gives each node a writable config directory (Elasticsearch writes its keystore there)."""
     uid = versions.APP_UID
-    copy_config = {
+    return {
         "name": "config",
         "image": spec.image(versions.ELASTICSEARCH_IMAGE),
         "imagePullPolicy": "IfNotPresent",
@@ -337,7 +341,13 @@ def stateful_set(name: str, spec: LoggingSpec, files: dict[str, str]) -> dict:
             {"name": "data", "mountPath": "/mnt/data", "readOnly": True},
         ],
     }
-    container = {
+
+
+def node_container(spec: LoggingSpec) -> dict:
+    """The Elasticsearch node: its heap, ports, probes and mounts."""
+    es = spec.elasticsearch
+    uid = versions.APP_UID
+    return {
         "name": "elasticsearch",
         "image": spec.image(versions.ELASTICSEARCH_IMAGE),
         "imagePullPolicy": "IfNotPresent",
@@ -366,6 +376,36 @@ def stateful_set(name: str, spec: LoggingSpec, files: dict[str, str]) -> dict:
             {"name": "elastic-password", "mountPath": f"{SECRETS_DIR}/elastic", "readOnly": True},
         ],
     }
+
+
+def node_volumes(name: str, spec: LoggingSpec) -> list[dict]:
+    """The pod's volumes besides its data claim: the generated config, the certificates, the password, scratch space."""
+    names = secrets.refs(spec)
+    return [
+        {"name": "es-config", "configMap": {"name": part(name, spec).app, "defaultMode": 0o444}},
+        {"name": "certs", "secret": {"secretName": names.certificates, "defaultMode": 0o440}},
+        names.password_volume("elastic", "elastic-password"),
+        empty_dir("config", "64Mi"),
+        empty_dir("logs", "512Mi"),
+        empty_dir("tmp", "256Mi"),
+    ]
+
+
+def state_annotations(name: str, spec: LoggingSpec, masters: list[str]) -> dict[str, str]:
+    """What a later `pulumi up` must know of this cluster (see upgrades.py), on the StatefulSet's own metadata, which
+    restarts no pod: the bootstrap set it keeps, and the discovery.type its nodes run with."""
+    return {
+        INITIAL_MASTERS_ANNOTATION: ",".join(masters),
+        DISCOVERY_ANNOTATION: str(settings(name, spec).get("discovery.type", MULTI_NODE)),
+    }
+
+
+def stateful_set(name: str, spec: LoggingSpec, files: dict[str, str], masters: list[str]) -> dict:
+    """The data nodes; `files` are the ConfigMap's (`config_files`), whose checksum rolls the pods when they change,
+    and `masters` the bootstrap set they were made with (`bootstrap_masters`)."""
+    p = part(name, spec)
+    es = spec.elasticsearch
+    uid = versions.APP_UID
     return stateful_workload(
         p,
         service_name=HEADLESS,
@@ -375,18 +415,12 @@ def stateful_set(name: str, spec: LoggingSpec, files: dict[str, str]) -> dict:
             "terminationGracePeriodSeconds": 120,
             "securityContext": pod_security(uid),
             "affinity": spread(p, required=es.nodes > 1),
-            "initContainers": [copy_config],
-            "containers": [container],
-            "volumes": [
-                {"name": "es-config", "configMap": {"name": p.app, "defaultMode": 0o444}},
-                {"name": "certs", "secret": {"secretName": names.certificates, "defaultMode": 0o440}},
-                names.password_volume("elastic", "elastic-password"),
-                empty_dir("config", "64Mi"),
-                empty_dir("logs", "512Mi"),
-                empty_dir("tmp", "256Mi"),
-            ],
+            "initContainers": [config_copy_container(spec)],
+            "containers": [node_container(spec)],
+            "volumes": node_volumes(name, spec),
         },
         claims=[volume_claim("data", es.storage, spec.storage_class)],
+        annotations=state_annotations(name, spec, masters),
     )
 
 
@@ -469,7 +503,8 @@ def build(name: str, spec: LoggingSpec, creds: Any, deployed_masters: list[str] 
     """Every Elasticsearch object by role; `creds` carries the generated passwords and certificates (Outputs);
     `deployed_masters` is the bootstrap set a running cluster was deployed with (None for a new cluster)."""
     p = part(name, spec)
-    files = config_files(name, spec, bootstrap_masters(spec, deployed_masters))
+    masters = bootstrap_masters(spec, deployed_masters)
+    files = config_files(name, spec, masters)
     return {
         "service_account": service_account(p),
         **generated_secrets(name, spec, creds),
@@ -484,7 +519,7 @@ def build(name: str, spec: LoggingSpec, creds: Any, deployed_masters: list[str] 
             ],
         ),
         "service": cluster_service(p, SERVICE, [{"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP"}]),
-        "stateful_set": stateful_set(name, spec, files),
+        "stateful_set": stateful_set(name, spec, files, masters),
         "pod_disruption_budget": pod_disruption_budget(p),
         "setup_job": setup_job(name, spec),
     }

@@ -59,6 +59,8 @@ PROBE_CLIENT = {
 TOPIC_JOB = "kafka-create-topic"
 VOTERS_ANNOTATION = "gosvc.dev/kafka-controllers"
 """On the StatefulSet: how many of its pods are KRaft voters, which later `pulumi up`s keep (see upgrades.py)."""
+PARTITIONS_ANNOTATION = "gosvc.dev/kafka-partitions"
+"""On the StatefulSet: the log topic's partition count, below which later `pulumi up`s refuse to go (see upgrades.py)."""
 OFFSETS_TOPIC = "__consumer_offsets"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 
@@ -245,7 +247,8 @@ def stateful_set(name: str, spec: LoggingSpec, files: dict[str, str], voters: in
             ],
         },
         claims=[volume_claim("data", k.storage, spec.storage_class)],
-        annotations={VOTERS_ANNOTATION: str(voters)},
+        # On the StatefulSet's own metadata, which restarts no pod: what a later `pulumi up` must know of this cluster.
+        annotations={VOTERS_ANNOTATION: str(voters), PARTITIONS_ANNOTATION: str(k.partitions)},
     )
 
 

@@ -16,6 +16,10 @@ stack's own state says was deployed (`deployed`, read through the engine's
   the replicas a leaving broker holds;
 - fewer Kafka partitions (Kafka cannot remove partitions);
 - fewer Elasticsearch nodes, unless confirmed (`confirm_changes`) after the documented procedure.
+
+The facts compared are structured fields of the parts' StatefulSets (replicas, claim templates),
+the volume patches' sizes, and annotations the component writes on each StatefulSet's own
+metadata for this purpose (`RECORDED`); no config file is read back.
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-import yaml
+import pulumi
 
-from components.config import quantity
 from components import tokens
+from components.config import quantity
 from components.errors import ConfigError
 from components.logging import elasticsearch, kafka, logstash
 from components.logging.config import LoggingSpec
@@ -38,6 +42,26 @@ STORAGE_KEY = {"kafka": "kafka.storage", "logstash": "logstash.queue_storage", "
 CLAIM = "data"
 """The volume claim template every stateful part names its volume by."""
 PATCH_FORCE = "pulumi.com/patchForce"
+STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
+VOLUME_PATCH = "kubernetes:core/v1:PersistentVolumeClaimPatch"
+PIPELINE_TOKENS = (tokens.LOGGING_PIPELINE, tokens.FORMER[tokens.LOGGING_PIPELINE])
+PART_TOKENS = {part: (token, tokens.FORMER[token]) for part, token in tokens.LOGGING_PARTS.items()}
+"""Each part's type token, and the one releases before the one-scheme change registered (a stack may still hold it)."""
+RECORDED = {
+    "kafka": {
+        kafka.VOTERS_ANNOTATION: "how many pods are KRaft controllers (the entries of controller.quorum.voters)",
+        kafka.PARTITIONS_ANNOTATION: "the log topic's partition count (kafka-topics.sh --describe)",
+    },
+    "elasticsearch": {
+        elasticsearch.INITIAL_MASTERS_ANNOTATION: "cluster.initial_master_nodes of its ConfigMap, comma-separated, empty when it has none",
+        elasticsearch.DISCOVERY_ANNOTATION: f"discovery.type of its elasticsearch.yml, {elasticsearch.MULTI_NODE} when unset",
+    },
+}
+"""The annotations each part's StatefulSet carries for a later `pulumi up`, with where to find the value by hand."""
+
+
+class DeployedStateError(pulumi.RunError):
+    """The stack's state holds the pipeline, but not in the form the data-loss checks can read; nothing is registered."""
 
 
 def _storage(spec: LoggingSpec, part: str) -> str:
@@ -61,11 +85,16 @@ class Deployed:
     storage_class: dict[str, str | None] = field(default_factory=dict)
     kafka_partitions: int | None = None
     kafka_voters: int | None = None
-    """How many Kafka pods are KRaft voters: the StatefulSet's annotation, or, for pipelines deployed before it, every pod."""
+    """How many Kafka pods are KRaft voters (the StatefulSet's annotation)."""
     initial_masters: list[str] | None = None
-    """The deployed Elasticsearch bootstrap set ([] when it had none); None when unknown."""
+    """The deployed Elasticsearch bootstrap set ([] when it had none); None when no Elasticsearch was deployed."""
     single_node_discovery: bool = False
-    """The deployed elasticsearch.yml sets `discovery.type: single-node`, which gosvc generated for one node before."""
+    """The deployed nodes run with `discovery.type: single-node`, which gosvc generated for one node before."""
+
+
+def part_name(name: str, part: str) -> str:
+    """The Pulumi name of the pipeline's part component (LoggingPart)."""
+    return f"{name}-{part}"
 
 
 def resource_name(name: str, part: str, role: str) -> str:
@@ -73,21 +102,79 @@ def resource_name(name: str, part: str, role: str) -> str:
     return f"{name}-{part}-{role.replace('_', '-')}"
 
 
-PART_CLASSES = frozenset(token.rsplit(":", 1)[-1] for token in tokens.LOGGING_PARTS.values())
+def _is_child(urn: str, parent_types: tuple[str, ...], type_: str, name: str) -> bool:
+    """Whether `urn` is a `type_` resource named `name` whose parent has one of `parent_types`. The engine qualifies
+    a child's type with its parent's (`...<parent type>$<type>::<name>`), so this holds in any parent chain."""
+    for parent in parent_types:
+        tail = f"{parent}${type_}::{name}"
+        if urn.endswith(tail) and urn[: -len(tail)].endswith(("$", "::")):
+            return True
+    return False
 
 
-def _pipeline_outputs(resources: Mapping[str, Any], name: str) -> dict[str, dict]:
-    """Outputs of this pipeline's resources, by Pulumi name: URNs named after the pipeline whose parent is one of its parts."""
-    found = {}
-    for urn, entry in resources.items():
-        pieces = urn.split("::")
-        if len(pieces) < 4 or not pieces[3].startswith(f"{name}-"):
-            continue
-        parents = pieces[2].split("$")[:-1]
-        if not parents or parents[-1].rsplit(":", 1)[-1] not in PART_CLASSES:
-            continue
-        found[pieces[3]] = dict((entry or {}).get("outputs") or {})
-    return found
+def _children(resources: Mapping[str, Any], parent_types: tuple[str, ...], type_: str, name: str) -> list[tuple[str, dict]]:
+    """(URN, outputs) of each state entry of type `type_` named `name` under a parent of one of `parent_types`."""
+    return [
+        (urn, dict((entry or {}).get("outputs") or {}))
+        for urn, entry in resources.items()
+        if (entry or {}).get("type") == type_ and _is_child(urn, parent_types, type_, name)
+    ]
+
+
+def _one(found: list[tuple[str, dict]], name: str) -> tuple[str, dict] | None:
+    """The single entry found, None for none; several mean several pipelines of one name, which no check can tell apart."""
+    if len(found) > 1:
+        raise DeployedStateError(
+            f"LoggingPipeline '{name}': the stack's state holds {len(found)} resources where one was expected "
+            f"({', '.join(sorted(urn for urn, _ in found))}), so the data-loss checks cannot tell which is this pipeline's; "
+            "give each LoggingPipeline of the stack a name of its own"
+        )
+    return found[0] if found else None
+
+
+def _part(resources: Mapping[str, Any], name: str, part: str) -> str | None:
+    """The URN of the pipeline's part component, None when the state holds none."""
+    found = [hit for token in PART_TOKENS[part] for hit in _children(resources, PIPELINE_TOKENS, token, part_name(name, part))]
+    entry = _one(found, name)
+    return entry[0] if entry else None
+
+
+def _stateful_set(resources: Mapping[str, Any], name: str, part: str, part_urn: str) -> dict:
+    """The outputs of the part's StatefulSet; its absence beside the part is an error, never a new pipeline."""
+    role = resource_name(name, part, "stateful_set")
+    entry = _one(_children(resources, PART_TOKENS[part], STATEFUL_SET, role), name)
+    if entry is None:
+        raise DeployedStateError(
+            f"LoggingPipeline '{name}': the stack's state holds its part {part_urn} but not that part's StatefulSet "
+            f"'{role}' ({STATEFUL_SET}), so the data-loss checks cannot tell what runs. If an earlier `pulumi up` failed "
+            f"before creating it, the part holds no volume: remove it with `pulumi destroy --target '{part_urn}' "
+            "--target-dependents`, then run `pulumi up` again"
+        )
+    return entry[1]
+
+
+def _recorded(name: str, part: str, stateful_set: Mapping[str, Any]) -> dict[str, str]:
+    """The annotations the part's StatefulSet carries for later `pulumi up`s (`RECORDED`); an error when any is missing."""
+    metadata = stateful_set.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
+    wanted = RECORDED.get(part, {})
+    missing = [key for key in wanted if not isinstance(annotations.get(key), str)]
+    if missing:
+        app, namespace = metadata.get("name", part), metadata.get("namespace", "")
+        values = "; ".join(f"{key}: {wanted[key]}" for key in missing)
+        raise DeployedStateError(
+            f"LoggingPipeline '{name}': the stack's state holds StatefulSet '{app}' without the annotation(s) "
+            f"{', '.join(missing)}, which record what the data-loss checks compare with; it was deployed by a gosvc version "
+            f"before they existed. Annotate the running StatefulSet with the values it runs with ({values}): "
+            f"`kubectl annotate -n {namespace} statefulset {app} <key>=<value> ...`, then run `pulumi refresh` and `pulumi up` again"
+        )
+    return {key: annotations[key] for key in wanted}
+
+
+def _count(name: str, part: str, key: str, value: str) -> int:
+    if not value.isdigit():
+        raise DeployedStateError(f"LoggingPipeline '{name}': the {part} StatefulSet's annotation {key} is {value!r}, not a count")
+    return int(value)
 
 
 def _claim(stateful_set: Mapping[str, Any]) -> dict:
@@ -97,47 +184,51 @@ def _claim(stateful_set: Mapping[str, Any]) -> dict:
     return {}
 
 
+def _requested(claim_spec: Mapping[str, Any]) -> str | None:
+    """The storage a claim's spec (or a claim patch's) requests."""
+    return ((claim_spec.get("resources") or {}).get("requests") or {}).get("storage")
+
+
+def _read_volumes(result: Deployed, resources: Mapping[str, Any], name: str, part: str, stateful_set: Mapping[str, Any]) -> None:
+    """The part's replicas, its claim template's size and class, and the largest size an expansion patch gave its volumes."""
+    claim = _claim(stateful_set)
+    result.replicas[part] = int((stateful_set.get("spec") or {}).get("replicas") or 0)
+    result.storage_class[part] = claim.get("storageClassName")
+    size = _requested(claim)
+    if not size:
+        return
+    result.template_storage[part] = largest = size
+    for ordinal in range(result.replicas[part]):
+        patch = _one(_children(resources, PART_TOKENS[part], VOLUME_PATCH, resource_name(name, part, f"volume_{ordinal}")), name)
+        patched = _requested(patch[1].get("spec") or {}) if patch else None
+        if patched and quantity(patched) > quantity(largest):
+            largest = patched
+    result.volume_storage[part] = largest
+
+
 def deployed(resources: Mapping[str, Any], name: str) -> Deployed | None:
-    """The pipeline `name` as `resources` (readStackResourceOutputs' `outputs`) hold it; None before its first deploy."""
-    outputs = _pipeline_outputs(resources, name)
-    sets = {part: outputs.get(resource_name(name, part, "stateful_set")) for part in STATEFUL}
-    sets = {part: obj for part, obj in sets.items() if obj}
+    """The pipeline `name` as `resources` (readStackResourceOutputs' `outputs`) hold it; None before its first deploy.
+
+    Reads only structured fields: each stateful part's StatefulSet (replicas, claim template) and the facts its
+    annotations record (`RECORDED`), and the volume patches' sizes. Raises DeployedStateError when the pipeline's
+    parts are in the state but what the checks need is not.
+    """
+    parts = {part: urn for part in STATEFUL if (urn := _part(resources, name, part)) is not None}
+    sets = {part: _stateful_set(resources, name, part, urn) for part, urn in parts.items()}
     if not sets:
         return None
-    namespace = next(iter(sets.values())).get("metadata", {}).get("namespace", "")
-    result = Deployed(namespace=namespace)
+    result = Deployed(namespace=(next(iter(sets.values())).get("metadata") or {}).get("namespace", ""))
     for part, obj in sets.items():
-        claim = _claim(obj)
-        result.replicas[part] = int((obj.get("spec") or {}).get("replicas") or 0)
-        size = ((claim.get("resources") or {}).get("requests") or {}).get("storage")
-        result.storage_class[part] = claim.get("storageClassName")
-        if size:
-            result.template_storage[part] = size
-            largest = size
-            for key, patch in outputs.items():
-                if key.startswith(resource_name(name, part, "volume_")):
-                    patched = (((patch.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
-                    if patched and quantity(patched) > quantity(largest):
-                        largest = patched
-            result.volume_storage[part] = largest
+        _read_volumes(result, resources, name, part, obj)
     if "kafka" in sets:
-        voters = ((sets["kafka"].get("metadata") or {}).get("annotations") or {}).get(kafka.VOTERS_ANNOTATION)
-        result.kafka_voters = int(voters) if voters and voters.isdigit() else result.replicas["kafka"]
-    kafka_config = (outputs.get(resource_name(name, "kafka", "config")) or {}).get("data") or {}
-    for line in str(kafka_config.get(kafka.CONFIG_KEY, "")).splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() == "num.partitions" and value.strip().isdigit():
-            result.kafka_partitions = int(value.strip())
-    es_config = (outputs.get(resource_name(name, "elasticsearch", "config")) or {}).get("data") or {}
-    if elasticsearch.CONFIG_KEY in es_config:
-        # Pipelines deployed before the set moved to its own key carried it in elasticsearch.yml.
-        settings = {key: yaml.safe_load(es_config.get(key) or "") or {} for key in (elasticsearch.CONFIG_KEY, elasticsearch.BOOTSTRAP_KEY)}
-        result.initial_masters = list(
-            settings[elasticsearch.BOOTSTRAP_KEY].get("cluster.initial_master_nodes")
-            or settings[elasticsearch.CONFIG_KEY].get("cluster.initial_master_nodes")
-            or []
-        )
-        result.single_node_discovery = settings[elasticsearch.CONFIG_KEY].get("discovery.type") == "single-node"
+        recorded = _recorded(name, "kafka", sets["kafka"])
+        result.kafka_voters = _count(name, "kafka", kafka.VOTERS_ANNOTATION, recorded[kafka.VOTERS_ANNOTATION])
+        result.kafka_partitions = _count(name, "kafka", kafka.PARTITIONS_ANNOTATION, recorded[kafka.PARTITIONS_ANNOTATION])
+    if "elasticsearch" in sets:
+        recorded = _recorded(name, "elasticsearch", sets["elasticsearch"])
+        masters = recorded[elasticsearch.INITIAL_MASTERS_ANNOTATION]
+        result.initial_masters = masters.split(",") if masters else []
+        result.single_node_discovery = recorded[elasticsearch.DISCOVERY_ANNOTATION] == "single-node"
     return result
 
 
@@ -149,6 +240,15 @@ def check(previous: Deployed | None, spec: LoggingSpec) -> None:
     """Raises ConfigError, naming the key and the safe procedure, for a change that would lose or strand data."""
     if previous is None:
         return
+    _check_namespace(previous, spec)
+    for part in STATEFUL:
+        _check_volumes(previous, spec, part)
+    _check_kafka_brokers(previous, spec)
+    _check_kafka_partitions(previous, spec)
+    _check_elasticsearch_nodes(previous, spec)
+
+
+def _check_namespace(previous: Deployed, spec: LoggingSpec) -> None:
     if previous.namespace and previous.namespace != spec.namespace:
         _refuse(
             "namespace",
@@ -156,20 +256,25 @@ def check(previous: Deployed | None, spec: LoggingSpec) -> None:
             f"the pipeline runs in {previous.namespace!r}, and moving it would delete that namespace with every volume in it; "
             "deploy a second LoggingPipeline in the new namespace, point the collectors at it, and remove the old one once Kafka has drained",
         )
-    for part in STATEFUL:
-        if part not in previous.volume_storage:
-            continue
-        key, wanted, current = STORAGE_KEY[part], _storage(spec, part), previous.volume_storage[part]
-        if quantity(wanted) < quantity(current):
-            _refuse(key, wanted, f"the {part} volumes hold {current} and Kubernetes volumes cannot shrink; keep {current} or larger")
-        if previous.storage_class.get(part) != spec.storage_class:
-            _refuse(
-                "storage_class",
-                spec.storage_class,
-                f"the {part} volumes were created in StorageClass {previous.storage_class.get(part) or '(the cluster default)'!r}, "
-                "and a StatefulSet's volumes cannot move; keep it, or migrate the data to a second pipeline",
-            )
-    _check_kafka_brokers(previous, spec)
+
+
+def _check_volumes(previous: Deployed, spec: LoggingSpec, part: str) -> None:
+    """Volumes never shrink, and never move to another StorageClass."""
+    if part not in previous.volume_storage:
+        return
+    key, wanted, current = STORAGE_KEY[part], _storage(spec, part), previous.volume_storage[part]
+    if quantity(wanted) < quantity(current):
+        _refuse(key, wanted, f"the {part} volumes hold {current} and Kubernetes volumes cannot shrink; keep {current} or larger")
+    if previous.storage_class.get(part) != spec.storage_class:
+        _refuse(
+            "storage_class",
+            spec.storage_class,
+            f"the {part} volumes were created in StorageClass {previous.storage_class.get(part) or '(the cluster default)'!r}, "
+            "and a StatefulSet's volumes cannot move; keep it, or migrate the data to a second pipeline",
+        )
+
+
+def _check_kafka_partitions(previous: Deployed, spec: LoggingSpec) -> None:
     if previous.kafka_partitions is not None and spec.kafka.partitions < previous.kafka_partitions:
         _refuse(
             "kafka.partitions",
@@ -177,6 +282,10 @@ def check(previous: Deployed | None, spec: LoggingSpec) -> None:
             f"the log topic has {previous.kafka_partitions} partitions and Kafka cannot remove partitions; keep "
             f"{previous.kafka_partitions} or more",
         )
+
+
+def _check_elasticsearch_nodes(previous: Deployed, spec: LoggingSpec) -> None:
+    """A single-node cluster restarts as a cluster of one before it grows; fewer nodes need the documented procedure."""
     nodes = previous.replicas.get("elasticsearch")
     if previous.single_node_discovery and spec.elasticsearch.nodes > 1:
         _refuse(

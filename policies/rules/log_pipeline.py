@@ -14,6 +14,8 @@ import yaml
 from jproperties import Properties
 from pulumi_policy import Severity
 
+from components.logging import durability
+
 from .definition import Finding, NotApplicable, ResourceRule, Stack, StackRule, Subject
 from .kube import containers
 from .props import get, items, whole_number
@@ -105,7 +107,8 @@ def _logstash_queue(subject: Subject, _: Mapping[str, Any]) -> Iterator[str]:
                 yield f"pipelines.yml: pipeline '{flat.get('pipeline.id')}' overrides queue.type with {kind!r}; use persisted"
 
 
-def _properties(text: str) -> dict[str, str]:
+def kafka_properties(text: str) -> dict[str, str]:
+    """server.properties as the broker reads it, with Kafka's own defaults for the durability keys it leaves out."""
     props = Properties()
     props.load(text, "utf-8")
     return {**KAFKA_DEFAULTS, **{k: v.strip() for k, v in props.properties.items()}}
@@ -123,52 +126,69 @@ def _brokers(stack: Stack) -> int | None:
     return total if known else None
 
 
-def _kafka_durability(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Finding]:
-    min_rf = whole_number(settings.get("minReplicationFactor")) or 1
-    min_isr = whole_number(settings.get("minInsyncReplicas")) or 1
-    brokers = _brokers(stack)
-    configs = [(s, _config_file(s, "server.properties")) for s in stack.kinds("ConfigMap")]
-    configs = [(s, text) for s, text in configs if text is not None]
+def _kafka_jobs(stack: Stack) -> list[tuple[Subject, Any, str]]:
+    """Containers of Jobs whose command line creates or configures a topic's replication, with that command line."""
     jobs = [
         (job, c, " ".join(str(a) for a in items(c.spec.get("command")) + items(c.spec.get("args"))))
         for job in stack.kinds("Job")
         if job.template is not None
         for c in containers(job.template[1], ("containers",))
     ]
-    jobs = [(job, c, line) for job, c, line in jobs if "--replication-factor" in line or "min.insync.replicas" in line]
+    return [(job, c, line) for job, c, line in jobs if "--replication-factor" in line or "min.insync.replicas" in line]
+
+
+def topic_settings(line: str) -> tuple[int | None, int | None]:
+    """The replication factor and min.insync.replicas a topic-creation command line gives (None where it gives none)."""
+    rf_match, isr_match = _TOPIC_RF.search(line), _TOPIC_ISR.search(line)
+    return (int(rf_match.group(1)) if rf_match else None, int(isr_match.group(1)) if isr_match else None)
+
+
+def _server_properties_findings(subject: Subject, text: str, brokers: int | None, min_rf: int, min_isr: int) -> Iterator[Finding]:
+    props = kafka_properties(text)
+    where = f"{subject.describe()} server.properties"
+    if durability.unclean_election_problem(props["unclean.leader.election.enable"]):
+        yield Finding(f"{where} enables unclean.leader.election, which elects an out-of-sync replica and loses acknowledged events", subject.urn)
+    for key in REPLICATION_FACTORS:
+        value = whole_number(props[key])
+        if value is None or value < min_rf:
+            yield Finding(f"{where}: {key} is {props[key]}; it must be at least {min_rf}", subject.urn)
+        elif brokers is not None and durability.replication_problem(value, brokers):
+            yield Finding(f"{where}: {key} is {value} but the stack runs {brokers} broker(s), so topic creation fails", subject.urn)
+    for isr_key, rf_key in MIN_ISR:
+        isr, rf = whole_number(props[isr_key]), whole_number(props[rf_key])
+        if isr is None or isr < min_isr:
+            yield Finding(f"{where}: {isr_key} is {props[isr_key]}; it must be at least {min_isr}", subject.urn)
+        elif rf is not None and durability.min_insync_problem(isr, rf):
+            yield Finding(f"{where}: {isr_key} {isr} leaves no room below {rf_key} {rf}; one broker down would stop acks=all writes", subject.urn)
+
+
+def _topic_job_findings(job: Subject, c: Any, line: str, brokers: int | None, min_rf: int, min_isr: int) -> Iterator[Finding]:
+    rf, isr = topic_settings(line)
+    where = f"{job.describe()} {c.label} creates a topic with"
+    if rf is not None and rf < min_rf:
+        yield Finding(f"{where} --replication-factor {rf}; it must be at least {min_rf}", job.urn)
+    if rf is not None and brokers is not None and durability.replication_problem(rf, brokers):
+        yield Finding(f"{where} --replication-factor {rf} but the stack runs {brokers} broker(s)", job.urn)
+    if isr is not None:
+        if isr < min_isr:
+            yield Finding(f"{where} min.insync.replicas={isr}; it must be at least {min_isr}", job.urn)
+        elif rf is not None and durability.min_insync_problem(isr, rf):
+            yield Finding(f"{where} min.insync.replicas={isr} not below --replication-factor {rf}; one broker down would stop writes", job.urn)
+
+
+def _kafka_durability(stack: Stack, settings: Mapping[str, Any]) -> Iterator[Finding]:
+    min_rf = whole_number(settings.get("minReplicationFactor")) or 1
+    min_isr = whole_number(settings.get("minInsyncReplicas")) or 1
+    brokers = _brokers(stack)
+    configs = [(s, _config_file(s, "server.properties")) for s in stack.kinds("ConfigMap")]
+    configs = [(s, text) for s, text in configs if text is not None]
+    jobs = _kafka_jobs(stack)
     if not configs and not jobs:
         raise NotApplicable("the stack runs no Kafka (no ConfigMap with server.properties, no topic-creation Job)")
     for subject, text in configs:
-        props = _properties(text)
-        where = f"{subject.describe()} server.properties"
-        if props["unclean.leader.election.enable"].lower() != "false":
-            yield Finding(f"{where} enables unclean.leader.election, which elects an out-of-sync replica and loses acknowledged events", subject.urn)
-        for key in REPLICATION_FACTORS:
-            value = whole_number(props[key])
-            if value is None or value < min_rf:
-                yield Finding(f"{where}: {key} is {props[key]}; it must be at least {min_rf}", subject.urn)
-            elif brokers is not None and value > brokers:
-                yield Finding(f"{where}: {key} is {value} but the stack runs {brokers} broker(s), so topic creation fails", subject.urn)
-        for isr_key, rf_key in MIN_ISR:
-            isr, rf = whole_number(props[isr_key]), whole_number(props[rf_key])
-            if isr is None or isr < min_isr:
-                yield Finding(f"{where}: {isr_key} is {props[isr_key]}; it must be at least {min_isr}", subject.urn)
-            elif rf is not None and (isr > rf or (rf > 1 and isr >= rf)):
-                yield Finding(f"{where}: {isr_key} {isr} leaves no room below {rf_key} {rf}; one broker down would stop acks=all writes", subject.urn)
+        yield from _server_properties_findings(subject, text, brokers, min_rf, min_isr)
     for job, c, line in jobs:
-        rf_match, isr_match = _TOPIC_RF.search(line), _TOPIC_ISR.search(line)
-        rf = int(rf_match.group(1)) if rf_match else None
-        where = f"{job.describe()} {c.label} creates a topic with"
-        if rf is not None and rf < min_rf:
-            yield Finding(f"{where} --replication-factor {rf}; it must be at least {min_rf}", job.urn)
-        if rf is not None and brokers is not None and rf > brokers:
-            yield Finding(f"{where} --replication-factor {rf} but the stack runs {brokers} broker(s)", job.urn)
-        if isr_match:
-            isr = int(isr_match.group(1))
-            if isr < min_isr:
-                yield Finding(f"{where} min.insync.replicas={isr}; it must be at least {min_isr}", job.urn)
-            elif rf is not None and (isr > rf or (rf > 1 and isr >= rf)):
-                yield Finding(f"{where} min.insync.replicas={isr} not below --replication-factor {rf}; one broker down would stop writes", job.urn)
+        yield from _topic_job_findings(job, c, line, brokers, min_rf, min_isr)
 
 
 RULES = [

@@ -77,7 +77,10 @@ class Live:
 
 
 def _props(text: str) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
+    """server.properties read as the policy pack reads any program's Kafka config."""
+    from policies.rules.log_pipeline import kafka_properties
+
+    return kafka_properties(text)
 
 
 def _es(live: Live) -> dict:
@@ -92,6 +95,9 @@ def _storage(claim: str, size: str) -> Callable[[Live], None]:
 
 
 def _partitions(live: Live) -> None:
+    from components.logging import kafka
+
+    assert live.stateful_set("kafka").metadata.annotations[kafka.PARTITIONS_ANNOTATION] == "4", "the fact the next up reads back"
     assert _props(live.config("kafka", "server.properties"))["num.partitions"] == "4"
     assert "--partitions 4" in live.job_command("kafka-create-topic")
 
@@ -108,7 +114,9 @@ def _kafka_grown(brokers: int) -> Callable[[Live], None]:
         assert sts.metadata.annotations["gosvc.dev/kafka-controllers"] == "1", "the quorum dev was formed with"
         props = _props(live.config("kafka", "server.properties"))
         assert props["controller.quorum.voters"].count("@") == 1 and props["min.insync.replicas"] == "2"
-        assert "--replication-factor 3" in live.job_command("kafka-create-topic")
+        from policies.rules.log_pipeline import topic_settings
+
+        assert topic_settings(live.job_command("kafka-create-topic")) == (3, 2)
         assert {live.claim(f"data-kafka-{i}") for i in range(brokers)} == {"8Gi"}, "new brokers' claims are grown like the first"
         zones = {n.metadata.name: n.metadata.labels[ZONE] for n in live.core.list_node().items}
         pods = live.core.list_namespaced_pod(live.namespace, label_selector="app.kubernetes.io/name=kafka,app.kubernetes.io/component=broker").items
@@ -140,6 +148,9 @@ def _es_grown(live: Live) -> None:
     assert "cluster.initial_master_nodes" not in conf
     bootstrap = yaml.safe_load(live.config("elasticsearch", "bootstrap.yml"))
     assert bootstrap == {"cluster.initial_master_nodes": ["elasticsearch-0"]}, "the set node 0 formed with: nodes 1 and 2 can only join it"
+    from components.logging import elasticsearch
+
+    assert live.stateful_set("elasticsearch").metadata.annotations[elasticsearch.INITIAL_MASTERS_ANNOTATION] == "elasticsearch-0"
     assert {live.claim(f"data-elasticsearch-{i}") for i in range(3)} == {"20Gi"}
 
 
