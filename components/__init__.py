@@ -7,8 +7,9 @@ every component and its Pulumi providers.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from components import lazy
 
 __version__ = "0.1.0"
 """The package's version: pyproject.toml and the provider's schema read it from here."""
@@ -38,13 +39,4 @@ if TYPE_CHECKING:
     from components.service import GoService, GoServiceArgs
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _PUBLIC:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_PUBLIC[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_PUBLIC])
+__getattr__, __dir__ = lazy.exports(__name__, _PUBLIC)

@@ -8,8 +8,9 @@ so the policy pack can import `durability` without the library's dependencies.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from components import lazy
 
 _PUBLIC = {
     "ExistingSecretsArgs": "components.logging.component",
@@ -28,13 +29,4 @@ if TYPE_CHECKING:
     from components.logging.config import LoggingSpec, parse_logging, warnings
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _PUBLIC:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_PUBLIC[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_PUBLIC])
+__getattr__, __dir__ = lazy.exports(__name__, _PUBLIC)
