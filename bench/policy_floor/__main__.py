@@ -8,7 +8,9 @@ themselves cost. Started like the real pack: `python -u -m pulumi.policy <engine
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent / "policies"))
+ROOT = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(ROOT / "policies"))
+sys.path.insert(1, str(ROOT))  # the real pack's rules import the library's components/logging/durability.py
 
 from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy, StackValidationPolicy  # noqa: E402
 

@@ -70,8 +70,9 @@ class Generated:
 
     @classmethod
     def of(cls, spec: LoggingSpec, deployed_masters: list[str] | None = None) -> "Generated":
-        files = elasticsearch.config_files(PIPELINE, spec, elasticsearch.bootstrap_masters(spec, deployed_masters))
-        sts = elasticsearch.stateful_set(PIPELINE, spec, files)
+        masters = elasticsearch.bootstrap_masters(spec, deployed_masters)
+        files = elasticsearch.config_files(PIPELINE, spec, masters)
+        sts = elasticsearch.stateful_set(PIPELINE, spec, files, masters)
         pod = sts["spec"]["template"]["spec"]
         (copy,) = pod["initContainers"]
         (node,) = pod["containers"]
