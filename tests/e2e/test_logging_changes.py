@@ -197,12 +197,14 @@ def five_nodes(cluster):
 
 @dataclass(frozen=True)
 class Pipeline:
-    """The stack as the module's fixture brought it up: the config it went up with, the spec its Secrets were made for, and the up."""
+    """The stack as the module's fixture brought it up: the config it went up with, the spec its Secrets were made for,
+    the up, and the stack file's config as the engine left it then (it writes the values back as strings)."""
 
     stack: EngineStack
     config: Mapping[str, Any]
     spec: LoggingSpec
     up: Operation
+    stack_file_config: Mapping[str, Any]
 
     @property
     def namespace(self) -> str:
@@ -212,6 +214,10 @@ class Pipeline:
 def _wait_ready(live: Live) -> None:
     for name in ("kafka", "logstash", "elasticsearch"):
         wait_for(f"StatefulSet {name} ready", lambda name=name: live.ready(name))
+
+
+def _stack_file_config(under: EngineStack) -> dict[str, Any]:
+    return yaml.safe_load(under.stack_file.read_text())["config"]
 
 
 def _exists(under: EngineStack) -> bool:
@@ -230,7 +236,7 @@ def pipeline(engine, cluster, report, five_nodes) -> Iterator[Pipeline]:
     entry.update(up="succeeded" if op.succeeded else "failed", up_seconds=op.seconds, created=op.summary.get("create", 0))
     assert op.succeeded, op.error[-4000:]
     assert not [v for v in op.violations if v.level == "mandatory"]
-    brought_up = Pipeline(under, MappingProxyType(dict(config)), spec, op)
+    brought_up = Pipeline(under, MappingProxyType(dict(config)), spec, op, MappingProxyType(_stack_file_config(under)))
     _wait_ready(Live(cluster, brought_up.namespace))
     yield brought_up
     if _exists(under):
@@ -244,9 +250,9 @@ def _as_brought_up(pipeline: Pipeline) -> EngineStack:
     under = pipeline.stack
     if not _exists(under):
         pytest.fail(f"stack {STACK} was destroyed before this check ran (test_destroy_keeps_the_volumes destroys it)")
-    applied = yaml.safe_load(under.stack_file.read_text())["config"]
-    if applied != dict(pipeline.config):
-        changed = sorted(k for k in set(applied) | set(pipeline.config) if applied.get(k) != pipeline.config.get(k))
+    applied, then = _stack_file_config(under), pipeline.stack_file_config
+    if applied != then:
+        changed = sorted(k for k in set(applied) | set(then) if applied.get(k) != then.get(k))
         pytest.fail(f"stack {STACK} was changed since up ({', '.join(changed)}): the change matrix ran before this check")
     return under
 
@@ -362,7 +368,7 @@ def _apply(under: EngineStack, cluster, config: dict[str, Any], change: Change) 
     if set(op.types("delete")) & set(DATA_BEARING):
         problems.append(f"{change.key} deleted {op.types('delete')}")
     if outcome != change.expect:
-        problems.append(f"outcome {outcome}, expected {change.expect}: {op.error[-1500:]}")
+        problems.append(f"outcome {outcome}, expected {change.expect}" + ("" if entry["message"] else f": {op.error[-1500:]}"))
         # Going on is safe only when nothing was applied: a refusal that registered nothing, rolled back above.
         return Applied(entry, problems, live_config, go_on=outcome == "refused" and not op.changed_steps)
     if outcome == "refused":
@@ -386,16 +392,16 @@ def _apply(under: EngineStack, cluster, config: dict[str, Any], change: Change) 
 
 
 def _table(applied: list[Applied]) -> str:
-    """One row per change in CHANGES: key, expected, outcome, data-bearing objects replaced or deleted, the engine's
-    message; then what went wrong with it."""
-    lines = [f"{'#':>2}  {'key':<26} {'expected':<9} {'outcome':<9} {'replaced/deleted':<24} message"]
+    """One row per change in CHANGES: key, expected, outcome, the kinds it replaced or deleted, the engine's message;
+    then what went wrong with it."""
+    lines = [f"{'#':>2}  {'key':<26} {'expected':<9} {'outcome':<9} {'replaced/deleted':<32} message"]
     for number, change in enumerate(CHANGES):
         if number >= len(applied):
             lines.append(f"{number:>2}  {change.key:<26} {change.expect:<9} {'not run':<9}")
             continue
         entry, problems = applied[number].entry, applied[number].problems
-        touched = sorted({t.rsplit(":", 1)[-1] for t in entry["replaced"] + entry["deleted"] if t in DATA_BEARING})
-        lines.append(f"{number:>2}{'!' if problems else ' '} {change.key:<26} {change.expect:<9} {entry['outcome']:<9} {', '.join(touched) or '-':<24} {(entry['message'] or '-')[:160]}")
+        touched = [f"{t.rsplit(':', 1)[-1]} {how}" for how in ("replaced", "deleted") for t in entry[how]]
+        lines.append(f"{number:>2}{'!' if problems else ' '} {change.key:<26} {change.expect:<9} {entry['outcome']:<9} {', '.join(touched) or '-':<32} {(entry['message'] or '-')[:160]}")
         lines += [f"      - {problem}" for problem in problems]
     return "\n".join(lines)
 
@@ -403,8 +409,10 @@ def _table(applied: list[Applied]) -> str:
 def test_change_matrix_on_the_running_pipeline(cluster, pipeline, report):
     """Every change in CHANGES, in order, on the stack as brought up: each builds on those before it, and each is
     recorded in report.json's `upgrades`. The test fails at the end with the whole matrix if any change went wrong.
-    A change that registered nothing (refused, rolled back) lets the sequence go on; one that replaced or deleted a
-    data-bearing object, or was applied when it should have been refused, ends it."""
+    The sequence goes on past a change that was applied as planned or refused without registering anything (its
+    config is rolled back); one that replaced or deleted a data-bearing object, was applied though it should have
+    been refused, or registered steps and then failed, ends it: the changes after it would start from a stack the
+    matrix did not plan, and a lost volume is not to be built on."""
     under = _as_brought_up(pipeline)
     config = dict(pipeline.config)
     applied: list[Applied] = []
@@ -415,7 +423,8 @@ def test_change_matrix_on_the_running_pipeline(cluster, pipeline, report):
         config = step.config
         if not step.go_on:
             break
-    assert len(applied) == len(CHANGES) and not any(step.problems for step in applied), "the change matrix:\n" + _table(applied)
+    all_as_planned = len(applied) == len(CHANGES) and not any(step.problems for step in applied)
+    assert all_as_planned, "the change matrix:\n" + _table(applied)
     upgrades = report.data["upgrades"]
     assert [u["key"] for u in upgrades] == [c.key for c in CHANGES]
     for u in upgrades:
