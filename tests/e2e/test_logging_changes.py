@@ -1,22 +1,26 @@
 """The logging pipeline under the real engine: existing Secrets, real volumes, Pod Security, and a change matrix.
 
-One stack (dev's config in namespaces of its own) goes up with Secrets the test created, then
-every stateful knob is changed on the running pipeline in turn. Each change is recorded in
-report.json's `upgrades` with what the engine did; no change may replace or delete a
-StatefulSet or a volume claim. The tests run in file order and share the stack.
+One stack (dev's config in namespaces of its own) goes up once per module, in the `pipeline` fixture, with
+Secrets the test created. The read-only checks look at it as brought up; the change matrix, one test because
+its changes build on each other, changes every stateful knob on the running pipeline in turn, records each in
+report.json's `upgrades` with what the engine did, and fails with a table of every change that went wrong; no
+change may replace or delete a StatefulSet or a volume claim. Any one test can run alone: the fixture brings the
+stack up and destroys it at the end unless test_destroy_keeps_the_volumes did.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from types import MappingProxyType
+from typing import Any, Callable, Iterator, Mapping
 
 import kubernetes
 import pytest
 import yaml
 
 from components.logging import versions
+from components.logging.config import LoggingSpec
 from tools.e2e import existing_secrets
 from tools.e2e.cluster import NodeSpec, node_manifest
 from tests.e2e.conftest import wait_for
@@ -202,19 +206,39 @@ def five_nodes(cluster):
         core.delete_node(node.name)
 
 
+@dataclass(frozen=True)
+class Pipeline:
+    """The stack as the module's fixture brought it up: the config it went up with, the spec its Secrets were made for,
+    the up, and the stack file's config as the engine left it then (it writes the values back as strings)."""
+
+    stack: EngineStack
+    config: Mapping[str, Any]
+    spec: LoggingSpec
+    up: Operation
+    stack_file_config: Mapping[str, Any]
+
+    @property
+    def namespace(self) -> str:
+        return self.config["gosvc:loggingNamespace"]
+
+
+def _wait_ready(live: Live) -> None:
+    for name in ("kafka", "logstash", "elasticsearch"):
+        wait_for(f"StatefulSet {name} ready", lambda name=name: live.ready(name))
+
+
+def _stack_file_config(under: EngineStack) -> dict[str, Any]:
+    return yaml.safe_load(under.stack_file.read_text())["config"]
+
+
+def _exists(under: EngineStack) -> bool:
+    return under.name in {s.name for s in under.stack.workspace.list_stacks()}
+
+
 @pytest.fixture(scope="module")
-def running() -> dict[str, Any]:
-    """The stack and its config as last applied; filled by the first test."""
-    return {}
-
-
-def _namespace(config: dict[str, Any]) -> str:
-    return config["gosvc:loggingNamespace"]
-
-
-
-
-def test_up_with_existing_secrets_on_real_volumes(engine, cluster, running, report):
+def pipeline(engine, cluster, report, five_nodes) -> Iterator[Pipeline]:
+    """dev's pipeline up and ready with Secrets made here, in namespaces of its own; destroyed when the module ends
+    unless a test destroyed it."""
     config = e2e_config("dev", namespace="gosvc-changes", loggingNamespace="logging-changes")
     spec = existing_secrets.create(cluster.api(), config)
     under = engine.stack(STACK, config, pack_config="dev")
@@ -223,23 +247,37 @@ def test_up_with_existing_secrets_on_real_volumes(engine, cluster, running, repo
     entry.update(up="succeeded" if op.succeeded else "failed", up_seconds=op.seconds, created=op.summary.get("create", 0))
     assert op.succeeded, op.error[-4000:]
     assert not [v for v in op.violations if v.level == "mandatory"]
-    running.update(stack=under, config=config, spec=spec)
-    types = {t for _, t, _ in op.steps}
+    brought_up = Pipeline(under, MappingProxyType(dict(config)), spec, op, MappingProxyType(_stack_file_config(under)))
+    _wait_ready(Live(cluster, brought_up.namespace))
+    yield brought_up
+    if _exists(under):
+        op = under.destroy()
+        assert op.succeeded, op.error[-4000:]
+        under.remove()
+
+
+def _as_brought_up(pipeline: Pipeline) -> EngineStack:
+    """The stack, failing clearly if it no longer holds the config it went up with: the read-only checks describe that state."""
+    under = pipeline.stack
+    if not _exists(under):
+        pytest.fail(f"stack {STACK} was destroyed before this check ran (test_destroy_keeps_the_volumes destroys it)")
+    applied, then = _stack_file_config(under), pipeline.stack_file_config
+    if applied != then:
+        changed = sorted(k for k in set(applied) | set(then) if applied.get(k) != then.get(k))
+        pytest.fail(f"stack {STACK} was changed since up ({', '.join(changed)}): the change matrix ran before this check")
+    return under
+
+
+def test_up_uses_the_existing_secrets_and_generates_no_credential(pipeline):
+    types = {t for _, t, _ in pipeline.up.steps}
     assert not {t for t in types if t.startswith(("random:", "tls:"))}, "no credential was generated"
     assert "kubernetes:core/v1:Secret" not in types, "the component created no Secret: it uses the existing ones"
 
 
-def _running(running) -> tuple[EngineStack, dict[str, Any]]:
-    if "stack" not in running:
-        pytest.fail("the logging stack is not up (see test_up_with_existing_secrets_on_real_volumes)")
-    return running["stack"], running["config"]
-
-
-def test_pipeline_is_ready_on_bound_volumes_with_the_existing_secrets(cluster, running, report):
-    under, config = _running(running)
-    live = Live(cluster, _namespace(config))
-    for name in ("kafka", "logstash", "elasticsearch"):
-        wait_for(f"StatefulSet {name} ready", lambda name=name: live.ready(name))
+def test_pipeline_is_ready_on_bound_volumes_with_the_existing_secrets(cluster, pipeline, report):
+    _as_brought_up(pipeline)
+    live = Live(cluster, pipeline.namespace)
+    _wait_ready(live)
     for job in ("kafka-create-topic", "elasticsearch-setup"):
         live.job_command(job)
     claims = live.claims()
@@ -249,13 +287,13 @@ def test_pipeline_is_ready_on_bound_volumes_with_the_existing_secrets(cluster, r
     pod = live.stateful_set("elasticsearch").spec.template.spec
     secrets_used = {v.secret.secret_name for v in pod.volumes if v.secret}
     assert {"byo-elastic", "byo-elasticsearch-tls"} <= secrets_used
-    existing = {s.metadata.name for s in live.core.list_namespaced_secret(_namespace(config)).items}
+    existing = {s.metadata.name for s in live.core.list_namespaced_secret(pipeline.namespace).items}
     assert secrets_used <= existing
 
 
-def test_restricted_namespace_admits_every_logging_pod_but_filebeats(cluster, running, report):
-    _, config = _running(running)
-    spec = running["spec"]
+def test_restricted_namespace_admits_every_logging_pod_but_filebeats(cluster, pipeline, report):
+    _as_brought_up(pipeline)
+    spec = pipeline.spec
     core = kubernetes.client.CoreV1Api(cluster.api())
     apps = kubernetes.client.AppsV1Api(cluster.api())
     labels = core.read_namespace(spec.namespace).metadata.labels
@@ -277,9 +315,8 @@ def test_restricted_namespace_admits_every_logging_pod_but_filebeats(cluster, ru
     assert set(refused) == {"filebeat", "elasticsearch-node-tuning"}
 
 
-def test_preview_after_up_shows_no_changes(running, report):
-    under, _ = _running(running)
-    op = under.preview()
+def test_preview_after_up_shows_no_changes(pipeline, report):
+    op = _as_brought_up(pipeline).preview()
     report.data["logging"][STACK]["changes_after_up"] = op.changes
     assert op.succeeded, op.error[-4000:]
     assert op.changes == 0, op.changed_steps
@@ -292,23 +329,25 @@ def _outcome(op: Operation) -> str:
     return "replaced" if touched & set(DATA_BEARING) else "in-place"
 
 
-@pytest.mark.parametrize("index", range(len(CHANGES)), ids=[f"{c.key}={list(c.values.values())[0]}" for c in CHANGES])
-def test_change_on_the_running_pipeline(cluster, running, report, index):
-    under, config = _running(running)
-    change = CHANGES[index]
-    before = {f"gosvc:{k}": config.get(f"gosvc:{k}") for k in change.values}
-    wanted = {**config, **{f"gosvc:{k}": v for k, v in change.values.items()}}
-    under.write_config(wanted)
-    runs = under.program.runs
-    op = under.up()
-    outcome = _outcome(op)
-    after = under.preview() if op.succeeded else None
+@dataclass
+class Applied:
+    """One change of the matrix as applied: its report.json entry, what went wrong, the config live afterwards, and
+    whether the sequence may go on."""
+
+    entry: dict[str, Any]
+    problems: list[str]
+    config: dict[str, Any]
+    go_on: bool
+
+
+def _entry(change: Change, config: dict[str, Any], op: Operation, after: Operation | None) -> dict[str, Any]:
+    """The change's record in report.json's `upgrades`."""
     message = next((line.split("error: ", 1)[1] for line in (op.error + "\n" + op.output).splitlines() if "error: " in line and change.key in line), None)
-    entry = {
+    return {
         "key": change.key,
-        "from": {k[len("gosvc:") :]: v for k, v in before.items()},
+        "from": {k: config.get(f"gosvc:{k}") for k in change.values},
         "to": dict(change.values),
-        "outcome": outcome,
+        "outcome": _outcome(op),
         "expected": change.expect,
         "replaced": op.replaced_types,
         "deleted": op.types("delete"),
@@ -319,26 +358,94 @@ def test_change_on_the_running_pipeline(cluster, running, report, index):
         "message": message,
         "seconds": op.seconds,
     }
-    report.data["upgrades"].append(entry)
-    assert not set(op.replaced_types) & set(DATA_BEARING), f"{change.key} replaced {op.replaced_types}"
-    assert not set(op.types("delete")) & set(DATA_BEARING), f"{change.key} deleted {op.types('delete')}"
-    assert outcome == change.expect, op.error[-3000:]
+
+
+def _apply(under: EngineStack, cluster, config: dict[str, Any], change: Change) -> Applied:
+    """Applies one change on top of `config` (what is live), checks what the design promises of it, and leaves the
+    stack file holding what is live afterwards: a refused change's config is written back."""
+    wanted = {**config, **{f"gosvc:{k}": v for k, v in change.values.items()}}
+    under.write_config(wanted)
+    runs = under.program.runs
+    op = under.up()
+    after = under.preview() if op.succeeded else None
+    entry = _entry(change, config, op, after)
+    outcome = entry["outcome"]
+    live_config = config if outcome == "refused" else wanted
     if outcome == "refused":
-        assert message and "invalid value" in message, op.error[-3000:]
-        assert op.changed_steps == [], "a refused change registers nothing"
-        assert under.program.runs == runs + 1
         under.write_config(config)
-        return
-    running["config"] = wanted
-    assert op.updated_types or op.types("create"), f"{change.key} changed nothing: {op.summary}"
-    assert after.changes == 0, after.changed_steps
+    problems = []
+    if set(op.replaced_types) & set(DATA_BEARING):
+        problems.append(f"{change.key} replaced {op.replaced_types}")
+    if set(op.types("delete")) & set(DATA_BEARING):
+        problems.append(f"{change.key} deleted {op.types('delete')}")
+    if outcome != change.expect:
+        problems.append(f"outcome {outcome}, expected {change.expect}" + ("" if entry["message"] else f": {op.error[-1500:]}"))
+        # Going on is safe only when nothing was applied: a refusal that registered nothing, rolled back above.
+        return Applied(entry, problems, live_config, go_on=outcome == "refused" and not op.changed_steps)
+    if outcome == "refused":
+        if not (entry["message"] and "invalid value" in entry["message"]):
+            problems.append(f"the refusal does not name {change.key} with 'invalid value': {op.error[-1500:]}")
+        if op.changed_steps != []:
+            problems.append(f"a refused change registers nothing, yet: {op.changed_steps}")
+        if under.program.runs != runs + 1:
+            problems.append(f"the program ran {under.program.runs - runs} times, not once")
+        return Applied(entry, problems, live_config, go_on=not op.changed_steps)
+    if not (op.updated_types or op.types("create")):
+        problems.append(f"{change.key} changed nothing: {op.summary}")
+    if after.changes != 0:
+        problems.append(f"the preview after it shows {after.changes} changes: {after.changed_steps}")
     if change.live is not None:
-        change.live(Live(cluster, _namespace(wanted)))
+        try:
+            change.live(Live(cluster, wanted["gosvc:loggingNamespace"]))
+        except (Exception, pytest.fail.Exception) as err:
+            problems.append(f"live check: {type(err).__name__}: {err}")
+    return Applied(entry, problems, live_config, go_on=True)
 
 
-def test_destroy_keeps_the_volumes(cluster, running, report):
-    under, config = _running(running)
-    live = Live(cluster, _namespace(config))
+def _table(applied: list[Applied]) -> str:
+    """One row per change in CHANGES: key, expected, outcome, the kinds it replaced or deleted, the engine's message;
+    then what went wrong with it."""
+    lines = [f"{'#':>2}  {'key':<26} {'expected':<9} {'outcome':<9} {'replaced/deleted':<32} message"]
+    for number, change in enumerate(CHANGES):
+        if number >= len(applied):
+            lines.append(f"{number:>2}  {change.key:<26} {change.expect:<9} {'not run':<9}")
+            continue
+        entry, problems = applied[number].entry, applied[number].problems
+        touched = [f"{t.rsplit(':', 1)[-1]} {how}" for how in ("replaced", "deleted") for t in entry[how]]
+        lines.append(f"{number:>2}{'!' if problems else ' '} {change.key:<26} {change.expect:<9} {entry['outcome']:<9} {', '.join(touched) or '-':<32} {(entry['message'] or '-')[:160]}")
+        lines += [f"      - {problem}" for problem in problems]
+    return "\n".join(lines)
+
+
+def test_change_matrix_on_the_running_pipeline(cluster, pipeline, report):
+    """Every change in CHANGES, in order, on the stack as brought up: each builds on those before it, and each is
+    recorded in report.json's `upgrades`. The test fails at the end with the whole matrix if any change went wrong.
+    The sequence goes on past a change that was applied as planned or refused without registering anything (its
+    config is rolled back); one that replaced or deleted a data-bearing object, was applied though it should have
+    been refused, or registered steps and then failed, ends it: the changes after it would start from a stack the
+    matrix did not plan, and a lost volume is not to be built on."""
+    under = _as_brought_up(pipeline)
+    config = dict(pipeline.config)
+    applied: list[Applied] = []
+    for change in CHANGES:
+        step = _apply(under, cluster, config, change)
+        report.data["upgrades"].append(step.entry)
+        applied.append(step)
+        config = step.config
+        if not step.go_on:
+            break
+    all_as_planned = len(applied) == len(CHANGES) and not any(step.problems for step in applied)
+    assert all_as_planned, "the change matrix:\n" + _table(applied)
+    upgrades = report.data["upgrades"]
+    assert [u["key"] for u in upgrades] == [c.key for c in CHANGES]
+    for u in upgrades:
+        assert u["outcome"] == u["expected"] and u["outcome"] in ("in-place", "refused")
+        assert not set(u["replaced"]) & set(DATA_BEARING)
+
+
+def test_destroy_keeps_the_volumes(cluster, pipeline, report):
+    under = pipeline.stack
+    live = Live(cluster, pipeline.namespace)
     claims = set(live.claims())
     op = under.destroy()
     assert op.succeeded, op.error[-4000:]
@@ -347,11 +454,3 @@ def test_destroy_keeps_the_volumes(cluster, running, report):
     # The namespaces were the platform team's, so they and the claims in them stay (retention policy Retain).
     assert claims and claims == left
     under.remove()
-
-
-def test_report_has_the_change_matrix(report):
-    upgrades = report.data["upgrades"]
-    assert [u["key"] for u in upgrades] == [c.key for c in CHANGES]
-    for u in upgrades:
-        assert u["outcome"] == u["expected"] and u["outcome"] in ("in-place", "refused")
-        assert not set(u["replaced"]) & set(DATA_BEARING)
