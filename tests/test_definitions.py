@@ -31,7 +31,7 @@ from components.args import ResourcesArgs
 from components.config import Model, ResourcesSpec
 from components.image.component import GoImageArgs
 from components.image.config import ImageSpec
-from components.k8s import security
+from components.k8s import exemptions
 from components.logging.component import LoggingPipelineArgs
 from components.logging.config import LoggingSpec
 from components.observability.component import PrometheusStackArgs, ServiceMonitoringArgs
@@ -330,9 +330,9 @@ def test_the_allow_lists_are_still_needed():
 
 
 def test_the_library_and_the_pack_share_one_exemption_prefix():
-    """The pack runs in a venv of its own without the library, so each holds the prefix; this holds them equal."""
-    assert security.EXEMPT_PREFIX == rules.EXEMPT_PREFIX
-    assert security.exemptions({"no-host-path": "reads node logs"}) == {f"{rules.EXEMPT_PREFIX}no-host-path": "reads node logs"}
+    """One definition: the pack takes the prefix from the library's standard-library-only module the components use."""
+    assert rules.EXEMPT_PREFIX is exemptions.EXEMPT_PREFIX
+    assert exemptions.exemptions({"no-host-path": "reads node logs"}) == {f"{rules.EXEMPT_PREFIX}no-host-path": "reads node logs"}
 
 
 # -- each checker can fail ------------------------------------------------------------------------------------------

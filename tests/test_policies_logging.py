@@ -129,4 +129,4 @@ def test_the_pack_loads_the_shared_rules_with_only_its_own_requirements():
         [sys.executable, "-c", PACK_IMPORT, ",".join(sorted(blocked)), str(ROOT / "policies"), str(ROOT)], cwd=ROOT / "policies", capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.strip() == "['components', 'components.lazy', 'components.logging', 'components.logging.durability']"
+    assert proc.stdout.strip() == "['components', 'components.k8s', 'components.k8s.exemptions', 'components.lazy', 'components.logging', 'components.logging.durability']"

@@ -46,17 +46,3 @@ def namespace(name: str, app: str, instance: str, enforce: str = "restricted") -
     """A Namespace of gosvc's own, labelled for the component that owns it and enforcing Pod Security `enforce`."""
     labels = {**meta.labels(app, instance, "namespace"), **pod_security_labels(enforce)}
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta.metadata(name, None, labels)}
-
-
-EXEMPT_PREFIX = "policies.gosvc.dev/exempt-"
-"""The policy pack's opt-out annotation, `policies.gosvc.dev/exempt-<policy>: <reason>` on a workload: the pack's own
-`policies.rules.EXEMPT_PREFIX`, repeated here because the pack runs in a venv of its own without this library;
-tests/test_definitions.py holds the two equal."""
-
-
-def exemptions(reasons: dict[str, str]) -> dict[str, str]:
-    """Annotations exempting a workload from named policies; every reason must be non-empty."""
-    for policy, reason in reasons.items():
-        if not reason.strip():
-            raise ValueError(f"exemption from {policy!r} needs a reason")
-    return {f"{EXEMPT_PREFIX}{policy}": reason for policy, reason in reasons.items()}

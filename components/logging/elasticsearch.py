@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from components.k8s import resources
-from components.k8s.security import exemptions
+from components.k8s.exemptions import exemptions
 from components.logging import secrets, versions
 from components.logging.config import LoggingSpec
 from components.logging.pod import (

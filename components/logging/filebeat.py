@@ -16,7 +16,7 @@ from components.config import quantity
 from components.k8s import resources
 from components.logging import versions
 from components.logging.config import LoggingSpec
-from components.k8s.security import exemptions
+from components.k8s.exemptions import exemptions
 from components.logging.pod import Part, checksum, config_map
 
 CONFIG_KEY = "filebeat.yml"

@@ -12,6 +12,7 @@ from typing import Any
 
 from components.config import ResourcesSpec
 from components.k8s import resources, security
+from components.k8s.exemptions import exemptions
 from components.observability import prometheus_stack, queries
 from components.observability.config import PrometheusStackSpec
 from components.service.autoscaling import REQUESTS_PER_SECOND
@@ -90,5 +91,5 @@ def values(spec: PrometheusStackSpec) -> dict[str, Any]:
         "strategy": prometheus_stack.SURGE_FIRST,
         "serviceAccount": {"automountServiceAccountToken": False},
         "automountServiceAccountToken": True,
-        "deploymentAnnotations": security.exemptions(EXEMPTIONS),
+        "deploymentAnnotations": exemptions(EXEMPTIONS),
     }

@@ -11,6 +11,7 @@ from typing import Any
 from components import defaults
 from components.config import ResourcesSpec
 from components.k8s import meta, resources, security
+from components.k8s.exemptions import exemptions
 from components.observability import dashboard
 from components.observability.config import GENERATED_ADMIN_SECRET, PrometheusStackSpec
 
@@ -235,7 +236,7 @@ def grafana_values(spec: PrometheusStackSpec) -> dict[str, Any]:
         "persistence": {"enabled": False},  # dashboards and datasources are provisioned, nothing to keep
         "extraEmptyDirMounts": [GRAFANA_TMP],
         "resources": resources.with_ephemeral_storage(_requirements("grafana"), EPHEMERAL_STORAGE["grafana"]),
-        "annotations": security.exemptions(GRAFANA_EXEMPTIONS),
+        "annotations": exemptions(GRAFANA_EXEMPTIONS),
         "deploymentStrategy": SURGE_FIRST,
         "serviceAccount": {"autoMount": False, "automountServiceAccountToken": False},
         "automountServiceAccountToken": True,  # for the sidecar; see GRAFANA_EXEMPTIONS
@@ -274,18 +275,18 @@ def operator_values() -> dict[str, Any]:
     return {
         "resources": _requirements("operator"),
         "env": {"GOMEMLIMIT": resources.gomemlimit(limit, defaults.GOMEMLIMIT_PERCENT)},
-        "annotations": security.exemptions(OPERATOR_EXEMPTIONS),
+        "annotations": exemptions(OPERATOR_EXEMPTIONS),
         "strategy": SURGE_FIRST,
         "serviceAccount": {"automountServiceAccountToken": False},
         "automountServiceAccountToken": True,
         # The chart writes both probes on /healthz; only their thresholds are values.
         "livenessProbe": {"enabled": True, "failureThreshold": LIVENESS_FAILURES},
         "admissionWebhooks": {
-            "annotations": security.exemptions(ADMISSION_JOB_EXEMPTIONS),
+            "annotations": exemptions(ADMISSION_JOB_EXEMPTIONS),
             "patch": {
                 # The hook Jobs that create and patch the webhook certificate ship with no resources at all.
                 "resources": _requirements("admission_jobs"),
-                "annotations": security.exemptions(ADMISSION_JOB_EXEMPTIONS),
+                "annotations": exemptions(ADMISSION_JOB_EXEMPTIONS),
                 "securityContext": security.pod_security_context(JOB_UID),
             },
         },
@@ -297,7 +298,7 @@ def kube_state_metrics_values() -> dict[str, Any]:
         "resources": _requirements("kube_state_metrics"),
         # No kube_secret_* series (no rule or dashboard reads them): its ClusterRole then lists no Secrets cluster-wide.
         "collectorsExclude": ["secrets"],
-        "annotations": security.exemptions(KUBE_STATE_METRICS_EXEMPTIONS),
+        "annotations": exemptions(KUBE_STATE_METRICS_EXEMPTIONS),
         # The chart takes only the strategy's type; its default 25% stops no pod first at one replica.
         "serviceAccount": {"automountServiceAccountToken": False},
         "automountServiceAccountToken": True,
@@ -332,7 +333,7 @@ def node_exporter_values(spec: PrometheusStackSpec) -> dict[str, Any]:
     return {
         "namespaceOverride": node_exporter_namespace(spec),
         "resources": _requirements("node_exporter"),
-        "daemonsetAnnotations": security.exemptions(NODE_EXPORTER_EXEMPTIONS),
+        "daemonsetAnnotations": exemptions(NODE_EXPORTER_EXEMPTIONS),
         "securityContext": security.pod_security_context(NOBODY_UID),
         "containerSecurityContext": container,
         "livenessProbe": {"failureThreshold": LIVENESS_FAILURES},  # the chart writes both probes on /; thresholds are values

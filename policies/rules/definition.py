@@ -26,11 +26,11 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from components.k8s.exemptions import EXEMPT_PREFIX  # the library writes it; standard library only, so the pack can import it
+
 from . import charts, kube, outcomes
 from .props import UNKNOWN, mapping, plain
 
-EXEMPT_PREFIX = "policies.gosvc.dev/exempt-"
-"""Annotation `policies.gosvc.dev/exempt-<policy>: <reason>` on a workload (or an RBAC object) opts it out of one policy."""
 
 
 @dataclass(frozen=True)
