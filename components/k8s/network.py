@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from components import inputs
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -24,6 +26,11 @@ def distinct(names: list[str] | tuple[str, ...]) -> list[str]:
     return sorted({inputs.known(name, "a namespace the NetworkPolicy sorts and deduplicates") for name in names})
 
 
+def namespace_peer(values: Any) -> dict:
+    """A peer: every pod of the namespaces `values` lists, already `distinct` (an Output of them where the names are)."""
+    return {"namespaceSelector": {"matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": values}]}}
+
+
 def namespaces(*names: str) -> dict:
     """A peer: every pod of the named namespaces."""
-    return {"namespaceSelector": {"matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": distinct(names)}]}}
+    return namespace_peer(distinct(names))

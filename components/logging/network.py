@@ -7,7 +7,7 @@ only from the configured namespaces. Every pod may resolve DNS.
 
 from __future__ import annotations
 
-from components.k8s.network import API_SERVER_PORTS, DNS_EGRESS, NAMESPACE_NAME_LABEL, tcp
+from components.k8s.network import API_SERVER_PORTS, DNS_EGRESS, NAMESPACE_NAME_LABEL, namespaces, tcp
 from components.logging import elasticsearch, filebeat, kafka, kibana, logstash
 from components.logging.config import LoggingSpec
 from components.logging.pod import Part
@@ -53,7 +53,7 @@ def build(name: str, spec: LoggingSpec) -> dict[str, dict]:
     es = elasticsearch.part(name, spec)
     es_setup = es.with_role("setup")
     kb = kibana.part(name, spec)
-    kibana_from = [{"namespaceSelector": {"matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": sorted(set(spec.kibana.ingress_namespaces))}]}}]
+    kibana_from = [namespaces(*spec.kibana.ingress_namespaces)]
     tuning = {}
     if spec.elasticsearch.max_map_count == "daemonset":
         tuning["elasticsearch_node_tuning"] = policy(elasticsearch.node_tuning_part(name, spec), elasticsearch.NODE_TUNING, [], [])

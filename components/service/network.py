@@ -6,12 +6,9 @@ from typing import Any
 
 from components import defaults
 from components.k8s import security
-from components.k8s.network import distinct
+from components.k8s.network import DNS_EGRESS, NAMESPACE_NAME_LABEL, distinct, namespace_peer, namespaces
 from components.service.config import ServiceSpec
 from components.service.workload import ServiceNames
-
-NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
-
 
 def namespace(spec: ServiceSpec, names: ServiceNames) -> dict:
     return security.namespace(spec.namespace, spec.namespace, names.labels["app.kubernetes.io/instance"])
@@ -39,26 +36,12 @@ def http_namespaces(spec: ServiceSpec) -> list[str]:
     return distinct([spec.namespace, *spec.network.ingress_namespaces])
 
 
-def _namespaces(values: Any) -> dict:
-    return {"namespaceSelector": {"matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": values}]}}
-
-
 def network_policy(spec: ServiceSpec, names: ServiceNames, http_from: Any = None) -> dict:
     """Default deny, then: HTTP from allowed namespaces, metrics from monitoring, egress to DNS and listed targets.
 
     `http_from` is `http_namespaces(spec)` computed by the caller (from the real namespace, when it is an Output),
     else it is computed here."""
-    egress = [
-        {
-            "to": [
-                {
-                    "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: "kube-system"}},
-                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                }
-            ],
-            "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
-        }
-    ]
+    egress = [DNS_EGRESS]
     for target in spec.network.egress_targets:
         peer = {"ipBlock": {"cidr": target.cidr}} if target.cidr else {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: target.namespace}}}
         egress.append({"to": [peer], "ports": [{"port": target.port, "protocol": "TCP"}]})
@@ -71,11 +54,11 @@ def network_policy(spec: ServiceSpec, names: ServiceNames, http_from: Any = None
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [
                 {
-                    "from": [_namespaces(http_namespaces(spec) if http_from is None else http_from)],
+                    "from": [namespace_peer(http_namespaces(spec) if http_from is None else http_from)],
                     "ports": [{"port": spec.http_port, "protocol": "TCP"}],
                 },
                 {
-                    "from": [_namespaces(distinct([spec.network.monitoring_namespace]))],
+                    "from": [namespaces(spec.network.monitoring_namespace)],
                     "ports": [{"port": spec.metrics_port, "protocol": "TCP"}],
                 },
             ],
