@@ -241,14 +241,15 @@ def read_state() -> dict:
     """Every resource's type and outputs in this stack's state, by URN, through the engine's built-in
     readStackResourceOutputs. The one place that retries, and only a checkpoint caught mid-write (CHECKPOINT_READS)."""
     args = {"stackName": f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"}
-    for attempt in range(1, CHECKPOINT_READS):
+    attempt = 1
+    while True:
         try:
             return (pulumi.runtime.invoke(upgrades.READ_STATE, args).value or {}).get("outputs") or {}
         except Exception as err:  # the SDK raises a plain Exception carrying the engine's message
-            if "failed to load checkpoint" not in str(err):
+            if "failed to load checkpoint" not in str(err) or attempt == CHECKPOINT_READS:
                 raise
             time.sleep(0.1 * attempt)
-    return (pulumi.runtime.invoke(upgrades.READ_STATE, args).value or {}).get("outputs") or {}  # the last attempt's error propagates
+            attempt += 1
 
 
 def read_deployed(name: str) -> upgrades.Deployed | None:
