@@ -242,7 +242,7 @@ class Section:
     """A group of keys that together make one component's args, and how to validate them."""
 
     name: str
-    resolve: Callable[[dict[str, Any], str], Any]
+    parse: Callable[[dict[str, Any], str], Any]
 
 
 def parse_prebuilt_image(raw: dict[str, Any], where: str) -> str | None:
@@ -352,7 +352,7 @@ def load(values: dict[str, Any]) -> StackConfig:
     specs: dict[str, Any] = {}
     for name, section in SECTIONS.items():
         try:
-            specs[name] = section.resolve(trees[name], name)
+            specs[name] = section.parse(trees[name], name)
         except ConfigError as err:
             raise _stack_error(err, name) from None
     return StackConfig(**specs)
