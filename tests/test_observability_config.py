@@ -19,7 +19,7 @@ def load(**values):
 def test_every_monitoring_key_lands_in_the_monitoring_section():
     keys = [k for k in stack_config.KEYS if k.target[0] == "monitoring"]
     assert len(keys) >= 20
-    assert stack_config.SECTIONS["monitoring"].resolve is config.parse_monitoring
+    assert stack_config.SECTIONS["monitoring"].parse is config.parse_monitoring
 
 
 def test_stack_defaults_equal_the_component_defaults():
